@@ -1,0 +1,34 @@
+"""ActivateTenant: status ACTIVE with the GitOps commit, then ``Tenant Onboarded``."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.activate_tenant import activate_tenant
+from onboarding.models import ActivateInput
+from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.ports import EventPublisher, TenantStore
+from onboarding.runtime import event_publisher, tenant_store, utcnow
+from onboarding.settings import StepSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    tenants: TenantStore | None = None,
+    publisher: EventPublisher | None = None,
+) -> dict[str, Any]:
+    settings = StepSettings()
+    step = parse(event=event, model=ActivateInput)
+    status = activate_tenant(
+        step,
+        tenants=tenants or tenant_store(settings),
+        publisher=publisher or event_publisher(settings),
+        now=utcnow,
+    )
+    metrics.add_metric(name="TenantsOnboarded", unit=MetricUnit.Count, value=1)
+    return {"status": status}

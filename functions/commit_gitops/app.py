@@ -1,0 +1,24 @@
+"""CommitGitOps: the tenant's Flux manifests, committed and pushed to the GitOps repository."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.commit_gitops import commit_gitops
+from onboarding.models import StepInput
+from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.ports import GitOpsRepository
+from onboarding.runtime import gitops_repository
+from onboarding.settings import GitOpsSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None) -> dict[str, Any]:
+    settings = GitOpsSettings()
+    step = parse(event=event, model=StepInput)
+    change = commit_gitops(step, repo=repo or gitops_repository(settings), layout=settings.gitops_layout)
+    metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
+    return change.wire()

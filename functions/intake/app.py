@@ -1,0 +1,54 @@
+"""Intake: EventBridge ``Tenant Signup Requested`` -> validated signup -> one onboarding execution."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.intake import handle_signup
+from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
+from onboarding.runtime import event_publisher, execution_starter, tenant_store
+from onboarding.settings import IntakeSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.signupId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    starter: ExecutionStarter | None = None,
+    publisher: EventPublisher | None = None,
+    tenants: TenantStore | None = None,
+    persistence: BasePersistenceLayer | None = None,
+) -> dict[str, Any]:
+    settings = IntakeSettings()
+    envelope = parse(event=event, model=EventBridgeModel)
+    config = IdempotencyConfig(expires_after_seconds=3600)
+    config.register_lambda_context(context)
+
+    # EventBridge delivers at least once: a redelivered event id returns the first result.
+    @idempotent_function(
+        data_keyword_argument="event_id",
+        persistence_store=persistence or DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+        config=config,
+    )
+    def process(event_id: str) -> dict[str, Any]:
+        return handle_signup(
+            envelope.detail,
+            starter=starter or execution_starter(settings.onboarding_state_machine_arn),
+            publisher=publisher or event_publisher(settings),
+            tenants=tenants or tenant_store(settings),
+        ).wire()
+
+    result = process(event_id=envelope.id)
+    metrics.add_metric(name=f"Signup{result['outcome'].title()}", unit=MetricUnit.Count, value=1)
+    return result

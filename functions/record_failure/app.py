@@ -1,0 +1,34 @@
+"""RecordFailure: tenant FAILED with step and reason, then ``Tenant Onboarding Failed``."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.models import RecordFailureInput
+from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.ports import EventPublisher, TenantStore
+from onboarding.record_failure import record_failure
+from onboarding.runtime import event_publisher, tenant_store, utcnow
+from onboarding.settings import StepSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    tenants: TenantStore | None = None,
+    publisher: EventPublisher | None = None,
+) -> dict[str, Any]:
+    settings = StepSettings()
+    step = parse(event=event, model=RecordFailureInput)
+    event_out = record_failure(
+        step,
+        tenants=tenants or tenant_store(settings),
+        publisher=publisher or event_publisher(settings),
+        now=utcnow,
+    )
+    metrics.add_metric(name="OnboardingsFailed", unit=MetricUnit.Count, value=1)
+    return event_out.wire()

@@ -1,0 +1,33 @@
+"""RegisterTenant: tenant record in DynamoDB (conditional writes) and its unique name claim."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.models import StepInput
+from onboarding.observability import logger, metrics, tracer
+from onboarding.ports import EventPublisher, TenantStore
+from onboarding.register_tenant import register_tenant
+from onboarding.runtime import event_publisher, tenant_store, utcnow
+from onboarding.settings import StepSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    tenants: TenantStore | None = None,
+    publisher: EventPublisher | None = None,
+) -> dict[str, Any]:
+    settings = StepSettings()
+    step = parse(event=event, model=StepInput)
+    registration = register_tenant(
+        step,
+        tenants=tenants or tenant_store(settings),
+        publisher=publisher or event_publisher(settings),
+        now=utcnow,
+    )
+    return registration.wire()

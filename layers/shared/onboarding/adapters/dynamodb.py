@@ -1,0 +1,199 @@
+"""Tenant records and name claims in DynamoDB. Every write is conditional."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from onboarding.adapters.aws import error_code, translate
+from onboarding.errors import TenantConflict, TenantNameTaken
+from onboarding.models import HistoryEntry, TenantRecord, TenantStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def _item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in data.items()}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _history(entry: HistoryEntry) -> dict[str, Any]:
+    return _ser.serialize([entry.model_dump(mode="json", by_alias=True, exclude_none=True)])
+
+
+class DynamoTenantStore:
+    def __init__(self, tenants_table: str, names_table: str, client: DynamoDBClient | None = None) -> None:
+        self._tenants = tenants_table
+        self._names = names_table
+        self._client = client or boto3.client("dynamodb")
+
+    def get(self, tenant_id: str) -> TenantRecord | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._tenants, Key={"tenantId": {"S": tenant_id}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"dynamodb:GetItem {tenant_id}") from exc
+        item = response.get("Item")
+        return TenantRecord.model_validate(_plain(item)) if item else None
+
+    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+        if redrive_of is None:
+            tenant_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(tenantId)"}
+        else:
+            tenant_condition = {
+                "ConditionExpression": "#status = :failed AND #execution = :previous",
+                "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
+                "ExpressionAttributeValues": {
+                    ":failed": {"S": TenantStatus.FAILED.value},
+                    ":previous": {"S": redrive_of},
+                },
+            }
+        claim = {"nameKey": record.name_key, "tenantId": record.tenant_id, "claimedAt": record.updated_at.isoformat()}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._tenants, "Item": _item(record.item()), **tenant_condition}},
+                    {
+                        "Put": {
+                            "TableName": self._names,
+                            "Item": _item(claim),
+                            "ConditionExpression": "attribute_not_exists(nameKey) OR tenantId = :tenant",
+                            "ExpressionAttributeValues": {":tenant": {"S": record.tenant_id}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise TenantConflict(
+                        f"tenant {record.tenant_id} already exists and is not a failed onboarding of this signup"
+                    ) from exc
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant") from exc
+            raise translate(exc, f"dynamodb:TransactWriteItems register {record.tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:TransactWriteItems register {record.tenant_id}") from exc
+        return True
+
+    def release_name(self, name_key: str, tenant_id: str, execution: str) -> bool:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._names,
+                            "Key": {"nameKey": {"S": name_key}},
+                            "ConditionExpression": "tenantId = :tenant",
+                            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._tenants,
+                            "Key": {"tenantId": {"S": tenant_id}},
+                            "ConditionExpression": "#execution = :execution",
+                            "ExpressionAttributeNames": {"#execution": "execution"},
+                            "ExpressionAttributeValues": {":execution": {"S": execution}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise translate(exc, f"dynamodb:TransactWriteItems release name of {tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:TransactWriteItems release name of {tenant_id}") from exc
+        return True
+
+    def _update(self, tenant_id: str, execution: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._tenants,
+                Key={"tenantId": {"S": tenant_id}},
+                UpdateExpression=expression,
+                ConditionExpression=f"#execution = :execution AND ({condition})",
+                ExpressionAttributeNames={"#status": "status", "#execution": "execution"},
+                ExpressionAttributeValues={":execution": {"S": execution}, ":one": {"N": "1"}, **values},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:UpdateItem {tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem {tenant_id}") from exc
+        return True
+
+    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None:
+        done = self._update(
+            tenant_id,
+            execution,
+            "SET #status = :active, gitCommit = :commit, updatedAt = :at, "
+            "history = list_append(history, :entry), version = version + :one REMOVE failedStep, failureReason",
+            "#status = :onboarding",
+            {
+                ":active": {"S": TenantStatus.ACTIVE.value},
+                ":onboarding": {"S": TenantStatus.ONBOARDING.value},
+                ":commit": {"S": git_commit},
+                ":at": {"S": entry.at.isoformat()},
+                ":entry": _history(entry),
+            },
+        )
+        if not done:
+            current = self.get(tenant_id)
+            if current and current.execution == execution and current.status is TenantStatus.ACTIVE:
+                return  # a retried invocation: already active under this execution
+            state = f"{current.status.value} under {current.execution}" if current else "missing"
+            raise TenantConflict(f"tenant {tenant_id} cannot be activated by {execution}: it is {state}")
+
+    def mark_failed(
+        self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
+    ) -> TenantRecord:
+        done = self._update(
+            record.tenant_id,
+            execution,
+            "SET #status = :failed, failedStep = :step, failureReason = :reason, updatedAt = :at, "
+            "history = list_append(history, :entry), version = version + :one",
+            "#status IN (:onboarding, :failed)",
+            {
+                ":failed": {"S": TenantStatus.FAILED.value},
+                ":onboarding": {"S": TenantStatus.ONBOARDING.value},
+                ":step": {"S": step},
+                ":reason": {"S": reason},
+                ":at": {"S": entry.at.isoformat()},
+                ":entry": _history(entry),
+            },
+        )
+        if done:
+            current = self.get(record.tenant_id)
+            assert current is not None
+            return current
+        # Registration never wrote the record (e.g. the name was taken): write it now, as FAILED.
+        try:
+            self._client.put_item(
+                TableName=self._tenants,
+                Item=_item(record.item()),
+                ConditionExpression="attribute_not_exists(tenantId)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise TenantConflict(
+                    f"tenant {record.tenant_id} belongs to another execution; its record was left untouched"
+                ) from exc
+            raise translate(exc, f"dynamodb:PutItem {record.tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:PutItem {record.tenant_id}") from exc
+        return record

@@ -1,0 +1,51 @@
+"""EventBridge publisher for the outbound status events."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from onboarding.adapters.aws import translate
+from onboarding.errors import EventPublishFailed
+from onboarding.models import OUTBOUND_DETAIL_TYPES, ContractModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+
+MAX_ENTRIES = 10  # PutEvents limit
+
+
+class EventBridgePublisher:
+    def __init__(self, bus_name: str, source: str, client: EventBridgeClient | None = None) -> None:
+        self._bus = bus_name
+        self._source = source
+        self._client = client or boto3.client("events")
+
+    def publish(self, events: Sequence[ContractModel]) -> None:
+        entries: list[PutEventsRequestEntryTypeDef] = []
+        trace = os.environ.get("_X_AMZN_TRACE_ID")  # set by the Lambda runtime per invocation
+        for event in events:
+            entry: PutEventsRequestEntryTypeDef = {
+                "EventBusName": self._bus,
+                "Source": self._source,
+                "DetailType": OUTBOUND_DETAIL_TYPES[type(event)],
+                "Detail": json.dumps(event.wire(), ensure_ascii=False),
+            }
+            if trace:
+                entry["TraceHeader"] = trace
+            entries.append(entry)
+        for start in range(0, len(entries), MAX_ENTRIES):
+            batch = entries[start : start + MAX_ENTRIES]
+            try:
+                response = self._client.put_events(Entries=batch)
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "events:PutEvents", EventPublishFailed) from exc
+            if response.get("FailedEntryCount", 0):
+                failed = [e for e in response["Entries"] if e.get("ErrorCode")]
+                raise EventPublishFailed(f"{len(failed)} of {len(batch)} status events were not accepted: {failed}")

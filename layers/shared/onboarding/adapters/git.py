@@ -1,0 +1,152 @@
+"""GitOps repository over dulwich: shallow fetch into memory, commit on top, push with a moved-branch check.
+
+Works against any git remote dulwich speaks: ``https://`` (token as the password, never logged),
+``git://`` and ``ssh://``. No working tree is written, so a Lambda needs no disk for it.
+"""
+
+from __future__ import annotations
+
+import stat
+import time
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlparse
+
+from dulwich.client import get_transport_and_path
+from dulwich.errors import GitProtocolError, HangupException
+from dulwich.object_store import commit_tree_changes
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import MemoryRepo
+
+from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable
+from onboarding.ports import Snapshot
+
+ZERO_SHA = b"0" * 40
+_FILE_MODE = stat.S_IFREG | 0o644
+
+
+class DulwichGitOpsRepository:
+    def __init__(
+        self,
+        url: str,
+        branch: str,
+        *,
+        token: str | None = None,
+        author: str = "Tenant Onboarding <onboarding@noreply.local>",
+    ) -> None:
+        self._url = url
+        self._ref = f"refs/heads/{branch}".encode()
+        self._token = token
+        self._author = author.encode()
+        self._repo: MemoryRepo | None = None
+        self._base: bytes | None = None
+
+    def __repr__(self) -> str:  # the token must never reach a log line
+        return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
+
+    def _client(self):  # type: ignore[no-untyped-def]
+        kwargs: dict[str, str] = {}
+        if self._token and urlparse(self._url).scheme in ("http", "https"):
+            kwargs = {"username": "x-access-token", "password": self._token}
+        try:
+            return get_transport_and_path(self._url, **kwargs)
+        except ValueError as exc:
+            raise GitRemoteUnavailable(f"unsupported GitOps remote URL {self._url!r}") from exc
+
+    def snapshot(self, paths: Sequence[str]) -> Snapshot:
+        client, path = self._client()
+        repo = MemoryRepo()
+
+        def wants(refs: Mapping[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            sha = refs.get(self._ref)
+            return [sha] if sha and sha != ZERO_SHA else []
+
+        try:
+            result = client.fetch(path, repo, determine_wants=wants, depth=1)
+        except (OSError, GitProtocolError, HangupException) as exc:
+            raise GitRemoteUnavailable(f"cannot fetch {self._ref.decode()} from {self._url}: {exc}") from exc
+        head = result.refs.get(self._ref)
+        self._repo, self._base = repo, head if head and head != ZERO_SHA else None
+        if self._base is None:
+            return Snapshot(sha=None, files={})
+        tree = repo[repo[self._base].tree]
+        files: dict[str, bytes] = {}
+        for p in paths:
+            blob = _lookup(repo, tree, p)
+            if blob is not None:
+                files[p] = blob
+        return Snapshot(sha=self._base.decode(), files=files)
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        repo = self._repo
+        if repo is None or (self._base.decode() if self._base else None) != base:
+            raise RuntimeError("commit() must follow snapshot() of the same base")
+        store = repo.object_store
+        tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+        for p, content in sorted(changes.items()):
+            if content is None:
+                tree_changes.append((p.encode(), None, None))
+            else:
+                blob = Blob.from_string(content)
+                store.add_object(blob)
+                tree_changes.append((p.encode(), _FILE_MODE, blob.id))
+        if self._base is not None:
+            base_tree: Tree | bytes = repo[self._base].tree
+        else:
+            empty = Tree()
+            store.add_object(empty)
+            base_tree = empty
+        new_tree = commit_tree_changes(store, base_tree, tree_changes)
+        commit = Commit()
+        commit.tree = new_tree
+        commit.parents = [self._base] if self._base else []
+        commit.author = commit.committer = self._author
+        commit.author_time = commit.commit_time = int(time.time())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.encode("utf-8")
+        store.add_object(commit)
+        expected = self._base or ZERO_SHA
+        moved: list[bytes] = []
+
+        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+            current = refs.get(self._ref, ZERO_SHA)
+            if current != expected:
+                moved.append(current)
+                return dict(refs)  # send no update; reported as BranchMoved below
+            return {**refs, self._ref: commit.id}
+
+        def pack_data(have, want, *, ofs_delta=True, progress=None):  # type: ignore[no-untyped-def]
+            # The fetch was shallow: only the base commit is known, so it is both the only "have"
+            # and the shallow boundary; the pack holds exactly the new blobs, trees and commit.
+            known = [self._base] if self._base else []
+            return store.generate_pack_data(known, want, shallow=set(known), progress=progress, ofs_delta=ofs_delta)
+
+        client, path = self._client()
+        try:
+            result = client.send_pack(path, update_refs, pack_data)
+        except (OSError, GitProtocolError, HangupException) as exc:
+            raise GitRemoteUnavailable(f"cannot push to {self._url}: {exc}") from exc
+        if moved:
+            raise BranchMoved(f"{self._ref.decode()} moved from {expected.decode()[:12]} to {moved[0].decode()[:12]}")
+        status = (result.ref_status or {}).get(self._ref)
+        if status is not None:
+            # The server refused the update: find out whether another writer got there first.
+            try:
+                now = client.get_refs(path).refs.get(self._ref, ZERO_SHA)
+            except (OSError, GitProtocolError, HangupException) as exc:
+                raise GitRemoteUnavailable(f"push to {self._url} was refused ({status}) and refs are unreadable") from exc
+            if now != expected:
+                raise BranchMoved(f"{self._ref.decode()} moved during push: {status}")
+            raise GitOpsPushRejected(f"{self._url} refused the push to {self._ref.decode()}: {status}")
+        self._repo, self._base = None, None
+        return commit.id.decode()
+
+
+def _lookup(repo: MemoryRepo, tree: Tree, path: str) -> bytes | None:
+    obj: Tree | Blob = tree
+    for part in path.encode().split(b"/"):
+        if not isinstance(obj, Tree) or part not in obj:
+            return None
+        _mode, sha = obj[part]
+        obj = repo[sha]  # type: ignore[assignment]
+    return obj.data if isinstance(obj, Blob) else None

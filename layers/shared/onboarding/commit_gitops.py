@@ -1,0 +1,55 @@
+"""CommitGitOps: write the tenant's manifests to the GitOps repository, exactly once.
+
+Re-applying is a no-op when the files already hold the desired content (no second commit). A push
+rejected because the branch moved is fetched again, re-applied and retried with full jitter, within
+a bound; past the bound the state machine's own Retry takes over (GitOpsConflict is transient).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from onboarding.errors import BranchMoved, GitOpsConflict
+from onboarding.manifests import GitOpsLayout, tenant_files
+from onboarding.models import GitOpsChange, StepInput
+from onboarding.ports import GitOpsRepository
+
+MAX_PUSH_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
+
+
+def apply_files(
+    repo: GitOpsRepository,
+    desired: Mapping[str, bytes | None],
+    message: str,
+    *,
+    attempts: int = MAX_PUSH_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> GitOpsChange:
+    """Make the branch hold ``desired`` (None = absent) with at most one new commit."""
+    rng = rng or random.Random()
+    for attempt in range(attempts):
+        snapshot = repo.snapshot(list(desired))
+        changes = {path: content for path, content in desired.items() if snapshot.files.get(path) != content}
+        if not changes:
+            return GitOpsChange(commit=snapshot.sha or "", changed=False, paths=sorted(desired))
+        try:
+            sha = repo.commit(snapshot.sha, changes, message)
+        except BranchMoved:
+            sleep(rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
+            continue
+        return GitOpsChange(commit=sha, changed=True, paths=sorted(changes))
+    raise GitOpsConflict(f"the GitOps branch moved on each of {attempts} push attempts")
+
+
+def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
+    files = tenant_files(step.tenant_id, step.signup, layout)
+    message = (
+        f"Onboard tenant {step.tenant_id} ({step.signup.tier.value}, {step.signup.model.value})\n\n"
+        f"Execution: {step.execution}\n"
+    )
+    return apply_files(repo, dict(files), message)

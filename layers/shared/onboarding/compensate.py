@@ -1,0 +1,44 @@
+"""Compensate: undo what this execution did, in reverse order, and only that. Idempotent."""
+
+from __future__ import annotations
+
+from onboarding.commit_gitops import apply_files
+from onboarding.identity import name_key
+from onboarding.manifests import tenant_paths
+from onboarding.models import Compensation, CompensateInput
+from onboarding.errors import OnboardingError
+from onboarding.ports import GitOpsRepository, TenantStore
+
+# Errors raised before CommitGitOps could have pushed anything.
+_NOTHING_PUSHED = frozenset({"GitRemoteUnavailable", "GitOpsConflict", "States.Timeout"})
+
+
+def _git_may_hold_changes(step: CompensateInput) -> bool:
+    if step.gitops is not None:
+        return step.gitops.changed
+    return step.failed_step == "CommitGitOps" and step.error.error not in _NOTHING_PUSHED
+
+
+def compensate(step: CompensateInput, *, tenants: TenantStore, repo: GitOpsRepository | None) -> Compensation:
+    actions: list[str] = []
+    complete = True
+    if _git_may_hold_changes(step):
+        if repo is None:
+            complete = False
+            actions.append("GitOps repository not configured: tenant files could not be removed")
+        else:
+            try:
+                removal = {path: None for path in tenant_paths(step.tenant_id)}
+                message = f"Revert onboarding of tenant {step.tenant_id}\n\nExecution: {step.execution}\n"
+                change = apply_files(repo, removal, message)
+                actions.append(
+                    f"removed {', '.join(change.paths)} in {change.commit}" if change.changed else "no GitOps files to remove"
+                )
+            except OnboardingError as exc:
+                complete = False
+                actions.append(f"GitOps revert failed: {type(exc).__name__}: {exc}")
+    if step.registration is not None or step.failed_step == "RegisterTenant":
+        key = name_key(step.signup.tenant_name)
+        if tenants.release_name(key, step.tenant_id, step.execution):
+            actions.append(f"released tenant name {step.signup.tenant_name!r}")
+    return Compensation(compensated=complete, actions=actions)

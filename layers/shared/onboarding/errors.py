@@ -1,0 +1,62 @@
+"""Domain exceptions.
+
+Lambda reports the exception class name as the error type, and the state machines route on it:
+``Retry`` lists the transient classes, ``Catch`` takes the rest. Never route on message text.
+"""
+
+
+class OnboardingError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+
+# --- transient: retried by the state machine with backoff -------------------------------------
+class TransientError(OnboardingError):
+    """A dependency was throttled, timed out or was briefly unavailable. Safe to retry."""
+
+
+class GitOpsConflict(OnboardingError):
+    """The GitOps branch kept moving: every bounded fetch/re-apply/push attempt was rejected."""
+
+
+# --- permanent: not retried, compensated ----------------------------------------------------
+class InvalidSignup(OnboardingError):
+    """The signup does not satisfy the event contract."""
+
+
+class TenantNameTaken(OnboardingError):
+    """Another tenant already uses this name (compared case- and accent-insensitively)."""
+
+
+class TenantConflict(OnboardingError):
+    """The tenant record is owned by another execution or is in a state this step cannot move."""
+
+
+class TenantNotFound(OnboardingError):
+    """No tenant record exists where one must."""
+
+
+class GitRemoteUnavailable(OnboardingError):
+    """The GitOps remote cannot be reached or refused the credentials."""
+
+
+class GitOpsPushRejected(OnboardingError):
+    """The GitOps remote rejected the push for a reason other than a moved branch."""
+
+
+class DeploymentModelNotSupported(OnboardingError):
+    """The requested deployment model has no provisioning branch yet."""
+
+
+class StorageError(OnboardingError):
+    """DynamoDB rejected a request for a non-transient reason."""
+
+
+class EventPublishFailed(OnboardingError):
+    """EventBridge did not accept every status event; a dropped status event is a bug."""
+
+
+TRANSIENT_ERRORS = (TransientError, GitOpsConflict)
+
+
+class BranchMoved(OnboardingError):
+    """Internal to the GitOps writer: the remote branch is no longer the commit a change was built on."""

@@ -1,0 +1,39 @@
+"""Tenant identity: the tenantId derived from signupId, and the key that makes names unique."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SLUG_MAX = 40
+_HASH_LEN = 10
+
+
+def derive_tenant_id(signup_id: str) -> str:
+    """Return the tenant id for a signup: ``t-<slug>-<hash>``, a DNS-1123 label of at most 53 characters.
+
+    The slug keeps the id readable in the console; the hash of the full signupId keeps it unique,
+    so two signupIds that slug alike still get different tenants. The 10 characters left below 63
+    leave room for an attempt suffix on execution names.
+    """
+    digest = hashlib.sha256(signup_id.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    ascii_only = unicodedata.normalize("NFKD", signup_id).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:_SLUG_MAX].strip("-")
+    return f"t-{slug}-{digest}" if slug else f"t-{digest}"
+
+
+def name_key(tenant_name: str) -> str:
+    """The uniqueness key of a display name: case-folded, accents removed, whitespace collapsed.
+
+    "Café  Ltd", "CAFE LTD" and "cafe ltd" share one key.
+    """
+    decomposed = unicodedata.normalize("NFKD", tenant_name)
+    without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(without_marks.casefold().split())
+
+
+def execution_name(tenant_id: str, attempt: int) -> str:
+    """The onboarding execution name: the tenant id, suffixed from the second attempt on."""
+    return tenant_id if attempt <= 1 else f"{tenant_id}-a{attempt}"

@@ -1,0 +1,66 @@
+"""Intake: validate a ``Tenant Signup Requested`` event and start (at most) one onboarding for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from onboarding.identity import derive_tenant_id, execution_name
+from onboarding.observability import logger
+from onboarding.models import FieldError, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
+from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    outcome: str  # "started" | "duplicate" | "rejected"
+    tenant_id: str | None = None
+    execution: str | None = None
+    errors: tuple[FieldError, ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "tenantId": self.tenant_id,
+            "execution": self.execution,
+            "errors": [e.wire() for e in self.errors],
+        }
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """One entry per wrong field, named as on the wire (``hybrid.nodeCidrs.0``)."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in err["loc"]) or "detail"
+        message = err["msg"].removeprefix("Value error, ")
+        errors.append(FieldError(field=field, message=message))
+    return errors
+
+
+def handle_signup(
+    detail: Any, *, starter: ExecutionStarter, publisher: EventPublisher, tenants: TenantStore
+) -> IntakeResult:
+    raw_signup_id = detail.get("signupId") if isinstance(detail, dict) else None
+    signup_id = raw_signup_id if isinstance(raw_signup_id, str) and raw_signup_id else None
+    try:
+        signup = SignupRequested.model_validate(detail)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        logger.info("signup rejected", extra={"signupId": signup_id, "errors": [e.wire() for e in errors]})
+        publisher.publish([SignupRejected(signup_id=signup_id, errors=errors)])
+        return IntakeResult(outcome="rejected", errors=tuple(errors))
+
+    tenant_id = derive_tenant_id(signup.signup_id)
+    logger.set_correlation_id(tenant_id)
+    existing = tenants.get(tenant_id)
+    if existing is not None and existing.status is not TenantStatus.FAILED:
+        # Already onboarding or onboarded: a duplicate delivery changes nothing.
+        return IntakeResult(outcome="duplicate", tenant_id=tenant_id, execution=existing.execution)
+    attempt = 1 if existing is None else existing.attempts + 1  # a FAILED tenant is re-driven
+    name = execution_name(tenant_id, attempt)
+    request = OnboardingRequest(tenant_id=tenant_id, attempt=attempt, execution=name, signup=signup)
+    started = starter.start(name, request.wire())
+    logger.info("onboarding started" if started else "duplicate signup", extra={"execution": name})
+    return IntakeResult(outcome="started" if started else "duplicate", tenant_id=tenant_id, execution=name)

@@ -1,0 +1,303 @@
+"""Pydantic models: the versioned event contract, the tenant record and the step payloads.
+
+The JSON Schema files under ``schemas/v1`` are generated from the contract models here
+(``make schemas``); a contract test fails when the two drift.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from onboarding import CONTRACT_VERSION
+
+TENANT_NAME_MAX = 100
+SIGNUP_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
+
+
+class Tier(str, Enum):
+    BASIC = "basic"
+    PREMIUM = "premium"
+    ADVANCED = "advanced"
+
+
+class DeploymentModel(str, Enum):
+    POOLED = "pooled"
+    SILOED = "siloed"
+    REMOTE = "remote"
+    HYBRID = "hybrid"
+
+
+DEFAULT_MODEL_BY_TIER = {
+    Tier.BASIC: DeploymentModel.POOLED,
+    Tier.PREMIUM: DeploymentModel.SILOED,
+    Tier.ADVANCED: DeploymentModel.SILOED,
+}
+
+
+class TenantStatus(str, Enum):
+    ONBOARDING = "ONBOARDING"
+    ACTIVE = "ACTIVE"
+    FAILED = "FAILED"
+    SUSPENDED = "SUSPENDED"
+    OFFBOARDED = "OFFBOARDED"
+
+
+class ContractModel(BaseModel):
+    """camelCase on the wire, snake_case in Python, unknown fields rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# ---------------------------------------------------------------- inbound: Tenant Signup Requested
+class HybridSpec(ContractModel):
+    """What a hybrid (EKS Hybrid Nodes) signup carries. Provisioning comes in its own issue."""
+
+    node_cidrs: list[ipaddress.IPv4Network] = Field(min_length=1, max_length=16)
+    pod_cidrs: list[ipaddress.IPv4Network] = Field(min_length=1, max_length=16)
+    node_count: int = Field(ge=1, le=100)
+    supporting_services: Literal["bundled", "customer"]
+    database_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+    database_secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+
+    @field_validator("node_cidrs", "pod_cidrs")
+    @classmethod
+    def _private(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        for cidr in cidrs:
+            if not cidr.is_private or cidr.is_loopback or cidr.is_link_local:
+                raise ValueError(f"{cidr} is not a private range (RFC 1918 or RFC 6598)")
+        return cidrs
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HybridSpec:
+        cidrs = [*self.node_cidrs, *self.pod_cidrs]
+        for i, a in enumerate(cidrs):
+            for b in cidrs[i + 1 :]:
+                if a.overlaps(b):
+                    raise ValueError(f"CIDRs {a} and {b} overlap")
+        if self.supporting_services == "customer" and not (self.database_endpoint and self.database_secret_arn):
+            raise ValueError("supportingServices 'customer' requires databaseEndpoint and databaseSecretArn")
+        if self.supporting_services == "bundled" and (self.database_endpoint or self.database_secret_arn):
+            raise ValueError("databaseEndpoint and databaseSecretArn are only allowed with supportingServices 'customer'")
+        return self
+
+
+class SignupRequested(ContractModel):
+    """Detail of ``Tenant Signup Requested`` (contract version 1)."""
+
+    schema_version: Literal["1"] = CONTRACT_VERSION
+    signup_id: str = Field(pattern=SIGNUP_ID_PATTERN, description="Idempotency key of the signup.")
+    tenant_name: str = Field(min_length=1, max_length=TENANT_NAME_MAX, description="Display name, any Unicode.")
+    admin_email: EmailStr
+    tier: Tier
+    deployment_model: DeploymentModel | None = Field(
+        default=None, description="Defaults by tier: basic is pooled, premium and advanced are siloed."
+    )
+    aws_account_id: str | None = Field(default=None, pattern=ACCOUNT_ID_PATTERN, description="Remote only.")
+    region: str | None = Field(default=None, pattern=REGION_PATTERN, description="Remote only.")
+    hybrid: HybridSpec | None = Field(default=None, description="Hybrid only.")
+
+    @field_validator("tenant_name")
+    @classmethod
+    def _clean_name(cls, value: str) -> str:
+        value = unicodedata.normalize("NFC", value).strip()
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
+            raise ValueError("must not contain control, format or unassigned characters")
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("must contain at least one letter or digit")
+        return re.sub(r"\s+", " ", value)
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> SignupRequested:
+        model = self.deployment_model or DEFAULT_MODEL_BY_TIER[self.tier]
+        object.__setattr__(self, "deployment_model", model)
+        problems: list[str] = []
+        if model is DeploymentModel.REMOTE:
+            if self.aws_account_id is None:
+                problems.append("awsAccountId is required for deploymentModel 'remote'")
+            if self.region is None:
+                problems.append("region is required for deploymentModel 'remote'")
+        elif self.aws_account_id is not None or self.region is not None:
+            problems.append("awsAccountId and region are only allowed for deploymentModel 'remote'")
+        if model is DeploymentModel.HYBRID and self.hybrid is None:
+            problems.append("hybrid is required for deploymentModel 'hybrid'")
+        elif model is not DeploymentModel.HYBRID and self.hybrid is not None:
+            problems.append("hybrid is only allowed for deploymentModel 'hybrid'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def model(self) -> DeploymentModel:
+        assert self.deployment_model is not None  # set by the validator
+        return self.deployment_model
+
+
+# ---------------------------------------------------------------- outbound (source saas.onboarding)
+class FieldError(ContractModel):
+    field: str
+    message: str
+
+
+class SignupRejected(ContractModel):
+    """Detail of ``Tenant Signup Rejected``."""
+
+    schema_version: Literal["1"] = CONTRACT_VERSION
+    signup_id: str | None = None
+    tenant_id: str | None = None
+    errors: list[FieldError] = Field(min_length=1)
+
+
+class OnboardingStarted(ContractModel):
+    """Detail of ``Tenant Onboarding Started``."""
+
+    schema_version: Literal["1"] = CONTRACT_VERSION
+    tenant_id: str
+    signup_id: str
+    tenant_name: str
+    tier: Tier
+    deployment_model: DeploymentModel
+    execution: str
+    attempt: int
+
+
+class TenantOnboarded(ContractModel):
+    """Detail of ``Tenant Onboarded``."""
+
+    schema_version: Literal["1"] = CONTRACT_VERSION
+    tenant_id: str
+    signup_id: str
+    tier: Tier
+    deployment_model: DeploymentModel
+    git_commit: str
+
+
+class OnboardingFailed(ContractModel):
+    """Detail of ``Tenant Onboarding Failed``."""
+
+    schema_version: Literal["1"] = CONTRACT_VERSION
+    tenant_id: str
+    signup_id: str
+    failed_step: str
+    error: str
+    cause: str
+    compensated: bool
+
+
+OUTBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {
+    SignupRejected: "Tenant Signup Rejected",
+    OnboardingStarted: "Tenant Onboarding Started",
+    TenantOnboarded: "Tenant Onboarded",
+    OnboardingFailed: "Tenant Onboarding Failed",
+}
+INBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {SignupRequested: "Tenant Signup Requested"}
+
+
+# ---------------------------------------------------------------- tenant record (DynamoDB)
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    at: datetime
+    operation: str
+    execution: str
+    outcome: str
+    detail: str | None = None
+
+
+class TenantRecord(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    tenant_id: str
+    signup_id: str
+    tenant_name: str
+    name_key: str
+    admin_email: str
+    tier: Tier
+    deployment_model: DeploymentModel
+    status: TenantStatus
+    execution: str
+    attempts: int = 1
+    version: int = 1
+    failed_step: str | None = None
+    failure_reason: str | None = None
+    git_commit: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+    def item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# ---------------------------------------------------------------- step payloads (state machine)
+class StepModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class OnboardingRequest(StepModel):
+    """The execution input the intake starts the onboarding state machine with."""
+
+    tenant_id: str
+    attempt: int = Field(ge=1)
+    execution: str = Field(description="The execution's own name, so every step can condition on it.")
+    signup: SignupRequested
+
+
+class StepInput(OnboardingRequest):
+    """What every onboarding step receives: the execution state (extra keys ignored)."""
+
+
+class Registration(StepModel):
+    created: bool
+    name_claimed: bool
+    previous_status: TenantStatus | None = None
+
+
+class GitOpsChange(StepModel):
+    commit: str
+    changed: bool
+    paths: list[str]
+
+
+class ActivateInput(StepInput):
+    gitops: GitOpsChange
+
+
+class StepError(StepModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class CompensateInput(StepInput):
+    failed_step: str
+    error: StepError
+    registration: Registration | None = None
+    gitops: GitOpsChange | None = None
+
+
+class Compensation(StepModel):
+    compensated: bool
+    actions: list[str]
+
+
+class RecordFailureInput(StepInput):
+    failed_step: str
+    error: StepError
+    compensation: Compensation | None = None

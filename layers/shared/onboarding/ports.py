@@ -1,0 +1,72 @@
+"""The interfaces the domain needs. Real adapters live in ``onboarding.adapters``; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from onboarding.models import ContractModel, HistoryEntry, TenantRecord
+
+
+class TenantStore(Protocol):
+    def get(self, tenant_id: str) -> TenantRecord | None: ...
+
+    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+        """Write the record in status ONBOARDING and claim its name, atomically.
+
+        ``redrive_of`` is the execution that last owned a FAILED record being re-driven, or None
+        for a first registration. Returns whether the name claim was written by this call.
+        Raises TenantNameTaken, TenantConflict, TransientError or StorageError.
+        """
+        ...
+
+    def release_name(self, name_key: str, tenant_id: str, execution: str) -> bool:
+        """Delete the name claim if ``tenant_id`` owns it and ``execution`` owns the tenant record."""
+        ...
+
+    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None: ...
+
+    def mark_failed(
+        self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
+    ) -> TenantRecord:
+        """Mark the tenant FAILED (creating the record if registration never wrote it)."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[ContractModel]) -> None:
+        """Publish status events; raises EventPublishFailed when any entry is not accepted."""
+        ...
+
+
+class ExecutionStarter(Protocol):
+    def start(self, name: str, payload: Mapping[str, object]) -> bool:
+        """Start the onboarding execution. Returns False when an execution of that name already exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The GitOps branch at one commit: its SHA (None for an empty repository) and file reader."""
+
+    sha: str | None
+    files: Mapping[str, bytes]
+
+
+class GitOpsRepository(Protocol):
+    def snapshot(self, paths: Sequence[str]) -> Snapshot:
+        """Fetch the branch head and return the content of ``paths`` (absent paths are omitted)."""
+        ...
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        """Commit ``changes`` (None deletes) on top of ``base`` and push.
+
+        Raises BranchMoved when the remote branch is no longer ``base``.
+        """
+        ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

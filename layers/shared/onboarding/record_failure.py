@@ -1,0 +1,68 @@
+"""RecordFailure: mark the tenant FAILED with its step and reason, and announce it."""
+
+from __future__ import annotations
+
+import json
+
+from onboarding.errors import TenantConflict
+from onboarding.identity import name_key
+from onboarding.models import HistoryEntry, OnboardingFailed, RecordFailureInput, StepError, TenantRecord, TenantStatus
+from onboarding.ports import Clock, EventPublisher, TenantStore
+
+
+def failure_reason(error: StepError) -> str:
+    """The human reason: a Lambda error's message, or the Cause Step Functions gave."""
+    try:
+        cause = json.loads(error.cause)
+    except ValueError:
+        return error.cause or error.error
+    if isinstance(cause, dict) and cause.get("errorMessage"):
+        return str(cause["errorMessage"])
+    return error.cause or error.error
+
+
+def record_failure(
+    step: RecordFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
+) -> OnboardingFailed:
+    at = now()
+    reason = failure_reason(step.error)
+    compensated = step.compensation.compensated if step.compensation else False
+    entry = HistoryEntry(
+        at=at,
+        operation="onboard",
+        execution=step.execution,
+        outcome=TenantStatus.FAILED.value,
+        detail=f"{step.failed_step}: {step.error.error}",
+    )
+    signup = step.signup
+    record = TenantRecord(
+        tenant_id=step.tenant_id,
+        signup_id=signup.signup_id,
+        tenant_name=signup.tenant_name,
+        name_key=name_key(signup.tenant_name),
+        admin_email=signup.admin_email,
+        tier=signup.tier,
+        deployment_model=signup.model,
+        status=TenantStatus.FAILED,
+        execution=step.execution,
+        attempts=step.attempt,
+        failed_step=step.failed_step,
+        failure_reason=reason,
+        history=[entry],
+        created_at=at,
+        updated_at=at,
+    )
+    try:
+        tenants.mark_failed(record, step.execution, step.failed_step, reason, entry)
+    except TenantConflict as exc:
+        reason = f"{reason} ({exc})"  # another execution owns the record: leave it, but still announce
+    event = OnboardingFailed(
+        tenant_id=step.tenant_id,
+        signup_id=signup.signup_id,
+        failed_step=step.failed_step,
+        error=step.error.error,
+        cause=reason,
+        compensated=compensated,
+    )
+    publisher.publish([event])
+    return event

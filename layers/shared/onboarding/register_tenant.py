@@ -1,0 +1,59 @@
+"""RegisterTenant: write the tenant record (status ONBOARDING) and claim its name, atomically."""
+
+from __future__ import annotations
+
+from onboarding.errors import TenantConflict
+from onboarding.identity import name_key
+from onboarding.models import HistoryEntry, OnboardingStarted, Registration, StepInput, TenantRecord, TenantStatus
+from onboarding.ports import Clock, EventPublisher, TenantStore
+
+
+def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock) -> Registration:
+    signup = step.signup
+    at = now()
+    existing = tenants.get(step.tenant_id)
+    if existing is not None and existing.execution == step.execution:
+        if existing.status is TenantStatus.ONBOARDING:
+            return Registration(created=False, name_claimed=True, previous_status=None)  # a retried invocation
+        raise TenantConflict(f"tenant {step.tenant_id} is already {existing.status.value} under this execution")
+    if existing is not None and (existing.status is not TenantStatus.FAILED or existing.signup_id != signup.signup_id):
+        raise TenantConflict(
+            f"tenant {step.tenant_id} is {existing.status.value} under execution {existing.execution}; "
+            "only a FAILED onboarding of the same signup can be re-driven"
+        )
+    entry = HistoryEntry(at=at, operation="onboard", execution=step.execution, outcome=TenantStatus.ONBOARDING.value)
+    record = TenantRecord(
+        tenant_id=step.tenant_id,
+        signup_id=signup.signup_id,
+        tenant_name=signup.tenant_name,
+        name_key=name_key(signup.tenant_name),
+        admin_email=signup.admin_email,
+        tier=signup.tier,
+        deployment_model=signup.model,
+        status=TenantStatus.ONBOARDING,
+        execution=step.execution,
+        attempts=step.attempt,
+        version=1 if existing is None else existing.version + 1,
+        history=[*(existing.history if existing else []), entry],
+        created_at=existing.created_at if existing else at,
+        updated_at=at,
+    )
+    tenants.register(record, redrive_of=existing.execution if existing else None)
+    publisher.publish(
+        [
+            OnboardingStarted(
+                tenant_id=step.tenant_id,
+                signup_id=signup.signup_id,
+                tenant_name=signup.tenant_name,
+                tier=signup.tier,
+                deployment_model=signup.model,
+                execution=step.execution,
+                attempt=step.attempt,
+            )
+        ]
+    )
+    return Registration(
+        created=existing is None,
+        name_claimed=True,
+        previous_status=existing.status if existing else None,
+    )

@@ -1,0 +1,48 @@
+"""Configuration: pydantic settings read from the environment at invoke time, never at import.
+
+A missing or malformed variable fails the invocation with a message naming it; nothing falls back
+silently.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onboarding.manifests import GitOpsLayout
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_nested_delimiter="__")
+
+
+class TenantStoreSettings(_Settings):
+    tenants_table: str = Field(min_length=3)
+    tenant_names_table: str = Field(min_length=3)
+
+
+class EventSettings(_Settings):
+    event_bus_name: str = Field(min_length=1)
+    status_event_source: str = Field(min_length=1)
+
+
+class StepSettings(TenantStoreSettings, EventSettings):
+    """RegisterTenant, ActivateTenant, RecordFailure."""
+
+
+class IntakeSettings(StepSettings):
+    onboarding_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+    idempotency_table: str = Field(min_length=3)
+
+
+class GitOpsSettings(_Settings):
+    gitops_repo_url: str = Field(pattern=r"^(https?|git|ssh)://")
+    gitops_branch: str = Field(min_length=1)
+    gitops_token_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret holding the HTTPS token; none for git:// or ssh://"
+    )
+    gitops_layout: GitOpsLayout = GitOpsLayout()
+
+
+class CompensateSettings(TenantStoreSettings, GitOpsSettings):
+    pass
