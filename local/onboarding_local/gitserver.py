@@ -1,0 +1,166 @@
+"""A real ``git daemon`` on 127.0.0.1 serving the GitOps remote, with the bare repo kept in the work dir."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+BRANCH = "main"
+CLUSTER = "production"
+
+_ACCESS_HOOK = """#!/bin/sh
+# git daemon --access-hook: runs before each service with: service path host canonical-host ip port.
+# When armed (by the test API "move_branch_before_next_push"), another writer commits to the branch
+# right before a push is served, so that push finds the branch moved, exactly as in a real race.
+[ "$1" = "receive-pack" ] || exit 0
+marker="{base}/move-branch-once"
+[ -f "$marker" ] || exit 0
+rm -f "$marker"
+export GIT_DIR="{repo}"
+export GIT_AUTHOR_NAME="Another writer" GIT_AUTHOR_EMAIL="other@example.com"
+export GIT_COMMITTER_NAME="Another writer" GIT_COMMITTER_EMAIL="other@example.com"
+head=$(git rev-parse refs/heads/{branch})
+blob=$(date +%s%N | git hash-object -w --stdin)
+tree=$( (git ls-tree "$head"; printf '100644 blob %s\\tconcurrent-%s.txt\\n' "$blob" "$(date +%s%N)") | git mktree)
+commit=$(git commit-tree "$tree" -p "$head" -m "Concurrent change by another writer")
+git update-ref refs/heads/{branch} "$commit" "$head"
+echo "$commit" >> "{base}/moved-by-hook.log"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed_files(chart_repository_url: str = "https://charts.example.com/saas") -> dict[str, object]:
+    """The GitOps repository's starting content: Flux objects that reconcile ./tenants."""
+    return {
+        f"clusters/{CLUSTER}/tenants.yaml": {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "tenants", "namespace": "flux-system"},
+            "spec": {
+                "interval": "1m",
+                "path": "./tenants",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+                "dependsOn": [{"name": "sources"}],
+            },
+        },
+        f"clusters/{CLUSTER}/sources.yaml": {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "sources", "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "path": "./sources",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            },
+        },
+        "sources/saas-charts.yaml": {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "saas-charts", "namespace": "flux-system"},
+            "spec": {"interval": "10m", "url": chart_repository_url},
+        },
+    }
+
+
+class GitServer:
+    def __init__(self, workdir: Path) -> None:
+        self.base = workdir / "git"
+        self.repo = self.base / "gitops.git"
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"git://127.0.0.1:{self.port}/gitops.git"
+
+    def start(self) -> GitServer:
+        if shutil.which("git") is None:
+            raise RuntimeError("git is not installed (make installs it: apt-get install git)")
+        self.base.mkdir(parents=True, exist_ok=True)
+        if not self.repo.exists():
+            subprocess.run(["git", "init", "-q", "--bare", "-b", BRANCH, str(self.repo)], check=True)
+            for key, value in (("daemon.receivepack", "true"), ("receive.denyNonFastForwards", "true")):
+                subprocess.run(["git", "-C", str(self.repo), "config", key, value], check=True)
+            self._seed()
+        hook = self.base / "access-hook.sh"
+        hook.write_text(_ACCESS_HOOK.format(base=self.base, repo=self.repo, branch=BRANCH))
+        hook.chmod(0o755)
+        self.port = self.port or free_port()
+        self._proc = subprocess.Popen(
+            ["git", "daemon", f"--base-path={self.base}", "--export-all", "--enable=receive-pack", "--reuseaddr",
+             "--listen=127.0.0.1", f"--port={self.port}", f"--access-hook={hook}", str(self.base)],
+            stdout=subprocess.DEVNULL, stderr=(self.base / "daemon.log").open("ab"),
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"git daemon did not listen on 127.0.0.1:{self.port}; see {self.base / 'daemon.log'}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, so configured URLs stay valid."""
+        self.stop()
+        self.start()
+
+    def move_branch_before_next_push(self) -> None:
+        (self.base / "move-branch-once").touch()
+
+    def _seed(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            subprocess.run(["git", "init", "-q", "-b", BRANCH, str(work)], check=True)
+            for path, doc in seed_files().items():
+                target = work / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(yaml.safe_dump(doc, sort_keys=False))
+            (work / "tenants").mkdir(exist_ok=True)
+            (work / "tenants" / "README.md").write_text(
+                "One file per tenant, written by the onboarding pipeline. Do not edit by hand.\n"
+            )
+            env = ["-c", "user.name=Tenant Onboarding", "-c", "user.email=onboarding@noreply.local"]
+            subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+            subprocess.run(["git", *env, "-C", str(work), "commit", "-qm", "Seed GitOps repository"], check=True)
+            subprocess.run(["git", "-C", str(work), "push", "-q", str(self.repo), BRANCH], check=True)
+
+    # ------------------------------------------------------------------ inspection
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(self.repo), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def head(self) -> str:
+        return self.git("rev-parse", f"refs/heads/{BRANCH}").strip()
+
+    def read(self, path: str) -> str | None:
+        try:
+            return self.git("show", f"{BRANCH}:{path}")
+        except subprocess.CalledProcessError:
+            return None
+
+    def files(self) -> list[str]:
+        return self.git("ls-tree", "-r", "--name-only", BRANCH).split()
+
+    def log(self) -> list[str]:
+        return self.git("log", "--format=%s", BRANCH).splitlines()

@@ -1,0 +1,141 @@
+"""Runs the real handlers in-process, as Lambda would: one module per function, its own environment.
+
+Invocations are serialized by one lock: Lambda isolates concurrent invocations in separate
+sandboxes, and the closest in-process equivalent is to never let two share the interpreter's
+environment and Powertools' per-process state at once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onboarding_local.template import ACCOUNT, REGION, Template
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    handler: Callable[..., Any]
+    environment: dict[str, str]
+    timeout: int
+    dead_letter_arn: str | None
+
+
+class LambdaContext:
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    function: str
+    payload: Any
+    error_type: str | None
+    duration_ms: float
+
+
+class LambdaRuntime:
+    def __init__(self, template: Template, base_env: dict[str, str], log_path: Path) -> None:
+        self.template = template
+        self.base_env = base_env
+        self.functions: dict[str, FunctionSpec] = {}
+        self.invocations: list[Invocation] = []
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.RLock()
+        self._log_path = log_path
+
+    def load(self) -> None:
+        common = self.template.function_environment(next(iter(self.template.of_type("AWS::Serverless::Function"))))
+        with self._environment(common):
+            for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+                props = resource["Properties"]
+                handler_ref = self.template.function_property(logical, "Handler")
+                module_name, func_name = handler_ref.rsplit(".", 1)
+                source = self.template.root / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+                spec = importlib.util.spec_from_file_location(f"lambda_{logical}", source)
+                assert spec and spec.loader, source
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                dlq = (props.get("DeadLetterQueue") or {}).get("TargetArn")
+                self.functions[logical] = FunctionSpec(
+                    name=logical,
+                    handler=getattr(module, func_name),
+                    environment=self.template.function_environment(logical),
+                    timeout=int(self.template.function_property(logical, "Timeout") or 3),
+                    dead_letter_arn=self.template.resolve(dlq) if dlq else None,
+                )
+        self._redirect_logs()
+
+    def _redirect_logs(self) -> None:
+        """Handler logs go to the work dir, not the terminal (Powertools writes JSON lines)."""
+        stream = self._log_path.open("a", encoding="utf-8")
+        service = self.template.function_environment(next(iter(self.functions)))["POWERTOOLS_SERVICE_NAME"]
+        for handler in logging.getLogger(service).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(stream)
+
+    class _EnvSwap:
+        def __init__(self, env: dict[str, str]) -> None:
+            self.env = env
+            self.saved: dict[str, str | None] = {}
+
+        def __enter__(self) -> None:
+            for key, value in self.env.items():
+                self.saved[key] = os.environ.get(key)
+                os.environ[key] = value
+
+        def __exit__(self, *exc: object) -> None:
+            for key, value in self.saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def _environment(self, env: dict[str, str]) -> LambdaRuntime._EnvSwap:
+        return self._EnvSwap({**self.base_env, **env})
+
+    def invoke(self, name: str, payload: Any) -> tuple[Any, str | None]:
+        """Run the handler; returns (result, None) or (error payload, errorType)."""
+        spec = self.functions.get(name)
+        if spec is None:
+            return {"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {name}"}, (
+                "ResourceNotFoundException"
+            )
+        with self._lock, self._environment(spec.environment):
+            started = time.perf_counter()
+            error_type = None
+            try:
+                result = spec.handler(payload, LambdaContext(spec))
+                result = json.loads(json.dumps(result))  # what Lambda would serialize
+            except Exception as exc:  # noqa: BLE001 - reported to the caller as Lambda does
+                error_type = type(exc).__name__
+                result = {
+                    "errorType": error_type,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-6:],
+                }
+            self.counts[name] += 1
+            self.invocations.append(Invocation(name, payload, error_type, (time.perf_counter() - started) * 1000))
+            return result, error_type
