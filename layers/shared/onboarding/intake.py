@@ -9,8 +9,15 @@ from pydantic import ValidationError
 
 from onboarding.identity import derive_tenant_id, execution_name
 from onboarding.observability import logger
-from onboarding.models import FieldError, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
+from onboarding.models import FieldError, HybridSpec, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
+
+
+_WIRE_NAMES = {
+    name: info.alias or name
+    for model in (SignupRequested, HybridSpec)
+    for name, info in model.model_fields.items()
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,9 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     """One entry per wrong field, named as on the wire (``hybrid.nodeCidrs.0``)."""
     errors = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in err["loc"]) or "detail"
+        # pydantic reports a failing *default* under the Python name; the contract speaks camelCase.
+        parts = [_WIRE_NAMES.get(part, part) if isinstance(part, str) else part for part in err["loc"]]
+        field = ".".join(str(part) for part in parts) or "detail"
         message = err["msg"].removeprefix("Value error, ")
         errors.append(FieldError(field=field, message=message))
     return errors

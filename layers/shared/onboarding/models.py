@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from onboarding import CONTRACT_VERSION
@@ -103,11 +103,15 @@ class SignupRequested(ContractModel):
     admin_email: EmailStr
     tier: Tier
     deployment_model: DeploymentModel | None = Field(
-        default=None, description="Defaults by tier: basic is pooled, premium and advanced are siloed."
+        default=None,
+        validate_default=True,
+        description="Defaults by tier: basic is pooled, premium and advanced are siloed.",
     )
-    aws_account_id: str | None = Field(default=None, pattern=ACCOUNT_ID_PATTERN, description="Remote only.")
-    region: str | None = Field(default=None, pattern=REGION_PATTERN, description="Remote only.")
-    hybrid: HybridSpec | None = Field(default=None, description="Hybrid only.")
+    aws_account_id: str | None = Field(
+        default=None, validate_default=True, pattern=ACCOUNT_ID_PATTERN, description="Remote only: 12 digits."
+    )
+    region: str | None = Field(default=None, validate_default=True, pattern=REGION_PATTERN, description="Remote only.")
+    hybrid: HybridSpec | None = Field(default=None, validate_default=True, description="Hybrid only.")
 
     @field_validator("tenant_name")
     @classmethod
@@ -119,25 +123,32 @@ class SignupRequested(ContractModel):
             raise ValueError("must contain at least one letter or digit")
         return re.sub(r"\s+", " ", value)
 
-    @model_validator(mode="after")
-    def _model_fields(self) -> SignupRequested:
-        model = self.deployment_model or DEFAULT_MODEL_BY_TIER[self.tier]
-        object.__setattr__(self, "deployment_model", model)
-        problems: list[str] = []
-        if model is DeploymentModel.REMOTE:
-            if self.aws_account_id is None:
-                problems.append("awsAccountId is required for deploymentModel 'remote'")
-            if self.region is None:
-                problems.append("region is required for deploymentModel 'remote'")
-        elif self.aws_account_id is not None or self.region is not None:
-            problems.append("awsAccountId and region are only allowed for deploymentModel 'remote'")
-        if model is DeploymentModel.HYBRID and self.hybrid is None:
-            problems.append("hybrid is required for deploymentModel 'hybrid'")
-        elif model is not DeploymentModel.HYBRID and self.hybrid is not None:
-            problems.append("hybrid is only allowed for deploymentModel 'hybrid'")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    @field_validator("deployment_model")
+    @classmethod
+    def _default_model(cls, value: DeploymentModel | None, info: ValidationInfo) -> DeploymentModel | None:
+        tier = info.data.get("tier")
+        return value if value is not None or tier is None else DEFAULT_MODEL_BY_TIER[tier]
+
+    # Cross-field rules are field validators (fields validate in order), so each error names its field.
+    @field_validator("aws_account_id", "region")
+    @classmethod
+    def _remote_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        model = info.data.get("deployment_model")
+        if model is DeploymentModel.REMOTE and value is None:
+            raise ValueError(f"{to_camel(info.field_name or '')} is required for deploymentModel 'remote'")
+        if model is not None and model is not DeploymentModel.REMOTE and value is not None:
+            raise ValueError("only allowed for deploymentModel 'remote'")
+        return value
+
+    @field_validator("hybrid")
+    @classmethod
+    def _hybrid_only(cls, value: HybridSpec | None, info: ValidationInfo) -> HybridSpec | None:
+        model = info.data.get("deployment_model")
+        if model is DeploymentModel.HYBRID and value is None:
+            raise ValueError("hybrid is required for deploymentModel 'hybrid'")
+        if model is not None and model is not DeploymentModel.HYBRID and value is not None:
+            raise ValueError("only allowed for deploymentModel 'hybrid'")
+        return value
 
     @property
     def model(self) -> DeploymentModel:

@@ -1,0 +1,144 @@
+"""In-memory implementations of the domain ports, with the same conditional semantics as the adapters."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from onboarding.errors import BranchMoved, GitRemoteUnavailable, TenantConflict, TenantNameTaken
+from onboarding.models import ContractModel, HistoryEntry, TenantRecord, TenantStatus
+from onboarding.ports import Snapshot
+
+
+class InMemoryTenantStore:
+    def __init__(self) -> None:
+        self.records: dict[str, TenantRecord] = {}
+        self.names: dict[str, str] = {}
+        self.writes = 0
+
+    def get(self, tenant_id: str) -> TenantRecord | None:
+        return self.records.get(tenant_id)
+
+    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+        existing = self.records.get(record.tenant_id)
+        if redrive_of is None and existing is not None:
+            raise TenantConflict("exists")
+        if redrive_of is not None and (
+            existing is None or existing.status is not TenantStatus.FAILED or existing.execution != redrive_of
+        ):
+            raise TenantConflict("not a failed onboarding")
+        owner = self.names.get(record.name_key)
+        if owner is not None and owner != record.tenant_id:
+            raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant")
+        self.records[record.tenant_id] = record
+        self.names[record.name_key] = record.tenant_id
+        self.writes += 1
+        return True
+
+    def release_name(self, name_key: str, tenant_id: str, execution: str) -> bool:
+        record = self.records.get(tenant_id)
+        if self.names.get(name_key) == tenant_id and record is not None and record.execution == execution:
+            del self.names[name_key]
+            self.writes += 1
+            return True
+        return False
+
+    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None:
+        record = self.records.get(tenant_id)
+        if record is None or record.execution != execution or record.status is not TenantStatus.ONBOARDING:
+            if record and record.execution == execution and record.status is TenantStatus.ACTIVE:
+                return
+            raise TenantConflict("cannot activate")
+        self.records[tenant_id] = record.model_copy(
+            update={"status": TenantStatus.ACTIVE, "git_commit": git_commit, "history": [*record.history, entry]}
+        )
+        self.writes += 1
+
+    def mark_failed(
+        self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
+    ) -> TenantRecord:
+        existing = self.records.get(record.tenant_id)
+        if existing is None:
+            self.records[record.tenant_id] = record
+        elif existing.execution == execution and existing.status in (TenantStatus.ONBOARDING, TenantStatus.FAILED):
+            self.records[record.tenant_id] = existing.model_copy(
+                update={
+                    "status": TenantStatus.FAILED,
+                    "failed_step": step,
+                    "failure_reason": reason,
+                    "history": [*existing.history, entry],
+                }
+            )
+        else:
+            raise TenantConflict("owned by another execution")
+        self.writes += 1
+        return self.records[record.tenant_id]
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.events: list[ContractModel] = []
+
+    def publish(self, events: Sequence[ContractModel]) -> None:
+        self.events.extend(events)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class RecordingStarter:
+    def __init__(self) -> None:
+        self.started: dict[str, Mapping[str, object]] = {}
+
+    def start(self, name: str, payload: Mapping[str, object]) -> bool:
+        if name in self.started:
+            return False
+        self.started[name] = payload
+        return True
+
+
+class InMemoryGitOpsRepository:
+    """A branch as a list of (sha, files). ``move_before_push`` simulates other writers winning races."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.commits: list[tuple[str, dict[str, bytes], str]] = []
+        if files is not None:
+            self._append(dict(files), "seed")
+        self.move_before_push = 0
+        self.down = False
+        self.pushes = 0
+
+    def _append(self, files: dict[str, bytes], message: str) -> str:
+        sha = hashlib.sha1(f"{len(self.commits)}{message}{sorted(files.items())}".encode()).hexdigest()
+        self.commits.append((sha, files, message))
+        return sha
+
+    @property
+    def head(self) -> tuple[str | None, dict[str, bytes]]:
+        return (self.commits[-1][0], self.commits[-1][1]) if self.commits else (None, {})
+
+    def snapshot(self, paths: Sequence[str]) -> Snapshot:
+        if self.down:
+            raise GitRemoteUnavailable("connection refused")
+        sha, files = self.head
+        return Snapshot(sha=sha, files={p: files[p] for p in paths if p in files})
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        if self.down:
+            raise GitRemoteUnavailable("connection refused")
+        self.pushes += 1
+        if self.move_before_push > 0:
+            self.move_before_push -= 1
+            _, files = self.head
+            self._append({**files, f"other/{len(self.commits)}.txt": b"x"}, "another writer")
+        sha, files = self.head
+        if sha != base:
+            raise BranchMoved("moved")
+        new = dict(files)
+        for path, content in changes.items():
+            if content is None:
+                new.pop(path, None)
+            else:
+                new[path] = content
+        return self._append(new, message)
