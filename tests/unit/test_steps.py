@@ -1,0 +1,235 @@
+"""The onboarding steps as logic, against in-memory adapters that keep the real conditional semantics."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from onboarding.activate_tenant import activate_tenant
+from onboarding.commit_gitops import apply_files, commit_gitops
+from onboarding.compensate import compensate
+from onboarding.errors import GitOpsConflict, GitRemoteUnavailable, TenantConflict, TenantNameTaken
+from onboarding.identity import derive_tenant_id
+from onboarding.intake import handle_signup
+from onboarding.manifests import GitOpsLayout
+from onboarding.models import (
+    ActivateInput,
+    CompensateInput,
+    OnboardingFailed,
+    OnboardingStarted,
+    RecordFailureInput,
+    SignupRejected,
+    StepInput,
+    TenantOnboarded,
+    TenantStatus,
+)
+from onboarding.record_failure import record_failure
+from onboarding.register_tenant import register_tenant
+from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+
+
+def now() -> datetime:
+    return datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+
+
+def detail(signup_id: str = "s-1", name: str = "Acme", **extra: Any) -> dict[str, Any]:
+    return {"signupId": signup_id, "tenantName": name, "adminEmail": "a@acme.example", "tier": "basic", **extra}
+
+
+def step(signup_id: str = "s-1", name: str = "Acme", attempt: int = 1, **extra: Any) -> StepInput:
+    tenant_id = derive_tenant_id(signup_id)
+    execution = tenant_id if attempt == 1 else f"{tenant_id}-a{attempt}"
+    return StepInput.model_validate(
+        {"tenantId": tenant_id, "attempt": attempt, "execution": execution, "signup": detail(signup_id, name, **extra)}
+    )
+
+
+# ------------------------------------------------------------------ intake
+def test_intake_rejects_with_every_field_and_writes_nothing() -> None:
+    starter, publisher, store = RecordingStarter(), RecordingPublisher(), InMemoryTenantStore()
+    result = handle_signup(
+        {"signupId": "s-9", "tenantName": "", "tier": "gold"}, starter=starter, publisher=publisher, tenants=store
+    )
+    assert result.outcome == "rejected"
+    (rejection,) = publisher.of(SignupRejected)
+    assert rejection.signup_id == "s-9"
+    assert {e.field for e in rejection.errors} == {"tenantName", "adminEmail", "tier"}
+    assert starter.started == {} and store.writes == 0
+
+
+def test_intake_starts_one_execution_named_after_the_tenant() -> None:
+    starter, publisher, store = RecordingStarter(), RecordingPublisher(), InMemoryTenantStore()
+    first = handle_signup(detail(), starter=starter, publisher=publisher, tenants=store)
+    again = handle_signup(detail(), starter=starter, publisher=publisher, tenants=store)
+    assert first.outcome == "started" and again.outcome == "duplicate"
+    assert list(starter.started) == [derive_tenant_id("s-1")]
+    assert starter.started[derive_tenant_id("s-1")]["signup"]["deploymentModel"] == "pooled"  # type: ignore[index]
+    assert publisher.events == []
+
+
+def test_intake_ignores_a_signup_whose_tenant_is_already_active() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    register_tenant(step(), tenants=store, publisher=publisher, now=now)
+    starter = RecordingStarter()
+    assert handle_signup(detail(), starter=starter, publisher=publisher, tenants=store).outcome == "duplicate"
+    assert starter.started == {}
+
+
+def test_intake_redrives_a_failed_tenant_under_a_new_execution_name() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    s = step()
+    register_tenant(s, tenants=store, publisher=publisher, now=now)
+    record_failure(
+        RecordFailureInput.model_validate({**s.wire(), "failedStep": "CommitGitOps", "error": {"Error": "X", "Cause": "y"}}),
+        tenants=store, publisher=publisher, now=now,
+    )
+    starter = RecordingStarter()
+    result = handle_signup(detail(), starter=starter, publisher=publisher, tenants=store)
+    assert result.outcome == "started"
+    assert result.execution == f"{s.tenant_id}-a2"
+    assert starter.started[f"{s.tenant_id}-a2"]["attempt"] == 2
+
+
+# ------------------------------------------------------------------ register
+def test_register_records_the_tenant_and_announces_it() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    registration = register_tenant(step(), tenants=store, publisher=publisher, now=now)
+    record = store.get(derive_tenant_id("s-1"))
+    assert registration.created and registration.name_claimed
+    assert record is not None and record.status is TenantStatus.ONBOARDING
+    assert record.history[-1].outcome == "ONBOARDING"
+    (started,) = publisher.of(OnboardingStarted)
+    assert started.tenant_id == record.tenant_id and started.attempt == 1
+
+
+def test_register_is_idempotent_for_a_retried_invocation() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    register_tenant(step(), tenants=store, publisher=publisher, now=now)
+    again = register_tenant(step(), tenants=store, publisher=publisher, now=now)
+    assert not again.created and store.writes == 1
+
+
+def test_a_taken_name_fails_and_leaves_the_first_tenant_untouched() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    register_tenant(step("s-1", "Café Ltd"), tenants=store, publisher=publisher, now=now)
+    before = store.get(derive_tenant_id("s-1"))
+    with pytest.raises(TenantNameTaken, match="already taken"):
+        register_tenant(step("s-2", "CAFE  ltd"), tenants=store, publisher=publisher, now=now)
+    assert store.get(derive_tenant_id("s-1")) == before
+    assert store.get(derive_tenant_id("s-2")) is None
+
+
+def test_register_refuses_a_tenant_owned_by_another_execution() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    register_tenant(step(), tenants=store, publisher=publisher, now=now)
+    with pytest.raises(TenantConflict):
+        register_tenant(step(attempt=2), tenants=store, publisher=publisher, now=now)
+
+
+# ------------------------------------------------------------------ GitOps
+def test_commit_gitops_commits_once_and_then_is_a_no_op() -> None:
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    first = commit_gitops(step(), repo=repo, layout=GitOpsLayout())
+    second = commit_gitops(step(), repo=repo, layout=GitOpsLayout())
+    assert first.changed and not second.changed
+    assert len(repo.commits) == 2  # seed + one onboarding commit
+    assert second.commit == first.commit
+    assert first.paths == [f"tenants/{derive_tenant_id('s-1')}.yaml"]
+
+
+def test_a_moved_branch_is_refetched_and_reapplied_with_jitter() -> None:
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    repo.move_before_push = 3
+    sleeps: list[float] = []
+    change = apply_files(repo, {"tenants/a.yaml": b"a"}, "m", sleep=sleeps.append, rng=random.Random(1))
+    assert change.changed
+    assert repo.pushes == 4 and len(sleeps) == 3
+    assert all(0 <= s <= 2.0 for s in sleeps)
+    _, files = repo.head
+    assert files["tenants/a.yaml"] == b"a" and sum(1 for p in files if p.startswith("other/")) == 3
+
+
+def test_a_branch_that_keeps_moving_gives_up_within_the_bound() -> None:
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    repo.move_before_push = 100
+    with pytest.raises(GitOpsConflict):
+        apply_files(repo, {"tenants/a.yaml": b"a"}, "m", attempts=4, sleep=lambda _: None)
+    assert repo.pushes == 4
+
+
+# ------------------------------------------------------------------ activate / fail / compensate
+def test_activate_marks_active_with_the_commit_and_announces() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    s = step()
+    register_tenant(s, tenants=store, publisher=publisher, now=now)
+    activate = ActivateInput.model_validate({**s.wire(), "gitops": {"commit": "abc", "changed": True, "paths": []}})
+    activate_tenant(activate, tenants=store, publisher=publisher, now=now)
+    activate_tenant(activate, tenants=store, publisher=publisher, now=now)  # retried invocation: still fine
+    record = store.get(s.tenant_id)
+    assert record is not None and record.status is TenantStatus.ACTIVE and record.git_commit == "abc"
+    assert publisher.of(TenantOnboarded)[0].git_commit == "abc"
+
+
+def test_compensation_removes_this_executions_files_and_name_claim_only() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    other = step("s-other", "Other")
+    register_tenant(other, tenants=store, publisher=publisher, now=now)
+    commit_gitops(other, repo=repo, layout=GitOpsLayout())
+    s = step()
+    registration = register_tenant(s, tenants=store, publisher=publisher, now=now)
+    change = commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    failed = CompensateInput.model_validate(
+        {**s.wire(), "failedStep": "ActivateTenant", "error": {"Error": "StorageError", "Cause": "boom"},
+         "registration": registration.wire(), "gitops": change.wire()}
+    )
+    result = compensate(failed, tenants=store, repo=repo)
+    again = compensate(failed, tenants=store, repo=repo)
+    _, files = repo.head
+    assert result.compensated and again.compensated
+    assert change.paths[0] not in files
+    assert f"tenants/{other.tenant_id}.yaml" in files
+    assert "acme" not in store.names and "other" in store.names
+    assert any("removed" in a for a in result.actions)
+
+
+def test_compensation_with_the_git_server_down_reports_what_it_could_not_undo() -> None:
+    store, repo = InMemoryTenantStore(), InMemoryGitOpsRepository({"README.md": b"seed"})
+    s = step()
+    failed = CompensateInput.model_validate(
+        {**s.wire(), "failedStep": "ActivateTenant", "error": {"Error": "StorageError", "Cause": "x"},
+         "gitops": {"commit": "abc", "changed": True, "paths": ["tenants/x.yaml"]}}
+    )
+    repo.down = True
+    result = compensate(failed, tenants=store, repo=repo)
+    assert not result.compensated and "GitRemoteUnavailable" in result.actions[0]
+
+
+def test_nothing_to_undo_in_git_when_the_remote_was_unreachable() -> None:
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    failed = CompensateInput.model_validate(
+        {**step().wire(), "failedStep": "CommitGitOps", "error": {"Error": GitRemoteUnavailable.__name__, "Cause": ""}}
+    )
+    result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
+    assert result.compensated and repo.pushes == 0
+
+
+def test_record_failure_writes_failed_even_without_a_record_and_announces() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    s = step()
+    cause = '{"errorMessage": "tenant name \'Acme\' is already taken by another tenant", "errorType": "TenantNameTaken"}'
+    event = record_failure(
+        RecordFailureInput.model_validate(
+            {**s.wire(), "failedStep": "RegisterTenant", "error": {"Error": "TenantNameTaken", "Cause": cause},
+             "compensation": {"compensated": True, "actions": []}}
+        ),
+        tenants=store, publisher=publisher, now=now,
+    )
+    record = store.get(s.tenant_id)
+    assert record is not None and record.status is TenantStatus.FAILED
+    assert record.failed_step == "RegisterTenant" and "already taken" in (record.failure_reason or "")
+    assert publisher.of(OnboardingFailed) == [event]
+    assert event.compensated and event.error == "TenantNameTaken" and "already taken" in event.cause
