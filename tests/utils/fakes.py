@@ -142,3 +142,38 @@ class InMemoryGitOpsRepository:
             else:
                 new[path] = content
         return self._append(new, message)
+
+
+class InMemoryIdempotencyStore:
+    """Powertools' persistence-layer interface, in memory (same contract as DynamoDBPersistenceLayer)."""
+
+    def __new__(cls) -> Any:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemAlreadyExistsError,
+            IdempotencyItemNotFoundError,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+        class _Store(BasePersistenceLayer):
+            def __init__(self) -> None:
+                super().__init__()
+                self.records: dict[str, Any] = {}
+
+            def _get_record(self, idempotency_key: str) -> Any:
+                if idempotency_key not in self.records:
+                    raise IdempotencyItemNotFoundError
+                return self.records[idempotency_key]
+
+            def _put_record(self, data_record: Any) -> None:
+                existing = self.records.get(data_record.idempotency_key)
+                if existing is not None and not existing.is_expired:
+                    raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+                self.records[data_record.idempotency_key] = data_record
+
+            def _update_record(self, data_record: Any) -> None:
+                self.records[data_record.idempotency_key] = data_record
+
+            def _delete_record(self, data_record: Any) -> None:
+                self.records.pop(data_record.idempotency_key, None)
+
+        return _Store()

@@ -1,0 +1,88 @@
+"""The dulwich GitOps adapter against a real git daemon on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from onboarding.adapters.git import DulwichGitOpsRepository
+from onboarding.commit_gitops import apply_files
+from onboarding.errors import BranchMoved, GitRemoteUnavailable
+from onboarding_local.gitserver import GitServer
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    git = GitServer(tmp_path).start()
+    yield git
+    git.stop()
+
+
+def repo(server: GitServer) -> DulwichGitOpsRepository:
+    return DulwichGitOpsRepository(server.url, "main")
+
+
+def test_snapshot_commit_and_read_back(server: GitServer) -> None:
+    r = repo(server)
+    snap = r.snapshot(["tenants/a.yaml", "clusters/production/tenants.yaml"])
+    assert snap.sha == server.head()
+    assert "tenants/a.yaml" not in snap.files and b"Kustomization" in snap.files["clusters/production/tenants.yaml"]
+    sha = r.commit(snap.sha, {"tenants/a.yaml": "name: ü\n".encode()}, "Add a")
+    assert server.head() == sha and server.read("tenants/a.yaml") == "name: ü\n"
+    assert "tenants/README.md" in server.files()  # untouched paths are kept
+    server.git("fsck", "--strict")
+
+
+def test_delete_a_file(server: GitServer) -> None:
+    r = repo(server)
+    r.commit(r.snapshot([]).sha, {"tenants/a.yaml": b"a"}, "Add a")
+    r.commit(r.snapshot([]).sha, {"tenants/a.yaml": None}, "Remove a")
+    assert "tenants/a.yaml" not in server.files()
+
+
+def test_a_push_on_a_moved_branch_raises_branch_moved_and_loses_nothing(server: GitServer) -> None:
+    mine, theirs = repo(server), repo(server)
+    base = mine.snapshot([]).sha
+    theirs.commit(theirs.snapshot([]).sha, {"tenants/b.yaml": b"b"}, "Theirs")
+    with pytest.raises(BranchMoved):
+        mine.commit(base, {"tenants/a.yaml": b"a"}, "Mine")
+    assert server.log()[0] == "Theirs"
+
+
+def test_the_access_hook_moves_the_branch_right_before_a_push(server: GitServer) -> None:
+    server.move_branch_before_next_push()
+    change = apply_files(repo(server), {"tenants/a.yaml": b"a"}, "Mine", sleep=lambda _: None)
+    assert change.changed
+    assert server.log()[:2] == ["Mine", "Concurrent change by another writer"]
+
+
+def test_an_unreachable_remote_is_a_clear_error(server: GitServer) -> None:
+    server.stop()
+    with pytest.raises(GitRemoteUnavailable, match="cannot fetch"):
+        repo(server).snapshot([])
+
+
+def test_concurrent_writers_lose_no_commit(server: GitServer) -> None:
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            apply_files(repo(server), {f"tenants/t{i}.yaml": f"{i}".encode()}, f"Add t{i}", attempts=30)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert {f"tenants/t{i}.yaml" for i in range(12)} <= set(server.files())
+    assert sorted(s for s in server.log() if s.startswith("Add t")) == sorted(f"Add t{i}" for i in range(12))
+
+
+def test_the_token_never_appears_in_the_adapters_repr() -> None:
+    r = DulwichGitOpsRepository("https://git.example.com/gitops.git", "main", token="s3cr3t-token")
+    assert "s3cr3t-token" not in repr(r) and "s3cr3t-token" not in str(r)
