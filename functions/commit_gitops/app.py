@@ -16,7 +16,9 @@ from onboarding.settings import GitOpsSettings
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None
+) -> dict[str, Any]:
     settings = GitOpsSettings()
     step = parse(event=event, model=StepInput)
     change = commit_gitops(step, repo=repo or gitops_repository(settings), layout=settings.gitops_layout)

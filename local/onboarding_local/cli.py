@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -93,18 +94,18 @@ def serve(workdir: Path) -> None:
         print(f"handler logs     {stack.workdir / 'lambda.log'}")
         print()
         print("try:")
-        print(f"  aws --endpoint-url {stack.endpoint} events put-events --entries "
-              "'[{\"Source\":\"saas.signup\",\"DetailType\":\"Tenant Signup Requested\","
-              "\"Detail\":\"{\\\"signupId\\\":\\\"s-1\\\",\\\"tenantName\\\":\\\"Demo\\\","
-              "\\\"adminEmail\\\":\\\"a@b.example\\\",\\\"tier\\\":\\\"basic\\\"}\"}]'")
+        print(
+            f"  aws --endpoint-url {stack.endpoint} events put-events --entries "
+            '\'[{"Source":"saas.signup","DetailType":"Tenant Signup Requested",'
+            '"Detail":"{\\"signupId\\":\\"s-1\\",\\"tenantName\\":\\"Demo\\",'
+            '\\"adminEmail\\":\\"a@b.example\\",\\"tier\\":\\"basic\\"}"}]\''
+        )
         print(f"  aws --endpoint-url {stack.endpoint} stepfunctions list-executions --state-machine-arn {machine}")
         print("Ctrl-C stops the stack.", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,9 +100,20 @@ class GitServer:
         hook.chmod(0o755)
         self.port = self.port or free_port()
         self._proc = subprocess.Popen(
-            ["git", "daemon", f"--base-path={self.base}", "--export-all", "--enable=receive-pack", "--reuseaddr",
-             "--listen=127.0.0.1", f"--port={self.port}", f"--access-hook={hook}", str(self.base)],
-            stdout=subprocess.DEVNULL, stderr=(self.base / "daemon.log").open("ab"),
+            [
+                "git",
+                "daemon",
+                f"--base-path={self.base}",
+                "--export-all",
+                "--enable=receive-pack",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                f"--access-hook={hook}",
+                str(self.base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.base / "daemon.log").open("ab"),
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -146,9 +157,7 @@ class GitServer:
 
     # ------------------------------------------------------------------ inspection
     def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(self.repo), *args], check=True, capture_output=True, text=True
-        ).stdout
+        return subprocess.run(["git", "-C", str(self.repo), *args], check=True, capture_output=True, text=True).stdout
 
     def head(self) -> str:
         return self.git("rev-parse", f"refs/heads/{BRANCH}").strip()

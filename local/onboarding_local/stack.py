@@ -52,7 +52,9 @@ def _install_moto_patches() -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.events.models import EventsBackend, Rule
 
-        def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        def invoke(
+            self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
             stack = _require_stack()
             name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
             payload = json.loads(body) if body else {}
@@ -77,7 +79,7 @@ def _install_moto_patches() -> None:
                 else:
                     single = copy.copy(self)
                     single.targets = [target]
-                    original_send(single, event, transform_input)
+                    original_send(single, event, transform_input)  # type: ignore[arg-type]
 
         original_put = EventsBackend.put_events
 
@@ -85,13 +87,13 @@ def _install_moto_patches() -> None:
             entries = original_put(self, events)
             stack = _current
             if stack is not None:
-                for event, entry in zip(events, entries):
+                for event, entry in zip(events, entries, strict=False):
                     if "EventId" in entry:
                         stack.record_event(event)
             return entries
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         EventsBackend.put_events = put_events  # type: ignore[method-assign]
         _patched = True
 
@@ -281,8 +283,15 @@ class LocalStack:
         role = iam.create_role(
             RoleName="onboarding-local-lambda",
             AssumeRolePolicyDocument=json.dumps(
-                {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                "Action": "sts:AssumeRole"}]}
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
             ),
         )["Role"]["Arn"]
         lam = self.client("lambda")
@@ -303,8 +312,12 @@ class LocalStack:
                     continue
                 props = t.resolve(spec["Properties"])
                 rule = f"{logical}{event_name}"
-                events.put_rule(Name=rule, EventBusName=props.get("EventBusName", "default"),
-                                EventPattern=json.dumps(props["Pattern"]), State="ENABLED")
+                events.put_rule(
+                    Name=rule,
+                    EventBusName=props.get("EventBusName", "default"),
+                    EventPattern=json.dumps(props["Pattern"]),
+                    State="ENABLED",
+                )
                 target: dict[str, Any] = {"Id": logical, "Arn": t.get_att(logical, "Arn")}
                 if "RetryPolicy" in props:
                     target["RetryPolicy"] = props["RetryPolicy"]
@@ -341,8 +354,10 @@ class LocalStack:
             if fault is None or fault.remaining <= 0:
                 return None
             fault.remaining -= 1
-            return _Http(), {"Error": {"Code": fault.code, "Message": fault.message},
-                             "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return _Http(), {
+                "Error": {"Code": fault.code, "Message": fault.message},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
 
         boto3.DEFAULT_SESSION.events.register("before-call", hook)  # type: ignore[union-attr]
 
@@ -350,8 +365,12 @@ class LocalStack:
     def put_events(self, events: Iterable[dict[str, Any]]) -> None:
         """Put events given as EventBridge envelopes (the format of events/) on the bus, at once."""
         entries = [
-            {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"]),
-             "EventBusName": self.bus}
+            {
+                "Source": e["source"],
+                "DetailType": e["detail-type"],
+                "Detail": json.dumps(e["detail"]),
+                "EventBusName": self.bus,
+            }
             for e in events
         ]
         client = self.client("events")
@@ -369,8 +388,11 @@ class LocalStack:
             running = 0
             if self.router.pending == 0:
                 for machine in sfn.list_state_machines()["stateMachines"]:
-                    running += len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                                       statusFilter="RUNNING")["executions"])
+                    running += len(
+                        sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+                            "executions"
+                        ]
+                    )
             busy = self.router.pending > 0 or running > 0
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:
@@ -383,8 +405,11 @@ class LocalStack:
             return
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
-                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000]}})
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000]}},
+        )
 
     def record_event(self, entry: dict[str, Any]) -> None:
         with self._events_lock:
@@ -442,15 +467,23 @@ def describe_execution(sfn: Any, arn: str) -> dict[str, Any]:
     for ev in events:
         kind = ev["type"]
         if kind.endswith("StateEntered"):
-            open_state = {"name": ev["stateEnteredEventDetails"]["name"], "status": "succeeded",
-                          "_start": ev["timestamp"], "attempts": 0}
+            open_state = {
+                "name": ev["stateEnteredEventDetails"]["name"],
+                "status": "succeeded",
+                "_start": ev["timestamp"],
+                "attempts": 0,
+            }
             states.append(open_state)
             if kind in ("FailStateEntered",):
                 open_state["status"] = "failed"
         elif open_state is not None and kind in ("LambdaFunctionScheduled", "TaskScheduled"):
             open_state["attempts"] += 1
-        elif open_state is not None and kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut",
-                                                 "TaskTimedOut"):
+        elif open_state is not None and kind in (
+            "LambdaFunctionFailed",
+            "TaskFailed",
+            "LambdaFunctionTimedOut",
+            "TaskTimedOut",
+        ):
             open_state["status"] = "failed"
             open_state["_end"] = ev["timestamp"]
         elif open_state is not None and kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):

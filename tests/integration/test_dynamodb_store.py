@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -17,12 +17,16 @@ from onboarding.models import HistoryEntry, TenantRecord, TenantStatus
 from onboarding_local.stack import REPO_ROOT
 from onboarding_local.template import Template
 
-AT = datetime(2026, 11, 24, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
@@ -30,17 +34,32 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         for logical in ("TenantsTable", "TenantNamesTable"):
             props = template.resolve(template.resources[logical]["Properties"])
-            client.create_table(TableName=logical, KeySchema=props["KeySchema"],
-                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
+            client.create_table(
+                TableName=logical,
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode=props["BillingMode"],
+            )
         yield DynamoTenantStore("TenantsTable", "TenantNamesTable", client=client)
 
 
 def record(tenant_id: str = "t-a", name: str = "Acme", execution: str = "t-a", **extra: Any) -> TenantRecord:
     return TenantRecord.model_validate(
-        {"tenantId": tenant_id, "signupId": tenant_id, "tenantName": name, "nameKey": name_key(name),
-         "adminEmail": "a@b.example", "tier": "basic", "deploymentModel": "pooled", "status": "ONBOARDING",
-         "execution": execution, "createdAt": AT, "updatedAt": AT,
-         "history": [{"at": AT, "operation": "onboard", "execution": execution, "outcome": "ONBOARDING"}], **extra}
+        {
+            "tenantId": tenant_id,
+            "signupId": tenant_id,
+            "tenantName": name,
+            "nameKey": name_key(name),
+            "adminEmail": "a@b.example",
+            "tier": "basic",
+            "deploymentModel": "pooled",
+            "status": "ONBOARDING",
+            "execution": execution,
+            "createdAt": AT,
+            "updatedAt": AT,
+            "history": [{"at": AT, "operation": "onboard", "execution": execution, "outcome": "ONBOARDING"}],
+            **extra,
+        }
     )
 
 

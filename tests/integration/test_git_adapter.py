@@ -70,7 +70,7 @@ def test_concurrent_writers_lose_no_commit(server: GitServer) -> None:
     def write(i: int) -> None:
         try:
             apply_files(repo(server), {f"tenants/t{i}.yaml": f"{i}".encode()}, f"Add t{i}", attempts=30)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(12)]

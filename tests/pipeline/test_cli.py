@@ -37,7 +37,9 @@ def test_run_json_processes_files_in_order(tmp_path: Path, capsys: pytest.Captur
     assert Path(report["gitops"]["remote"]).is_dir()  # the repository stays for inspection
 
 
-def test_run_without_files_runs_the_demo_and_prints_a_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_without_files_runs_the_demo_and_prints_a_timeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "--workdir", str(tmp_path / "wd")]) == 0
     out = capsys.readouterr().out
     assert "RegisterTenant" in out and "SUCCEEDED" in out and "Tenant Signup Rejected" in out

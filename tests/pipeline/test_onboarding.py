@@ -47,7 +47,11 @@ def test_pooled_happy_path(stack: Any) -> None:
     (execution,) = stack.executions()
     assert execution["status"] == "SUCCEEDED" and execution["name"] == tenant_id
     assert [s["name"] for s in execution["states"]] == [
-        "RegisterTenant", "ChooseDeploymentModel", "CommitGitOps", "ActivateTenant", "Onboarded"
+        "RegisterTenant",
+        "ChooseDeploymentModel",
+        "CommitGitOps",
+        "ActivateTenant",
+        "Onboarded",
     ]
 
 
@@ -79,21 +83,48 @@ def test_a_duplicate_delivery_gives_one_tenant_one_execution_one_commit(stack: A
 
 INVALID = {
     "missing everything": ({}, {"signupId", "tenantName", "adminEmail", "tier"}),
-    "bad email and tier": ({"signupId": "i-1", "tenantName": "X", "adminEmail": "x@", "tier": "gold"},
-                           {"adminEmail", "tier"}),
-    "unknown field": ({"signupId": "i-2", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic",
-                       "plan": "pro"}, {"plan"}),
-    "blank name": ({"signupId": "i-3", "tenantName": " \t ", "adminEmail": "a@b.example", "tier": "basic"},
-                   {"tenantName"}),
-    "remote without account": ({"signupId": "i-4", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic",
-                                "deploymentModel": "remote"}, {"awsAccountId", "region"}),
-    "bad account and region": ({"signupId": "i-5", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic",
-                                "deploymentModel": "remote", "awsAccountId": "1234", "region": "nowhere"},
-                               {"awsAccountId", "region"}),
-    "signupId not a string": ({"signupId": 7, "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic"},
-                              {"signupId"}),
-    "unknown model": ({"signupId": "i-6", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic",
-                       "deploymentModel": "edge"}, {"deploymentModel"}),
+    "bad email and tier": (
+        {"signupId": "i-1", "tenantName": "X", "adminEmail": "x@", "tier": "gold"},
+        {"adminEmail", "tier"},
+    ),
+    "unknown field": (
+        {"signupId": "i-2", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic", "plan": "pro"},
+        {"plan"},
+    ),
+    "blank name": (
+        {"signupId": "i-3", "tenantName": " \t ", "adminEmail": "a@b.example", "tier": "basic"},
+        {"tenantName"},
+    ),
+    "remote without account": (
+        {
+            "signupId": "i-4",
+            "tenantName": "X",
+            "adminEmail": "a@b.example",
+            "tier": "basic",
+            "deploymentModel": "remote",
+        },
+        {"awsAccountId", "region"},
+    ),
+    "bad account and region": (
+        {
+            "signupId": "i-5",
+            "tenantName": "X",
+            "adminEmail": "a@b.example",
+            "tier": "basic",
+            "deploymentModel": "remote",
+            "awsAccountId": "1234",
+            "region": "nowhere",
+        },
+        {"awsAccountId", "region"},
+    ),
+    "signupId not a string": (
+        {"signupId": 7, "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic"},
+        {"signupId"},
+    ),
+    "unknown model": (
+        {"signupId": "i-6", "tenantName": "X", "adminEmail": "a@b.example", "tier": "basic", "deploymentModel": "edge"},
+        {"deploymentModel"},
+    ),
 }
 
 
@@ -109,8 +140,13 @@ def test_every_kind_of_invalid_event_is_rejected_and_nothing_is_written(stack: A
     for (name, (_, fields)), rejection in zip(INVALID.items(), rejections, strict=False):
         assert {e["field"] for e in rejection["errors"]} == fields, name
         assert all(e["message"] for e in rejection["errors"])
-    assert {e["field"] for e in rejections[-1]["errors"]} == {"signupId", "tenantName", "adminEmail", "tier",
-                                                               "awsAccountId"}
+    assert {e["field"] for e in rejections[-1]["errors"]} == {
+        "signupId",
+        "tenantName",
+        "adminEmail",
+        "tier",
+        "awsAccountId",
+    }
     assert stack.tenants() == [] and stack.executions() == []
     assert stack.git.head() == head
     assert [e["detail-type"] for e in stack.status_events()] == ["Tenant Signup Rejected"] * len(rejections)
@@ -164,7 +200,10 @@ def test_git_server_down_compensates_fails_announces_and_leaves_the_repo_unchang
     (execution,) = stack.executions()
     assert execution["status"] == "FAILED" and execution["error"] == "GitRemoteUnavailable"
     assert [s["name"] for s in execution["states"]][-4:] == [
-        "CommitGitOps failed", "Compensate", "RecordFailure", "OnboardingFailed"
+        "CommitGitOps failed",
+        "Compensate",
+        "RecordFailure",
+        "OnboardingFailed",
     ]
     stack.git.start()
     assert stack.git.head() == head
@@ -214,16 +253,25 @@ def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "ActivateTenant"
     assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
-    assert stack.git.log()[:2] == [f"Revert onboarding of tenant {tenant_id}",
-                                   f"Onboard tenant {tenant_id} (basic, pooled)"]
+    assert stack.git.log()[:2] == [
+        f"Revert onboarding of tenant {tenant_id}",
+        f"Onboard tenant {tenant_id} (basic, pooled)",
+    ]
     assert events_of(stack, "Tenant Onboarding Failed")[0]["compensated"] is True
 
 
 def test_remote_and_hybrid_are_recorded_and_failed_as_not_yet_supported(stack: Any) -> None:
-    hybrid = {"nodeCidrs": ["10.80.0.0/24"], "podCidrs": ["10.81.0.0/16"], "nodeCount": 2,
-              "supportingServices": "bundled"}
-    run(stack, sample_event("signup-remote.json"), signup_event("hy-1", "Hybrid Co", deploymentModel="hybrid",
-                                                                 hybrid=hybrid))
+    hybrid = {
+        "nodeCidrs": ["10.80.0.0/24"],
+        "podCidrs": ["10.81.0.0/16"],
+        "nodeCount": 2,
+        "supportingServices": "bundled",
+    }
+    run(
+        stack,
+        sample_event("signup-remote.json"),
+        signup_event("hy-1", "Hybrid Co", deploymentModel="hybrid", hybrid=hybrid),
+    )
     head = stack.git.log()
     for signup_id, step in (("initech-signup-0003", "ProvisionRemote"), ("hy-1", "ProvisionHybrid")):
         record = stack.tenant(derive_tenant_id(signup_id))

@@ -60,8 +60,13 @@ def intake(event: dict[str, Any], **fakes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("sample", sorted(p.name for p in (REPO / "events").glob("signup-*.json")))
 def test_intake_accepts_every_sample_event_file(sample: str) -> None:
     starter, publisher = RecordingStarter(), RecordingPublisher()
-    result = intake(sample_event(sample), starter=starter, publisher=publisher, tenants=InMemoryTenantStore(),
-                    persistence=InMemoryIdempotencyStore())
+    result = intake(
+        sample_event(sample),
+        starter=starter,
+        publisher=publisher,
+        tenants=InMemoryTenantStore(),
+        persistence=InMemoryIdempotencyStore(),
+    )
     if "invalid" in sample:
         assert result["outcome"] == "rejected" and starter.started == {}
         assert publisher.of(SignupRejected)[0].errors
@@ -73,11 +78,13 @@ def test_intake_accepts_every_sample_event_file(sample: str) -> None:
 def test_a_redelivered_event_id_returns_the_first_result_without_side_effects() -> None:
     starter, persistence = RecordingStarter(), InMemoryIdempotencyStore()
     event = sample_event("signup-pooled.json")
-    first = intake(event, starter=starter, publisher=RecordingPublisher(), tenants=InMemoryTenantStore(),
-                   persistence=persistence)
+    first = intake(
+        event, starter=starter, publisher=RecordingPublisher(), tenants=InMemoryTenantStore(), persistence=persistence
+    )
     starter_again, publisher_again = RecordingStarter(), RecordingPublisher()
-    second = intake(event, starter=starter_again, publisher=publisher_again, tenants=InMemoryTenantStore(),
-                    persistence=persistence)
+    second = intake(
+        event, starter=starter_again, publisher=publisher_again, tenants=InMemoryTenantStore(), persistence=persistence
+    )
     assert second == first and first["outcome"] == "started"
     assert starter_again.started == {} and publisher_again.events == []
 
@@ -85,8 +92,13 @@ def test_a_redelivered_event_id_returns_the_first_result_without_side_effects() 
 def test_missing_configuration_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ONBOARDING_STATE_MACHINE_ARN")
     with pytest.raises(Exception, match="onboarding_state_machine_arn"):
-        intake(sample_event("signup-pooled.json"), starter=RecordingStarter(), publisher=RecordingPublisher(),
-               tenants=InMemoryTenantStore(), persistence=InMemoryIdempotencyStore())
+        intake(
+            sample_event("signup-pooled.json"),
+            starter=RecordingStarter(),
+            publisher=RecordingPublisher(),
+            tenants=InMemoryTenantStore(),
+            persistence=InMemoryIdempotencyStore(),
+        )
 
 
 def test_every_handler_module_imports_without_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

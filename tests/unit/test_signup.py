@@ -35,7 +35,9 @@ def test_deployment_model_defaults_by_tier(tier: str, model: DeploymentModel) ->
 
 
 def test_explicit_deployment_model_wins_over_the_tier_default() -> None:
-    assert SignupRequested.model_validate(detail(tier="premium", deploymentModel="pooled")).model is DeploymentModel.POOLED
+    assert (
+        SignupRequested.model_validate(detail(tier="premium", deploymentModel="pooled")).model is DeploymentModel.POOLED
+    )
 
 
 def test_remote_requires_account_and_region_and_names_both() -> None:
@@ -55,7 +57,9 @@ def test_remote_fields_are_refused_on_other_models() -> None:
 
 
 def test_valid_remote_signup() -> None:
-    s = SignupRequested.model_validate(detail(deploymentModel="remote", awsAccountId="123456789012", region="eu-west-1"))
+    s = SignupRequested.model_validate(
+        detail(deploymentModel="remote", awsAccountId="123456789012", region="eu-west-1")
+    )
     assert (s.aws_account_id, s.region) == ("123456789012", "eu-west-1")
 
 
@@ -82,16 +86,24 @@ def test_hybrid_cidrs_must_be_private_and_disjoint() -> None:
     errors = errors_of(
         detail(
             deploymentModel="hybrid",
-            hybrid={"nodeCidrs": ["8.8.8.0/24"], "podCidrs": ["10.0.0.0/16"], "nodeCount": 3,
-                    "supportingServices": "bundled"},
+            hybrid={
+                "nodeCidrs": ["8.8.8.0/24"],
+                "podCidrs": ["10.0.0.0/16"],
+                "nodeCount": 3,
+                "supportingServices": "bundled",
+            },
         )
     )
     assert "hybrid.nodeCidrs" in errors and "not a private range" in errors["hybrid.nodeCidrs"]
     overlap = errors_of(
         detail(
             deploymentModel="hybrid",
-            hybrid={"nodeCidrs": ["10.0.0.0/16"], "podCidrs": ["10.0.1.0/24"], "nodeCount": 3,
-                    "supportingServices": "bundled"},
+            hybrid={
+                "nodeCidrs": ["10.0.0.0/16"],
+                "podCidrs": ["10.0.1.0/24"],
+                "nodeCount": 3,
+                "supportingServices": "bundled",
+            },
         )
     )
     assert any("overlap" in m for m in overlap.values())

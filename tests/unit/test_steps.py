@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, Rec
 
 
 def now() -> datetime:
-    return datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    return datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def detail(signup_id: str = "s-1", name: str = "Acme", **extra: Any) -> dict[str, Any]:
@@ -83,8 +83,12 @@ def test_intake_redrives_a_failed_tenant_under_a_new_execution_name() -> None:
     s = step()
     register_tenant(s, tenants=store, publisher=publisher, now=now)
     record_failure(
-        RecordFailureInput.model_validate({**s.wire(), "failedStep": "CommitGitOps", "error": {"Error": "X", "Cause": "y"}}),
-        tenants=store, publisher=publisher, now=now,
+        RecordFailureInput.model_validate(
+            {**s.wire(), "failedStep": "CommitGitOps", "error": {"Error": "X", "Cause": "y"}}
+        ),
+        tenants=store,
+        publisher=publisher,
+        now=now,
     )
     starter = RecordingStarter()
     result = handle_signup(detail(), starter=starter, publisher=publisher, tenants=store)
@@ -183,8 +187,13 @@ def test_compensation_removes_this_executions_files_and_name_claim_only() -> Non
     registration = register_tenant(s, tenants=store, publisher=publisher, now=now)
     change = commit_gitops(s, repo=repo, layout=GitOpsLayout())
     failed = CompensateInput.model_validate(
-        {**s.wire(), "failedStep": "ActivateTenant", "error": {"Error": "StorageError", "Cause": "boom"},
-         "registration": registration.wire(), "gitops": change.wire()}
+        {
+            **s.wire(),
+            "failedStep": "ActivateTenant",
+            "error": {"Error": "StorageError", "Cause": "boom"},
+            "registration": registration.wire(),
+            "gitops": change.wire(),
+        }
     )
     result = compensate(failed, tenants=store, repo=repo)
     again = compensate(failed, tenants=store, repo=repo)
@@ -200,8 +209,12 @@ def test_compensation_with_the_git_server_down_reports_what_it_could_not_undo() 
     store, repo = InMemoryTenantStore(), InMemoryGitOpsRepository({"README.md": b"seed"})
     s = step()
     failed = CompensateInput.model_validate(
-        {**s.wire(), "failedStep": "ActivateTenant", "error": {"Error": "StorageError", "Cause": "x"},
-         "gitops": {"commit": "abc", "changed": True, "paths": ["tenants/x.yaml"]}}
+        {
+            **s.wire(),
+            "failedStep": "ActivateTenant",
+            "error": {"Error": "StorageError", "Cause": "x"},
+            "gitops": {"commit": "abc", "changed": True, "paths": ["tenants/x.yaml"]},
+        }
     )
     repo.down = True
     result = compensate(failed, tenants=store, repo=repo)
@@ -220,13 +233,21 @@ def test_nothing_to_undo_in_git_when_the_remote_was_unreachable() -> None:
 def test_record_failure_writes_failed_even_without_a_record_and_announces() -> None:
     store, publisher = InMemoryTenantStore(), RecordingPublisher()
     s = step()
-    cause = '{"errorMessage": "tenant name \'Acme\' is already taken by another tenant", "errorType": "TenantNameTaken"}'
+    cause = (
+        '{"errorMessage": "tenant name \'Acme\' is already taken by another tenant", "errorType": "TenantNameTaken"}'
+    )
     event = record_failure(
         RecordFailureInput.model_validate(
-            {**s.wire(), "failedStep": "RegisterTenant", "error": {"Error": "TenantNameTaken", "Cause": cause},
-             "compensation": {"compensated": True, "actions": []}}
+            {
+                **s.wire(),
+                "failedStep": "RegisterTenant",
+                "error": {"Error": "TenantNameTaken", "Cause": cause},
+                "compensation": {"compensated": True, "actions": []},
+            }
         ),
-        tenants=store, publisher=publisher, now=now,
+        tenants=store,
+        publisher=publisher,
+        now=now,
     )
     record = store.get(s.tenant_id)
     assert record is not None and record.status is TenantStatus.FAILED

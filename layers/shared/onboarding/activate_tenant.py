@@ -8,7 +8,11 @@ from onboarding.ports import Clock, EventPublisher, TenantStore
 
 def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock) -> str:
     entry = HistoryEntry(
-        at=now(), operation="onboard", execution=step.execution, outcome=TenantStatus.ACTIVE.value, detail=step.gitops.commit
+        at=now(),
+        operation="onboard",
+        execution=step.execution,
+        outcome=TenantStatus.ACTIVE.value,
+        detail=step.gitops.commit,
     )
     tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry)
     publisher.publish(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from onboarding.commit_gitops import apply_files
+from onboarding.errors import OnboardingError
 from onboarding.identity import name_key
 from onboarding.manifests import tenant_paths
-from onboarding.models import Compensation, CompensateInput
-from onboarding.errors import OnboardingError
+from onboarding.models import CompensateInput, Compensation
 from onboarding.ports import GitOpsRepository, TenantStore
 
 # Errors raised before CommitGitOps could have pushed anything.
@@ -28,11 +28,13 @@ def compensate(step: CompensateInput, *, tenants: TenantStore, repo: GitOpsRepos
             actions.append("GitOps repository not configured: tenant files could not be removed")
         else:
             try:
-                removal = {path: None for path in tenant_paths(step.tenant_id)}
+                removal = dict.fromkeys(tenant_paths(step.tenant_id))
                 message = f"Revert onboarding of tenant {step.tenant_id}\n\nExecution: {step.execution}\n"
                 change = apply_files(repo, removal, message)
                 actions.append(
-                    f"removed {', '.join(change.paths)} in {change.commit}" if change.changed else "no GitOps files to remove"
+                    f"removed {', '.join(change.paths)} in {change.commit}"
+                    if change.changed
+                    else "no GitOps files to remove"
                 )
             except OnboardingError as exc:
                 complete = False

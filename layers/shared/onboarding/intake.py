@@ -8,15 +8,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from onboarding.identity import derive_tenant_id, execution_name
-from onboarding.observability import logger
 from onboarding.models import FieldError, HybridSpec, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
+from onboarding.observability import logger
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
 
-
 _WIRE_NAMES = {
-    name: info.alias or name
-    for model in (SignupRequested, HybridSpec)
-    for name, info in model.model_fields.items()
+    name: info.alias or name for model in (SignupRequested, HybridSpec) for name, info in model.model_fields.items()
 }
 
 

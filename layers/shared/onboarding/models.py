@@ -10,13 +10,11 @@ import ipaddress
 import re
 import unicodedata
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
-
-from onboarding import CONTRACT_VERSION
 
 TENANT_NAME_MAX = 100
 SIGNUP_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"
@@ -24,13 +22,13 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     BASIC = "basic"
     PREMIUM = "premium"
     ADVANCED = "advanced"
 
 
-class DeploymentModel(str, Enum):
+class DeploymentModel(StrEnum):
     POOLED = "pooled"
     SILOED = "siloed"
     REMOTE = "remote"
@@ -44,7 +42,7 @@ DEFAULT_MODEL_BY_TIER = {
 }
 
 
-class TenantStatus(str, Enum):
+class TenantStatus(StrEnum):
     ONBOARDING = "ONBOARDING"
     ACTIVE = "ACTIVE"
     FAILED = "FAILED"
@@ -70,7 +68,9 @@ class HybridSpec(ContractModel):
     node_count: int = Field(ge=1, le=100)
     supporting_services: Literal["bundled", "customer"]
     database_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
-    database_secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+    database_secret_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
+    )
 
     @field_validator("node_cidrs", "pod_cidrs")
     @classmethod
@@ -90,14 +90,16 @@ class HybridSpec(ContractModel):
         if self.supporting_services == "customer" and not (self.database_endpoint and self.database_secret_arn):
             raise ValueError("supportingServices 'customer' requires databaseEndpoint and databaseSecretArn")
         if self.supporting_services == "bundled" and (self.database_endpoint or self.database_secret_arn):
-            raise ValueError("databaseEndpoint and databaseSecretArn are only allowed with supportingServices 'customer'")
+            raise ValueError(
+                "databaseEndpoint and databaseSecretArn are only allowed with supportingServices 'customer'"
+            )
         return self
 
 
 class SignupRequested(ContractModel):
     """Detail of ``Tenant Signup Requested`` (contract version 1)."""
 
-    schema_version: Literal["1"] = CONTRACT_VERSION
+    schema_version: Literal["1"] = "1"
     signup_id: str = Field(pattern=SIGNUP_ID_PATTERN, description="Idempotency key of the signup.")
     tenant_name: str = Field(min_length=1, max_length=TENANT_NAME_MAX, description="Display name, any Unicode.")
     admin_email: EmailStr
@@ -165,7 +167,7 @@ class FieldError(ContractModel):
 class SignupRejected(ContractModel):
     """Detail of ``Tenant Signup Rejected``."""
 
-    schema_version: Literal["1"] = CONTRACT_VERSION
+    schema_version: Literal["1"] = "1"
     signup_id: str | None = None
     tenant_id: str | None = None
     errors: list[FieldError] = Field(min_length=1)
@@ -174,7 +176,7 @@ class SignupRejected(ContractModel):
 class OnboardingStarted(ContractModel):
     """Detail of ``Tenant Onboarding Started``."""
 
-    schema_version: Literal["1"] = CONTRACT_VERSION
+    schema_version: Literal["1"] = "1"
     tenant_id: str
     signup_id: str
     tenant_name: str
@@ -187,7 +189,7 @@ class OnboardingStarted(ContractModel):
 class TenantOnboarded(ContractModel):
     """Detail of ``Tenant Onboarded``."""
 
-    schema_version: Literal["1"] = CONTRACT_VERSION
+    schema_version: Literal["1"] = "1"
     tenant_id: str
     signup_id: str
     tier: Tier
@@ -198,7 +200,7 @@ class TenantOnboarded(ContractModel):
 class OnboardingFailed(ContractModel):
     """Detail of ``Tenant Onboarding Failed``."""
 
-    schema_version: Literal["1"] = CONTRACT_VERSION
+    schema_version: Literal["1"] = "1"
     tenant_id: str
     signup_id: str
     failed_step: str

@@ -26,7 +26,9 @@ def contract_schemas() -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for direction, models in (("inbound", INBOUND_DETAIL_TYPES), ("outbound", OUTBOUND_DETAIL_TYPES)):
         for model, detail_type in models.items():
-            schema = model.model_json_schema(by_alias=True, mode="validation" if direction == "inbound" else "serialization")
+            schema = model.model_json_schema(
+                by_alias=True, mode="validation" if direction == "inbound" else "serialization"
+            )
             name = file_name(detail_type)
             result[name] = {
                 "$schema": "https://json-schema.org/draft/2020-12/schema",

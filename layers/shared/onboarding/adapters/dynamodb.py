@@ -27,7 +27,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
-def _history(entry: HistoryEntry) -> dict[str, Any]:
+def _history(entry: HistoryEntry) -> Any:
     return _ser.serialize([entry.model_dump(mode="json", by_alias=True, exclude_none=True)])
 
 
@@ -63,7 +63,7 @@ class DynamoTenantStore:
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self._tenants, "Item": _item(record.item()), **tenant_condition}},
+                    {"Put": {"TableName": self._tenants, "Item": _item(record.item()), **tenant_condition}},  # type: ignore[typeddict-item]
                     {
                         "Put": {
                             "TableName": self._names,
@@ -76,13 +76,15 @@ class DynamoTenantStore:
             )
         except ClientError as exc:
             if error_code(exc) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     raise TenantConflict(
                         f"tenant {record.tenant_id} already exists and is not a failed onboarding of this signup"
                     ) from exc
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                    raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant") from exc
+                    raise TenantNameTaken(
+                        f"tenant name {record.tenant_name!r} is already taken by another tenant"
+                    ) from exc
             raise translate(exc, f"dynamodb:TransactWriteItems register {record.tenant_id}") from exc
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:TransactWriteItems register {record.tenant_id}") from exc

@@ -9,18 +9,20 @@ from __future__ import annotations
 import stat
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
-from dulwich.client import get_transport_and_path
+from dulwich.client import GitClient, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.refs import Ref
 from dulwich.repo import MemoryRepo
 
 from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable
 from onboarding.ports import Snapshot
 
-ZERO_SHA = b"0" * 40
+ZERO_SHA = ObjectID(b"0" * 40)
 _FILE_MODE = stat.S_IFREG | 0o644
 
 
@@ -34,21 +36,23 @@ class DulwichGitOpsRepository:
         author: str = "Tenant Onboarding <onboarding@noreply.local>",
     ) -> None:
         self._url = url
-        self._ref = f"refs/heads/{branch}".encode()
+        self._ref = Ref(f"refs/heads/{branch}".encode())
         self._token = token
         self._author = author.encode()
         self._repo: MemoryRepo | None = None
-        self._base: bytes | None = None
+        self._base: ObjectID | None = None
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
 
-    def _client(self):  # type: ignore[no-untyped-def]
-        kwargs: dict[str, str] = {}
-        if self._token and urlparse(self._url).scheme in ("http", "https"):
-            kwargs = {"username": "x-access-token", "password": self._token}
+    def _client(self) -> tuple[GitClient, Any]:
+        https = bool(self._token) and urlparse(self._url).scheme in ("http", "https")
         try:
-            return get_transport_and_path(self._url, **kwargs)
+            return get_transport_and_path(
+                self._url,
+                username="x-access-token" if https else None,
+                password=self._token if https else None,
+            )
         except ValueError as exc:
             raise GitRemoteUnavailable(f"unsupported GitOps remote URL {self._url!r}") from exc
 
@@ -56,7 +60,7 @@ class DulwichGitOpsRepository:
         client, path = self._client()
         repo = MemoryRepo()
 
-        def wants(refs: Mapping[bytes, bytes], depth: int | None = None) -> list[bytes]:
+        def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             sha = refs.get(self._ref)
             return [sha] if sha and sha != ZERO_SHA else []
 
@@ -68,7 +72,10 @@ class DulwichGitOpsRepository:
         self._repo, self._base = repo, head if head and head != ZERO_SHA else None
         if self._base is None:
             return Snapshot(sha=None, files={})
-        tree = repo[repo[self._base].tree]
+        head_commit = repo[self._base]
+        assert isinstance(head_commit, Commit)
+        tree = repo[head_commit.tree]
+        assert isinstance(tree, Tree)
         files: dict[str, bytes] = {}
         for p in paths:
             blob = _lookup(repo, tree, p)
@@ -81,7 +88,7 @@ class DulwichGitOpsRepository:
         if repo is None or (self._base.decode() if self._base else None) != base:
             raise RuntimeError("commit() must follow snapshot() of the same base")
         store = repo.object_store
-        tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+        tree_changes: list[tuple[bytes, int | None, ObjectID | None]] = []
         for p, content in sorted(changes.items()):
             if content is None:
                 tree_changes.append((p.encode(), None, None))
@@ -90,7 +97,9 @@ class DulwichGitOpsRepository:
                 store.add_object(blob)
                 tree_changes.append((p.encode(), _FILE_MODE, blob.id))
         if self._base is not None:
-            base_tree: Tree | bytes = repo[self._base].tree
+            base_commit = repo[self._base]
+            assert isinstance(base_commit, Commit)
+            base_tree: Tree | ObjectID = base_commit.tree
         else:
             empty = Tree()
             store.add_object(empty)
@@ -106,19 +115,19 @@ class DulwichGitOpsRepository:
         commit.message = message.encode("utf-8")
         store.add_object(commit)
         expected = self._base or ZERO_SHA
-        moved: list[bytes] = []
+        moved: list[ObjectID] = []
 
-        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        def update_refs(refs: dict[Any, ObjectID]) -> dict[Any, ObjectID]:
             current = refs.get(self._ref, ZERO_SHA)
             if current != expected:
                 moved.append(current)
                 return dict(refs)  # send no update; reported as BranchMoved below
             return {**refs, self._ref: commit.id}
 
-        def pack_data(have, want, *, ofs_delta=True, progress=None):  # type: ignore[no-untyped-def]
+        def pack_data(have: Any, want: Any, *, ofs_delta: bool = True, progress: Any = None) -> Any:
             # The fetch was shallow: only the base commit is known, so it is both the only "have"
             # and the shallow boundary; the pack holds exactly the new blobs, trees and commit.
-            known = [self._base] if self._base else []
+            known: list[ObjectID] = [self._base] if self._base else []
             return store.generate_pack_data(known, want, shallow=set(known), progress=progress, ofs_delta=ofs_delta)
 
         client, path = self._client()
@@ -134,7 +143,9 @@ class DulwichGitOpsRepository:
             try:
                 now = client.get_refs(path).refs.get(self._ref, ZERO_SHA)
             except (OSError, GitProtocolError, HangupException) as exc:
-                raise GitRemoteUnavailable(f"push to {self._url} was refused ({status}) and refs are unreadable") from exc
+                raise GitRemoteUnavailable(
+                    f"push to {self._url} was refused ({status}) and refs are unreadable"
+                ) from exc
             if now != expected:
                 raise BranchMoved(f"{self._ref.decode()} moved during push: {status}")
             raise GitOpsPushRejected(f"{self._url} refused the push to {self._ref.decode()}: {status}")
