@@ -50,3 +50,53 @@ def test_a_malformed_event_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.json", {"detail": {}})
     with pytest.raises(SystemExit, match="expected an EventBridge envelope"):
         main(["run", str(bad), "--workdir", str(tmp_path / "wd")])
+
+
+def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(tmp_path / "wd")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
+            lines.append(proc.stdout.readline())
+        endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
+        machine = next(line.split()[2] for line in lines if line.startswith("state machine"))
+        kwargs = {
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        event = signup_event("serve-1", "Served Co")
+        boto3.client("events", **kwargs).put_events(
+            Entries=[
+                {
+                    "Source": "saas.signup",
+                    "DetailType": "Tenant Signup Requested",
+                    "Detail": json.dumps(event["detail"]),
+                }
+            ]
+        )
+        sfn = boto3.client("stepfunctions", **kwargs)
+        status = ""
+        while time.monotonic() < deadline and status != "SUCCEEDED":
+            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+            status = executions[0]["status"] if executions else ""
+            time.sleep(0.1)
+        assert status == "SUCCEEDED"
+        history = sfn.get_execution_history(executionArn=executions[0]["executionArn"])["events"]
+        assert any(e.get("stateEnteredEventDetails", {}).get("name") == "CommitGitOps" for e in history)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
