@@ -1,0 +1,376 @@
+"""The deployable artefacts agree with each other: template, state machine, handlers, errors, contract, code quality."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from onboarding import errors
+from onboarding.models import INBOUND_DETAIL_TYPES, SignupRequested
+from onboarding.schemas import contract_schemas
+from onboarding_local.template import load_template
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TEMPLATE = load_template(REPO / "template.yaml")
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+ASL_FILES = sorted((REPO / "statemachines").glob("*.asl.json"))
+SCHEMA_DIR = REPO / "schemas" / "v1"
+SIGNUP_DETAIL_TYPE = INBOUND_DETAIL_TYPES[SignupRequested]
+
+TRANSIENT = {"TransientError", "GitOpsConflict"}
+# Words that are one word in a state name although they are capitalised like two.
+COMPOUND_WORDS = ("GitOps",)
+
+
+def run(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    return subprocess.run(
+        [str(a) for a in args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def report(result: subprocess.CompletedProcess[str]) -> str:
+    return f"{' '.join(result.args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+def of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in RESOURCES.items() if resource["Type"] == kind}
+
+
+def snake_case(name: str) -> str:
+    for word in COMPOUND_WORDS:
+        name = name.replace(word, word.capitalize())
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def state_machines() -> list[tuple[str, dict[str, Any], Path]]:
+    machines = []
+    for name, resource in of_type("AWS::Serverless::StateMachine").items():
+        uri = resource["Properties"]["DefinitionUri"]
+        assert isinstance(uri, str), f"{name}: DefinitionUri must be a local file"
+        machines.append((name, resource, REPO / uri))
+    return machines
+
+
+def asl(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def task_states() -> list[tuple[Path, str, dict[str, Any]]]:
+    return [
+        (path, name, state)
+        for path in ASL_FILES
+        for name, state in asl(path)["States"].items()
+        if state["Type"] == "Task"
+    ]
+
+
+def task_params() -> list[Any]:
+    return [pytest.param(path, name, state, id=f"{path.name}:{name}") for path, name, state in task_states()]
+
+
+def machine_params() -> list[Any]:
+    return [pytest.param(*machine, id=machine[0]) for machine in state_machines()]
+
+
+def domain_names(error_equals: list[str]) -> set[str]:
+    return {e for e in error_equals if not e.startswith(("States.", "Lambda."))}
+
+
+def test_there_is_something_to_check() -> None:
+    assert ASL_FILES, "no statemachines/*.asl.json"
+    assert state_machines(), "no AWS::Serverless::StateMachine in template.yaml"
+    assert task_states(), "no Task states"
+
+
+# ------------------------------------------------------------------ SAM
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = run(BIN / "sam", "validate", "--lint")
+    assert result.returncode == 0, report(result)
+
+
+def test_sam_build_produces_the_functions_and_a_layer_with_the_package_and_its_dependencies(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    # Run from tmp_path so sam's scratch (.aws-sam/deps) stays out of the working tree.
+    result = subprocess.run(
+        [
+            str(BIN / "sam"),
+            "build",
+            "--template-file",
+            str(REPO / "template.yaml"),
+            "--base-dir",
+            str(REPO),
+            "--build-dir",
+            str(build),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, report(result)
+    layer = build / "SharedLayer" / "python"
+    assert (layer / "onboarding" / "__init__.py").is_file(), f"onboarding package missing from {layer}"
+    assert (layer / "pydantic").is_dir(), f"pydantic missing from {layer}"
+    # arm64 functions need the aarch64 build of pydantic's compiled core.
+    assert list((layer / "pydantic_core").glob("*aarch64*.so")), "pydantic_core is not built for arm64"
+    for name in of_type("AWS::Serverless::Function"):
+        assert (build / name / "app.py").is_file(), f"{name} has no app.py in the build"
+
+
+# ------------------------------------------------------------------ state machine <-> template
+
+
+@pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
+def test_every_asl_file_is_deployed_by_a_state_machine(path: Path) -> None:
+    assert path in [definition for _, _, definition in state_machines()], f"{path.name} is not used in template.yaml"
+
+
+@pytest.mark.parametrize(("name", "resource", "path"), machine_params())
+def test_definition_substitutions_match_the_placeholders_of_the_definition(
+    name: str, resource: dict[str, Any], path: Path
+) -> None:
+    used = set(re.findall(r"\$\{([^}]+)\}", path.read_text(encoding="utf-8")))
+    defined = set(resource["Properties"].get("DefinitionSubstitutions", {}))
+    assert used - defined == set(), f"{path.name} uses placeholders {name} does not substitute"
+    assert defined - used == set(), f"{name} has DefinitionSubstitutions {path.name} never uses"
+
+
+def test_every_function_handler_exists_imports_and_exposes_lambda_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tenant-onboarding")
+    default_handler = TEMPLATE.get("Globals", {}).get("Function", {}).get("Handler")
+    functions = of_type("AWS::Serverless::Function")
+    assert functions
+    for name, resource in functions.items():
+        props = resource["Properties"]
+        code = REPO / props["CodeUri"]
+        module_name, _, attribute = (props.get("Handler") or default_handler).rpartition(".")
+        source = code / (module_name.replace(".", "/") + ".py")
+        assert source.is_file(), f"{name}: handler module {source} does not exist"
+        spec = importlib.util.spec_from_file_location(f"_handler_{name}", source)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler = getattr(module, attribute, None)
+        assert callable(handler), f"{name}: {source} has no callable {attribute}"
+        assert attribute == "lambda_handler"
+
+
+def test_every_function_folder_is_deployed() -> None:
+    deployed = {(REPO / r["Properties"]["CodeUri"]).resolve() for r in of_type("AWS::Serverless::Function").values()}
+    folders = {p.resolve() for p in (REPO / "functions").iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert folders - deployed == set(), "function folders no template resource uses"
+
+
+# ------------------------------------------------------------------ errors, retries, catches
+
+
+def test_every_error_name_the_state_machine_routes_on_is_a_domain_exception() -> None:
+    names: set[str] = set()
+    for path in ASL_FILES:
+        for state in asl(path)["States"].values():
+            for rule in [*state.get("Retry", []), *state.get("Catch", [])]:
+                names |= domain_names(rule["ErrorEquals"])
+            result = state.get("Result")
+            if state["Type"] == "Pass" and isinstance(result, dict) and "Error" in result:
+                names.add(result["Error"])  # errors a Pass state raises for a later Catch/RecordFailure
+    assert names, "the state machine routes on no domain error"
+    for name in sorted(names):
+        cls = getattr(errors, name, None)
+        assert inspect.isclass(cls), f"{name} is not defined in onboarding.errors"
+        assert issubclass(cls, errors.OnboardingError), f"{name} is not an OnboardingError"
+
+
+def test_the_transient_errors_are_the_ones_the_state_machine_retries() -> None:
+    assert {cls.__name__ for cls in errors.TRANSIENT_ERRORS} == TRANSIENT
+
+
+@pytest.mark.parametrize(("path", "name", "state"), task_params())
+def test_every_task_retries_only_transient_domain_errors(path: Path, name: str, state: dict[str, Any]) -> None:
+    assert state.get("Retry"), f"{name} has no Retry"
+    for rule in state["Retry"]:
+        retried = domain_names(rule["ErrorEquals"])
+        assert "States.ALL" not in rule["ErrorEquals"], f"{name} retries everything, permanent errors included"
+        assert retried <= TRANSIENT, f"{name} retries permanent errors {sorted(retried - TRANSIENT)}"
+        assert "TransientError" in retried, f"{name} does not retry TransientError"
+
+
+def _function_of(state: dict[str, Any]) -> str:
+    placeholder = state["Parameters"]["FunctionName"]
+    match = re.fullmatch(r"\$\{(\w+)FunctionArn\}", placeholder)
+    assert match, f"FunctionName {placeholder!r} is not a ${{<Step>FunctionArn}} substitution"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(("path", "name", "state"), task_params())
+def test_tasks_that_write_to_gitops_retry_a_moving_branch(path: Path, name: str, state: dict[str, Any]) -> None:
+    function = RESOURCES[f"{_function_of(state)}Function"]
+    writes_gitops = "GITOPS_REPO_URL" in function["Properties"].get("Environment", {}).get("Variables", {})
+    retries_conflict = any("GitOpsConflict" in rule["ErrorEquals"] for rule in state["Retry"])
+    assert retries_conflict == writes_gitops, f"{name}: GitOpsConflict retried={retries_conflict}, git={writes_gitops}"
+
+
+@pytest.mark.parametrize(("path", "name", "state"), task_params())
+def test_every_task_failure_is_caught_and_recorded(path: Path, name: str, state: dict[str, Any]) -> None:
+    states = asl(path)["States"]
+    if name == "RecordFailure":
+        assert "Catch" not in state, "RecordFailure must fail the execution when it cannot record"
+        assert states[state["Next"]]["Type"] == "Fail"
+        return
+    catches = state.get("Catch", [])
+    assert catches, f"{name} has no Catch"
+    catch_all = [c for c in catches if "States.ALL" in c["ErrorEquals"]]
+    assert catch_all, f"{name} does not catch States.ALL"
+    if name == "Compensate":
+        # A failed compensation is still recorded (and must not loop back into Compensate).
+        assert catch_all[0]["Next"] == "RecordFailure"
+        assert catch_all[0]["ResultPath"] != "$.error", "the original error must survive a failed compensation"
+        return
+    failed = f"{name} failed"
+    assert catch_all[0]["Next"] == failed
+    assert catch_all[0]["ResultPath"] == "$.error"
+    marker = states[failed]
+    assert marker["Type"] == "Pass"
+    assert marker["Result"] == name
+    assert marker["ResultPath"] == "$.failedStep"
+    assert marker["Next"] == "Compensate"
+
+
+@pytest.mark.parametrize(("path", "name", "state"), task_params())
+def test_every_task_uses_the_same_words_for_state_function_folder_and_domain_module(
+    path: Path, name: str, state: dict[str, Any]
+) -> None:
+    step = _function_of(state)
+    assert step == name, f"state {name} invokes {step}Function"
+    words = snake_case(step)
+    machine = next(r for _, r, p in state_machines() if p == path)
+    substitution = machine["Properties"]["DefinitionSubstitutions"][f"{step}FunctionArn"]
+    assert substitution == {"Fn::GetAtt": [f"{step}Function", "Arn"]}
+    assert RESOURCES[f"{step}Function"]["Properties"]["CodeUri"].rstrip("/") == f"functions/{words}"
+    assert (REPO / "functions" / words / "app.py").is_file()
+    assert (REPO / "layers" / "shared" / "onboarding" / f"{words}.py").is_file(), f"no onboarding/{words}.py"
+
+
+def test_snake_case_keeps_compound_words_whole() -> None:
+    assert snake_case("RegisterTenant") == "register_tenant"
+    assert snake_case("CommitGitOps") == "commit_gitops"
+    assert snake_case("RecordFailure") == "record_failure"
+
+
+# ------------------------------------------------------------------ operations
+
+
+def _alarms_on(namespace: str, metric: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == namespace and a["Properties"].get("MetricName") == metric
+    ]
+
+
+def test_failed_executions_raise_an_alarm() -> None:
+    machines = [name for name, _, _ in state_machines()]
+    alarms = _alarms_on("AWS/States", "ExecutionsFailed")
+    watched = {d["Value"]["Ref"] for a in alarms for d in a["Dimensions"] if d["Name"] == "StateMachineArn"}
+    assert set(machines) <= watched, f"state machines without an ExecutionsFailed alarm: {set(machines) - watched}"
+
+
+def signup_rule() -> dict[str, Any]:
+    events = RESOURCES["IntakeFunction"]["Properties"]["Events"]
+    rules = [e["Properties"] for e in events.values() if e["Type"] == "EventBridgeRule"]
+    assert len(rules) == 1, "IntakeFunction must have exactly one EventBridge rule"
+    return rules[0]
+
+
+def test_the_signup_rule_retries_and_dead_letters_undeliverable_events() -> None:
+    rule = signup_rule()
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert rule["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60
+    queue = rule["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue"
+
+
+def test_the_dead_letter_queue_raises_an_alarm() -> None:
+    queue = signup_rule()["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    alarms = _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    watched = [d["Value"] for a in alarms for d in a["Dimensions"] if d["Name"] == "QueueName"]
+    assert {"Fn::GetAtt": [queue, "QueueName"]} in watched, f"no alarm on messages in {queue}"
+
+
+def test_the_signup_rule_matches_the_signup_source_and_detail_type() -> None:
+    pattern = signup_rule()["Pattern"]
+    assert pattern["source"] == [{"Ref": "SignupEventSource"}]
+    assert TEMPLATE["Parameters"]["SignupEventSource"]["Default"] == "saas.signup"
+    assert pattern["detail-type"] == ["Tenant Signup Requested"]
+    assert pattern["detail-type"] == [SIGNUP_DETAIL_TYPE]
+
+
+# ------------------------------------------------------------------ event contract
+
+
+def test_committed_json_schemas_match_the_contract_models() -> None:
+    generated = contract_schemas()
+    committed = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMA_DIR.glob("*.json"))}
+    hint = "schemas/v1 is out of date with onboarding.models: run `make schemas` and commit the result"
+    assert sorted(committed) == sorted(generated), hint
+    for name, schema in generated.items():
+        assert committed[name] == json.loads(json.dumps(schema)), f"{name}: {hint}"
+
+
+def signup_samples() -> list[Path]:
+    return [
+        p
+        for p in sorted((REPO / "events").glob("*.json"))
+        if json.loads(p.read_text(encoding="utf-8")).get("detail-type") == SIGNUP_DETAIL_TYPE
+    ]
+
+
+@pytest.mark.parametrize("path", signup_samples(), ids=lambda p: p.name)
+def test_sample_signups_follow_the_published_schema(path: Path) -> None:
+    schema = json.loads((SCHEMA_DIR / "tenant-signup-requested.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    detail = json.loads(path.read_text(encoding="utf-8"))["detail"]
+    problems = [e.message for e in Draft202012Validator(schema).iter_errors(detail)]
+    if path.name == "signup-invalid.json":
+        assert problems, "the invalid sample validates: the schema lost a constraint"
+    else:
+        assert problems == [], f"{path.name}: {problems}"
+
+
+def test_the_samples_include_the_invalid_signup() -> None:
+    assert "signup-invalid.json" in [p.name for p in signup_samples()]
+
+
+# ------------------------------------------------------------------ code quality
+
+
+def test_ruff_check_passes() -> None:
+    result = run(BIN / "ruff", "check", ".")
+    assert result.returncode == 0, report(result)
+
+
+def test_ruff_format_check_passes() -> None:
+    result = run(BIN / "ruff", "format", "--check", ".")
+    assert result.returncode == 0, report(result)
+
+
+def test_mypy_passes() -> None:
+    result = run(BIN / "mypy", "layers/shared", "local")
+    assert result.returncode == 0, report(result)
