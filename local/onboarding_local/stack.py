@@ -431,9 +431,9 @@ class LocalStack:
     def tenant(self, tenant_id: str) -> dict[str, Any] | None:
         return next((t for t in self.tenants() if t["tenantId"] == tenant_id), None)
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self, queue: str = "SignupDeadLetterQueue") -> list[dict[str, Any]]:
         sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName="SignupDeadLetterQueue")["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths
-from onboarding.models import DeploymentModel, SignupRequested, Tier
+from onboarding.models import DeploymentModel, SignupRequested, TenantSpec, Tier
 from onboarding_local.gitserver import seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
 
@@ -84,7 +84,7 @@ def signup(tenant_name: str = "Acme Analytics", tier: Tier = Tier.BASIC, **extra
 
 
 def rendered(tenant_id: str, request: SignupRequested) -> tuple[str, list[dict[str, Any]]]:
-    files = tenant_files(tenant_id, request, LAYOUT)
+    files = tenant_files(TenantSpec.of_signup(tenant_id, request), LAYOUT)
     assert len(files) == 1, f"one file per tenant expected, got {sorted(files)}"
     ((path, content),) = files.items()
     assert isinstance(content, bytes)
@@ -157,7 +157,7 @@ def test_pooled_tenant_goes_to_the_pool_namespace(tier: Tier) -> None:
 def test_a_non_default_layout_is_honoured() -> None:
     layout = GitOpsLayout(pool_namespace="shared-pool", chart_version="2.3.x", tenant_domain="apps.example.org")
     tenant_id = derive_tenant_id("layout")
-    documents = render_tenant(tenant_id, signup(tier=Tier.BASIC), layout)
+    documents = render_tenant(TenantSpec.of_signup(tenant_id, signup(tier=Tier.BASIC)), layout)
 
     for document in documents:
         assert_valid(document)
@@ -172,7 +172,7 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
     tier: Tier, requested: DeploymentModel | None, model: DeploymentModel
 ) -> None:
     tenant_id = derive_tenant_id(f"paths-{tier.value}-{model.value}")
-    files = tenant_files(tenant_id, signup(tier=tier, deployment_model=requested), LAYOUT)
+    files = tenant_files(TenantSpec.of_signup(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
 
     assert set(files) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
     assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml"]
@@ -180,7 +180,7 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:
     tenant_id = derive_tenant_id("reconciled")
-    (path,) = tenant_files(tenant_id, signup(), LAYOUT)
+    (path,) = tenant_files(TenantSpec.of_signup(tenant_id, signup()), LAYOUT)
     reconciled = [
         posixpath.normpath(doc["spec"]["path"])
         for doc in seed_files().values()
@@ -196,7 +196,9 @@ def test_the_chart_source_of_every_release_is_seeded_in_the_gitops_repository() 
         if isinstance(doc, dict)
     }
     for model in (DeploymentModel.POOLED, DeploymentModel.SILOED):
-        documents = render_tenant(derive_tenant_id(model.value), signup(deployment_model=model), LAYOUT)
+        documents = render_tenant(
+            TenantSpec.of_signup(derive_tenant_id(model.value), signup(deployment_model=model)), LAYOUT
+        )
         ref = helm_release(documents)["spec"]["chart"]["spec"]["sourceRef"]
         assert (ref["kind"], ref["name"], ref["namespace"]) in sources
 
@@ -237,9 +239,9 @@ def test_remote_and_hybrid_tenants_are_not_rendered_yet(model: DeploymentModel, 
     request = signup(tier=Tier.ADVANCED, deployment_model=model, **extra)
     assert request.model is model
     with pytest.raises(ValueError, match=model.value):
-        render_tenant(derive_tenant_id(model.value), request, LAYOUT)
+        render_tenant(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
     with pytest.raises(ValueError, match=model.value):
-        tenant_files(derive_tenant_id(model.value), request, LAYOUT)
+        tenant_files(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
 
 
 # ------------------------------------------------------------------ the GitOps repository's seed
@@ -257,7 +259,9 @@ def test_seed_files_are_valid_flux_objects(path: str) -> None:
 
 
 def valid_release() -> dict[str, Any]:
-    return helm_release(render_tenant(derive_tenant_id("strict"), signup(tier=Tier.PREMIUM), LAYOUT))
+    return helm_release(
+        render_tenant(TenantSpec.of_signup(derive_tenant_id("strict"), signup(tier=Tier.PREMIUM)), LAYOUT)
+    )
 
 
 def test_the_reference_release_is_valid() -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from onboarding.errors import BranchMoved, GitRemoteUnavailable, TenantConflict, TenantNameTaken
-from onboarding.models import ContractModel, HistoryEntry, TenantRecord, TenantStatus
+from onboarding.errors import BranchMoved, GitRemoteUnavailable, TenantBusy, TenantConflict, TenantNameTaken
+from onboarding.models import ContractModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus
 from onboarding.ports import Snapshot
 
 
@@ -15,6 +16,7 @@ class InMemoryTenantStore:
     def __init__(self) -> None:
         self.records: dict[str, TenantRecord] = {}
         self.names: dict[str, str] = {}
+        self.released: dict[str, datetime] = {}
         self.writes = 0
 
     def get(self, tenant_id: str) -> TenantRecord | None:
@@ -29,7 +31,8 @@ class InMemoryTenantStore:
         ):
             raise TenantConflict("not a failed onboarding")
         owner = self.names.get(record.name_key)
-        if owner is not None and owner != record.tenant_id:
+        released = self.released.get(record.name_key)
+        if owner is not None and owner != record.tenant_id and not (released and released < record.updated_at):
             raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant")
         self.records[record.tenant_id] = record
         self.names[record.name_key] = record.tenant_id
@@ -74,6 +77,39 @@ class InMemoryTenantStore:
             raise TenantConflict("owned by another execution")
         self.writes += 1
         return self.records[record.tenant_id]
+
+    def acquire_lock(self, record: TenantRecord, lock: OperationLock) -> None:
+        current = self.records.get(record.tenant_id)
+        if current is None or current.version != record.version or current.lock is not None:
+            raise TenantBusy(f"tenant {record.tenant_id} is busy")
+        self.records[record.tenant_id] = current.model_copy(update={"lock": lock, "version": current.version + 1})
+        self.writes += 1
+
+    def finish_operation(self, tenant_id: str, execution: str, **fields: Any) -> None:
+        current = self.records[tenant_id]
+        if current.lock is None or current.lock.execution != execution:
+            if current.lock is None and current.history and current.history[-1].execution == execution:
+                return
+            raise TenantConflict("not the lock holder")
+        entry = fields.pop("entry")
+        self.records[tenant_id] = current.model_copy(
+            update={**fields, "lock": None, "history": [*current.history, entry], "version": current.version + 1}
+        )
+        self.writes += 1
+
+    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
+        current = self.records.get(tenant_id)
+        if current is None or current.lock is None or current.lock.execution != execution:
+            return False
+        self.records[tenant_id] = current.model_copy(update={"lock": None, "history": [*current.history, entry]})
+        self.writes += 1
+        return True
+
+    def schedule_name_release(self, name_key: str, tenant_id: str, release_at: datetime) -> bool:
+        if self.names.get(name_key) != tenant_id:
+            return False
+        self.released[name_key] = release_at
+        return True
 
 
 class RecordingPublisher:

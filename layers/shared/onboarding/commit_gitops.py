@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 from onboarding.errors import BranchMoved, GitOpsConflict
 from onboarding.manifests import GitOpsLayout, tenant_files
-from onboarding.models import GitOpsChange, StepInput
+from onboarding.models import GitOpsChange, StepInput, TenantSpec
 from onboarding.ports import GitOpsRepository
 
 MAX_PUSH_ATTEMPTS = 8
@@ -47,7 +47,7 @@ def apply_files(
 
 
 def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
-    files = tenant_files(step.tenant_id, step.signup, layout)
+    files = tenant_files(TenantSpec.of_signup(step.tenant_id, step.signup), layout)
     message = (
         f"Onboard tenant {step.tenant_id} ({step.signup.tier.value}, {step.signup.model.value})\n\n"
         f"Execution: {step.execution}\n"

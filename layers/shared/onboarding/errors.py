@@ -60,3 +60,11 @@ TRANSIENT_ERRORS = (TransientError, GitOpsConflict)
 
 class BranchMoved(OnboardingError):
     """Internal to the GitOps writer: the remote branch is no longer the commit a change was built on."""
+
+
+class TenantBusy(OnboardingError):
+    """Another lifecycle operation holds the tenant's lock. Retried within a bound, then rejected."""
+
+
+class OperationRejected(OnboardingError):
+    """The lifecycle operation is not allowed for this tenant now (unknown, onboarding, failed, same tier...)."""

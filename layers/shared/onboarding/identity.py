@@ -11,6 +11,18 @@ _SLUG_MAX = 40
 _HASH_LEN = 10
 
 
+def _slug_and_hash(prefix: str, key: str) -> str:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    ascii_only = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:_SLUG_MAX].strip("-")
+    return f"{prefix}-{slug}-{digest}" if slug else f"{prefix}-{digest}"
+
+
+def operation_execution_name(operation_id: str) -> str:
+    """The lifecycle execution name for an operationId: one execution per operation, ever."""
+    return _slug_and_hash("op", operation_id)
+
+
 def derive_tenant_id(signup_id: str) -> str:
     """Return the tenant id for a signup: ``t-<slug>-<hash>``, a DNS-1123 label of at most 53 characters.
 
@@ -18,10 +30,7 @@ def derive_tenant_id(signup_id: str) -> str:
     so two signupIds that slug alike still get different tenants. The 10 characters left below 63
     leave room for an attempt suffix on execution names.
     """
-    digest = hashlib.sha256(signup_id.encode("utf-8")).hexdigest()[:_HASH_LEN]
-    ascii_only = unicodedata.normalize("NFKD", signup_id).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:_SLUG_MAX].strip("-")
-    return f"t-{slug}-{digest}" if slug else f"t-{digest}"
+    return _slug_and_hash("t", signup_id)
 
 
 def name_key(tenant_name: str) -> str:

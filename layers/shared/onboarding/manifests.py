@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from onboarding.models import DeploymentModel, SignupRequested, Tier
+from onboarding.models import DeploymentModel, TenantSpec, Tier
 
 LABEL_PREFIX = "onboarding.saas.aws"
 
@@ -47,26 +47,28 @@ def tenant_paths(tenant_id: str) -> list[str]:
     return [f"tenants/{tenant_id}.yaml"]
 
 
-def _labels(tenant_id: str, signup: SignupRequested) -> dict[str, str]:
+def _labels(spec: TenantSpec) -> dict[str, str]:
     return {
         "app.kubernetes.io/managed-by": "tenant-onboarding",
-        f"{LABEL_PREFIX}/tenant-id": tenant_id,
-        f"{LABEL_PREFIX}/tier": signup.tier.value,
-        f"{LABEL_PREFIX}/deployment-model": signup.model.value,
+        f"{LABEL_PREFIX}/tenant-id": spec.tenant_id,
+        f"{LABEL_PREFIX}/tier": spec.tier.value,
+        f"{LABEL_PREFIX}/deployment-model": spec.deployment_model.value,
     }
 
 
-def _helm_release(
-    tenant_id: str, signup: SignupRequested, layout: GitOpsLayout, *, namespace: str, chart: str
-) -> dict[str, Any]:
+def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, chart: str) -> dict[str, Any]:
+    tenant_id = spec.tenant_id
+    resources = dict(TIER_PROFILES[spec.tier])
+    if spec.suspended:
+        resources["replicas"] = 0  # scaled to zero; data (volumes, databases) is kept
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {
             "name": tenant_id,
             "namespace": namespace,
-            "labels": _labels(tenant_id, signup),
-            "annotations": {f"{LABEL_PREFIX}/tenant-name": signup.tenant_name},
+            "labels": _labels(spec),
+            "annotations": {f"{LABEL_PREFIX}/tenant-name": spec.tenant_name},
         },
         "spec": {
             "interval": layout.interval,
@@ -87,31 +89,32 @@ def _helm_release(
             "upgrade": {"remediation": {"retries": 3, "remediateLastFailure": True}},
             "values": {
                 "tenantId": tenant_id,
-                "tenantName": signup.tenant_name,
-                "tier": signup.tier.value,
-                "deploymentModel": signup.model.value,
+                "tenantName": spec.tenant_name,
+                "tier": spec.tier.value,
+                "deploymentModel": spec.deployment_model.value,
+                "suspended": spec.suspended,
                 "host": f"{tenant_id}.{layout.tenant_domain}",
-                "resources": dict(TIER_PROFILES[signup.tier]),
+                "resources": resources,
             },
         },
     }
 
 
-def render_tenant(tenant_id: str, signup: SignupRequested, layout: GitOpsLayout) -> list[dict[str, Any]]:
+def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
     """The Kubernetes objects of one tenant, by deployment model."""
-    if signup.model is DeploymentModel.POOLED:
-        return [_helm_release(tenant_id, signup, layout, namespace=layout.pool_namespace, chart=layout.pooled_chart)]
-    if signup.model is DeploymentModel.SILOED:
+    if spec.deployment_model is DeploymentModel.POOLED:
+        return [_helm_release(spec, layout, namespace=layout.pool_namespace, chart=layout.pooled_chart)]
+    if spec.deployment_model is DeploymentModel.SILOED:
         namespace = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": tenant_id, "labels": _labels(tenant_id, signup)},
+            "metadata": {"name": spec.tenant_id, "labels": _labels(spec)},
         }
-        return [namespace, _helm_release(tenant_id, signup, layout, namespace=tenant_id, chart=layout.siloed_chart)]
-    raise ValueError(f"no GitOps rendering for deployment model {signup.model.value!r}")
+        return [namespace, _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.siloed_chart)]
+    raise ValueError(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
 
 
-def tenant_files(tenant_id: str, signup: SignupRequested, layout: GitOpsLayout) -> dict[str, bytes]:
-    documents = render_tenant(tenant_id, signup, layout)
+def tenant_files(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, bytes]:
+    documents = render_tenant(spec, layout)
     text = yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True, explicit_start=True)
-    return {tenant_paths(tenant_id)[0]: text.encode("utf-8")}
+    return {tenant_paths(spec.tenant_id)[0]: text.encode("utf-8")}

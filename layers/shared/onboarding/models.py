@@ -209,16 +209,153 @@ class OnboardingFailed(ContractModel):
     compensated: bool
 
 
+# ---------------------------------------------------------------- lifecycle (after onboarding)
+OPERATION_ID_PATTERN = SIGNUP_ID_PATTERN
+TENANT_ID_FIELD_PATTERN = r"^t-[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class Operation(StrEnum):
+    OFFBOARD = "offboard"
+    CHANGE_TIER = "change-tier"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+
+
+class LifecycleRequest(ContractModel):
+    """Common detail of every lifecycle request: the tenant and the operation's idempotency key."""
+
+    schema_version: Literal["1"] = "1"
+    tenant_id: str = Field(pattern=TENANT_ID_FIELD_PATTERN, max_length=63)
+    operation_id: str = Field(pattern=OPERATION_ID_PATTERN, description="Idempotency key of the operation.")
+
+
+class OffboardingRequested(LifecycleRequest):
+    """Detail of ``Tenant Offboarding Requested``."""
+
+
+class TierChangeRequested(LifecycleRequest):
+    """Detail of ``Tenant Tier Change Requested``."""
+
+    tier: Tier
+
+
+class SuspendRequested(LifecycleRequest):
+    """Detail of ``Tenant Suspend Requested``."""
+
+
+class ResumeRequested(LifecycleRequest):
+    """Detail of ``Tenant Resume Requested``."""
+
+
+LIFECYCLE_OPERATIONS: dict[str, tuple[Operation, type[LifecycleRequest]]] = {
+    "Tenant Offboarding Requested": (Operation.OFFBOARD, OffboardingRequested),
+    "Tenant Tier Change Requested": (Operation.CHANGE_TIER, TierChangeRequested),
+    "Tenant Suspend Requested": (Operation.SUSPEND, SuspendRequested),
+    "Tenant Resume Requested": (Operation.RESUME, ResumeRequested),
+}
+
+
+class LifecycleOutcome(ContractModel):
+    schema_version: Literal["1"] = "1"
+    tenant_id: str
+    signup_id: str | None = None
+    operation_id: str
+
+
+class TenantOffboarded(LifecycleOutcome):
+    """Detail of ``Tenant Offboarded``."""
+
+    git_commit: str
+    name_released_at: datetime
+
+
+class TenantTierChanged(LifecycleOutcome):
+    """Detail of ``Tenant Tier Changed``."""
+
+    from_tier: Tier
+    to_tier: Tier
+    deployment_model: DeploymentModel
+    git_commit: str
+
+
+class TenantSuspended(LifecycleOutcome):
+    """Detail of ``Tenant Suspended``."""
+
+    git_commit: str
+
+
+class TenantResumed(LifecycleOutcome):
+    """Detail of ``Tenant Resumed``."""
+
+    git_commit: str
+
+
+class OperationRejectedEvent(ContractModel):
+    """Detail of ``Tenant Operation Rejected``: the request was not carried out, and nothing changed."""
+
+    schema_version: Literal["1"] = "1"
+    tenant_id: str | None = None
+    operation_id: str | None = None
+    operation: Operation | None = None
+    errors: list[FieldError] = Field(min_length=1)
+
+
+class OperationFailed(LifecycleOutcome):
+    """Detail of ``Tenant Operation Failed``: the operation failed halfway and was compensated."""
+
+    operation: Operation
+    failed_step: str
+    error: str
+    cause: str
+    compensated: bool
+
+
 OUTBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {
     SignupRejected: "Tenant Signup Rejected",
     OnboardingStarted: "Tenant Onboarding Started",
     TenantOnboarded: "Tenant Onboarded",
     OnboardingFailed: "Tenant Onboarding Failed",
+    TenantOffboarded: "Tenant Offboarded",
+    TenantTierChanged: "Tenant Tier Changed",
+    TenantSuspended: "Tenant Suspended",
+    TenantResumed: "Tenant Resumed",
+    OperationRejectedEvent: "Tenant Operation Rejected",
+    OperationFailed: "Tenant Operation Failed",
 }
-INBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {SignupRequested: "Tenant Signup Requested"}
+INBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {
+    SignupRequested: "Tenant Signup Requested",
+    **{model: detail_type for detail_type, (_, model) in LIFECYCLE_OPERATIONS.items()},
+}
 
 
 # ---------------------------------------------------------------- tenant record (DynamoDB)
+class OperationLock(BaseModel):
+    """The per-tenant lock a lifecycle operation holds while it runs."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    operation: str
+    operation_id: str
+    execution: str
+    at: datetime
+
+
+class TenantSpec(BaseModel):
+    """What the GitOps configuration of a tenant is rendered from."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    tenant_id: str
+    tenant_name: str
+    tier: Tier
+    deployment_model: DeploymentModel
+    suspended: bool = False
+
+    @classmethod
+    def of_signup(cls, tenant_id: str, signup: SignupRequested) -> TenantSpec:
+        return cls(tenant_id=tenant_id, tenant_name=signup.tenant_name, tier=signup.tier, deployment_model=signup.model)
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -246,9 +383,21 @@ class TenantRecord(BaseModel):
     failed_step: str | None = None
     failure_reason: str | None = None
     git_commit: str | None = None
+    lock: OperationLock | None = None
+    offboarded_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def spec(self) -> TenantSpec:
+        return TenantSpec(
+            tenant_id=self.tenant_id,
+            tenant_name=self.tenant_name,
+            tier=self.tier,
+            deployment_model=self.deployment_model,
+            suspended=self.status is TenantStatus.SUSPENDED,
+        )
 
     def item(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -313,4 +462,46 @@ class Compensation(StepModel):
 class RecordFailureInput(StepInput):
     failed_step: str
     error: StepError
+    compensation: Compensation | None = None
+
+
+# ---------------------------------------------------------------- lifecycle step payloads
+class LifecycleRequestInput(StepModel):
+    """The execution input the lifecycle intake starts the lifecycle state machine with."""
+
+    tenant_id: str
+    operation: Operation
+    operation_id: str
+    execution: str
+    to_tier: Tier | None = None
+
+
+class OperationPlan(StepModel):
+    """What StartOperation decided: the tenant before, and after (None when offboarded)."""
+
+    operation: Operation
+    signup_id: str
+    from_status: TenantStatus
+    to_status: TenantStatus
+    before: TenantSpec
+    after: TenantSpec | None
+
+
+class LifecycleStepInput(LifecycleRequestInput):
+    plan: OperationPlan
+
+
+class CompleteOperationInput(LifecycleStepInput):
+    gitops: GitOpsChange
+
+
+class LifecycleRejectInput(LifecycleRequestInput):
+    error: StepError
+
+
+class LifecycleFailureInput(LifecycleRequestInput):
+    failed_step: str
+    error: StepError
+    plan: OperationPlan | None = None
+    gitops: GitOpsChange | None = None
     compensation: Compensation | None = None

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from onboarding.models import ContractModel, HistoryEntry, TenantRecord
+from onboarding.models import (
+    ContractModel,
+    DeploymentModel,
+    HistoryEntry,
+    OperationLock,
+    TenantRecord,
+    TenantStatus,
+    Tier,
+)
 
 
 class TenantStore(Protocol):
@@ -32,6 +40,33 @@ class TenantStore(Protocol):
         self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
     ) -> TenantRecord:
         """Mark the tenant FAILED (creating the record if registration never wrote it)."""
+        ...
+
+    def acquire_lock(self, record: TenantRecord, lock: OperationLock) -> None:
+        """Take the per-tenant lock, conditional on the record's version. Raises TenantBusy."""
+        ...
+
+    def finish_operation(
+        self,
+        tenant_id: str,
+        execution: str,
+        *,
+        status: TenantStatus,
+        tier: Tier,
+        deployment_model: DeploymentModel,
+        git_commit: str,
+        offboarded_at: datetime | None,
+        entry: HistoryEntry,
+    ) -> None:
+        """Apply the operation's outcome and release the lock ``execution`` holds."""
+        ...
+
+    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
+        """Release the lock if ``execution`` holds it, recording ``entry``. Returns whether it did."""
+        ...
+
+    def schedule_name_release(self, name_key: str, tenant_id: str, release_at: datetime) -> bool:
+        """Let another tenant take this name from ``release_at`` on."""
         ...
 
 

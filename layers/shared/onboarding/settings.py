@@ -46,3 +46,11 @@ class GitOpsSettings(_Settings):
 
 class CompensateSettings(TenantStoreSettings, GitOpsSettings):
     pass
+
+
+class LifecycleIntakeSettings(EventSettings):
+    lifecycle_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+
+
+class CompleteOperationSettings(StepSettings):
+    name_release_after_days: int = Field(ge=0, le=3650, description="Days an offboarded tenant's name stays reserved")

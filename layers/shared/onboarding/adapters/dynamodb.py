@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -9,8 +10,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onboarding.adapters.aws import error_code, translate
-from onboarding.errors import TenantConflict, TenantNameTaken
-from onboarding.models import HistoryEntry, TenantRecord, TenantStatus
+from onboarding.errors import TenantBusy, TenantConflict, TenantNameTaken
+from onboarding.models import DeploymentModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus, Tier
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -68,8 +69,13 @@ class DynamoTenantStore:
                         "Put": {
                             "TableName": self._names,
                             "Item": _item(claim),
-                            "ConditionExpression": "attribute_not_exists(nameKey) OR tenantId = :tenant",
-                            "ExpressionAttributeValues": {":tenant": {"S": record.tenant_id}},
+                            # free, ours already, or released by an offboarding whose grace period is over
+                            "ConditionExpression": "attribute_not_exists(nameKey) OR tenantId = :tenant "
+                            "OR releaseAt < :now",
+                            "ExpressionAttributeValues": {
+                                ":tenant": {"S": record.tenant_id},
+                                ":now": {"S": record.updated_at.isoformat()},
+                            },
                         }
                     },
                 ]
@@ -199,3 +205,121 @@ class DynamoTenantStore:
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:PutItem {record.tenant_id}") from exc
         return record
+
+    # ------------------------------------------------------------------ lifecycle operations
+    def acquire_lock(self, record: TenantRecord, lock: OperationLock) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._tenants,
+                Key={"tenantId": {"S": record.tenant_id}},
+                UpdateExpression="SET #lock = :lock, version = version + :one",
+                ConditionExpression="version = :version AND attribute_not_exists(#lock)",
+                ExpressionAttributeNames={"#lock": "lock"},
+                ExpressionAttributeValues={
+                    ":lock": _ser.serialize(lock.model_dump(mode="json", by_alias=True)),
+                    ":version": {"N": str(record.version)},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                current = self.get(record.tenant_id)
+                holder = current.lock if current else None
+                what = f"{holder.operation} {holder.operation_id} ({holder.execution})" if holder else "a change"
+                raise TenantBusy(f"tenant {record.tenant_id} is busy with {what}") from exc
+            raise translate(exc, f"dynamodb:UpdateItem lock {record.tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem lock {record.tenant_id}") from exc
+
+    def finish_operation(
+        self,
+        tenant_id: str,
+        execution: str,
+        *,
+        status: TenantStatus,
+        tier: Tier,
+        deployment_model: DeploymentModel,
+        git_commit: str,
+        offboarded_at: datetime | None,
+        entry: HistoryEntry,
+    ) -> None:
+        values: dict[str, Any] = {
+            ":status": {"S": status.value},
+            ":tier": {"S": tier.value},
+            ":model": {"S": deployment_model.value},
+            ":commit": {"S": git_commit},
+            ":at": {"S": entry.at.isoformat()},
+            ":entry": _history(entry),
+            ":execution": {"S": execution},
+            ":one": {"N": "1"},
+        }
+        expression = (
+            "SET #status = :status, tier = :tier, deploymentModel = :model, gitCommit = :commit, updatedAt = :at, "
+            "history = list_append(history, :entry), version = version + :one"
+        )
+        if offboarded_at is not None:
+            expression += ", offboardedAt = :offboarded"
+            values[":offboarded"] = {"S": offboarded_at.isoformat()}
+        try:
+            self._client.update_item(
+                TableName=self._tenants,
+                Key={"tenantId": {"S": tenant_id}},
+                UpdateExpression=expression + " REMOVE #lock",
+                ConditionExpression="#lock.execution = :execution",
+                ExpressionAttributeNames={"#status": "status", "#lock": "lock"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                current = self.get(tenant_id)
+                if current and current.lock is None and current.history and current.history[-1].execution == execution:
+                    return  # a retried invocation: already finished
+                raise TenantConflict(f"{execution} does not hold the lock of tenant {tenant_id}") from exc
+            raise translate(exc, f"dynamodb:UpdateItem finish {tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem finish {tenant_id}") from exc
+
+    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._tenants,
+                Key={"tenantId": {"S": tenant_id}},
+                UpdateExpression="SET history = list_append(history, :entry), updatedAt = :at, "
+                "version = version + :one REMOVE #lock",
+                ConditionExpression="#lock.execution = :execution",
+                ExpressionAttributeNames={"#lock": "lock"},
+                ExpressionAttributeValues={
+                    ":entry": _history(entry),
+                    ":at": {"S": entry.at.isoformat()},
+                    ":execution": {"S": execution},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:UpdateItem unlock {tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem unlock {tenant_id}") from exc
+        return True
+
+    def schedule_name_release(self, name_key: str, tenant_id: str, release_at: datetime) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._names,
+                Key={"nameKey": {"S": name_key}},
+                UpdateExpression="SET releaseAt = :at, expiresAt = :epoch",
+                ConditionExpression="tenantId = :tenant",
+                ExpressionAttributeValues={
+                    ":at": {"S": release_at.isoformat()},
+                    ":epoch": {"N": str(int(release_at.timestamp()))},
+                    ":tenant": {"S": tenant_id},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:UpdateItem name release {tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem name release {tenant_id}") from exc
+        return True

@@ -1,0 +1,24 @@
+"""RevertGitOps: compensation - the tenant's GitOps file put back as it was before the operation."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.models import LifecycleFailureInput
+from onboarding.observability import logger, metrics, tracer
+from onboarding.ports import GitOpsRepository
+from onboarding.revert_gitops import revert_gitops
+from onboarding.runtime import gitops_repository
+from onboarding.settings import GitOpsSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None
+) -> dict[str, Any]:
+    settings = GitOpsSettings()
+    step = parse(event=event, model=LifecycleFailureInput)
+    return revert_gitops(step, repo=repo or gitops_repository(settings), layout=settings.gitops_layout).wire()

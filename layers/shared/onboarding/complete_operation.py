@@ -1,0 +1,69 @@
+"""CompleteOperation: record the tenant's new state, release its lock, and announce the outcome."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from onboarding.identity import name_key
+from onboarding.models import (
+    CompleteOperationInput,
+    ContractModel,
+    HistoryEntry,
+    Operation,
+    TenantOffboarded,
+    TenantResumed,
+    TenantSuspended,
+    TenantTierChanged,
+)
+from onboarding.ports import Clock, EventPublisher, TenantStore
+
+
+def complete_operation(
+    step: CompleteOperationInput,
+    *,
+    tenants: TenantStore,
+    publisher: EventPublisher,
+    now: Clock,
+    name_release_after: timedelta,
+) -> ContractModel:
+    at = now()
+    plan = step.plan
+    commit = step.gitops.commit
+    entry = HistoryEntry(
+        at=at,
+        operation=step.operation.value,
+        execution=step.execution,
+        outcome=plan.to_status.value,
+        detail=f"{step.operation_id} {commit}",
+    )
+    after = plan.after or plan.before
+    tenants.finish_operation(
+        step.tenant_id,
+        step.execution,
+        status=plan.to_status,
+        tier=after.tier,
+        deployment_model=after.deployment_model,
+        git_commit=commit,
+        offboarded_at=at if plan.after is None else None,
+        entry=entry,
+    )
+    base = {"tenant_id": step.tenant_id, "signup_id": plan.signup_id, "operation_id": step.operation_id}
+    event: ContractModel
+    if step.operation is Operation.OFFBOARD:
+        release_at = at + name_release_after
+        tenants.schedule_name_release(name_key(plan.before.tenant_name), step.tenant_id, release_at)
+        event = TenantOffboarded(**base, git_commit=commit, name_released_at=release_at)
+    elif step.operation is Operation.CHANGE_TIER:
+        event = TenantTierChanged(
+            **base,
+            from_tier=plan.before.tier,
+            to_tier=after.tier,
+            deployment_model=after.deployment_model,
+            git_commit=commit,
+        )
+    elif step.operation is Operation.SUSPEND:
+        event = TenantSuspended(**base, git_commit=commit)
+    else:
+        event = TenantResumed(**base, git_commit=commit)
+    publisher.publish([event])
+    return event

@@ -1,0 +1,33 @@
+"""FailOperation: a lifecycle operation failed halfway - release the lock, keep the history, announce it."""
+
+from __future__ import annotations
+
+from onboarding.models import HistoryEntry, LifecycleFailureInput, OperationFailed
+from onboarding.ports import Clock, EventPublisher, TenantStore
+from onboarding.record_failure import failure_reason
+
+
+def fail_operation(
+    step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
+) -> OperationFailed:
+    reason = failure_reason(step.error)
+    entry = HistoryEntry(
+        at=now(),
+        operation=step.operation.value,
+        execution=step.execution,
+        outcome="FAILED",
+        detail=f"{step.failed_step}: {step.error.error}: {reason}"[:500],
+    )
+    tenants.release_lock(step.tenant_id, step.execution, entry)  # the tenant keeps its status from before
+    event = OperationFailed(
+        tenant_id=step.tenant_id,
+        signup_id=step.plan.signup_id if step.plan else None,
+        operation_id=step.operation_id,
+        operation=step.operation,
+        failed_step=step.failed_step,
+        error=step.error.error,
+        cause=reason,
+        compensated=step.compensation.compensated if step.compensation else False,
+    )
+    publisher.publish([event])
+    return event

@@ -1,0 +1,51 @@
+"""LifecycleIntake: validate a lifecycle request and start (at most) one lifecycle execution per operationId."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from onboarding.identity import operation_execution_name
+from onboarding.intake import IntakeResult, field_errors
+from onboarding.models import LIFECYCLE_OPERATIONS, LifecycleRequestInput, OperationRejectedEvent, TierChangeRequested
+from onboarding.observability import logger
+from onboarding.ports import EventPublisher, ExecutionStarter
+
+
+def _raw(detail: Any, key: str) -> str | None:
+    value = detail.get(key) if isinstance(detail, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def handle_lifecycle_request(
+    detail_type: str, detail: Any, *, starter: ExecutionStarter, publisher: EventPublisher
+) -> IntakeResult:
+    operation, model = LIFECYCLE_OPERATIONS[detail_type]
+    try:
+        request = model.model_validate(detail)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        publisher.publish(
+            [
+                OperationRejectedEvent(
+                    tenant_id=_raw(detail, "tenantId"),
+                    operation_id=_raw(detail, "operationId"),
+                    operation=operation,
+                    errors=errors,
+                )
+            ]
+        )
+        return IntakeResult(outcome="rejected", errors=tuple(errors))
+    logger.set_correlation_id(request.tenant_id)
+    name = operation_execution_name(request.operation_id)
+    payload = LifecycleRequestInput(
+        tenant_id=request.tenant_id,
+        operation=operation,
+        operation_id=request.operation_id,
+        execution=name,
+        to_tier=request.tier if isinstance(request, TierChangeRequested) else None,
+    )
+    started = starter.start(name, payload.wire())
+    logger.info("operation started" if started else "duplicate operation", extra={"execution": name})
+    return IntakeResult(outcome="started" if started else "duplicate", tenant_id=request.tenant_id, execution=name)

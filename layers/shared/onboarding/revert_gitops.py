@@ -1,0 +1,24 @@
+"""RevertGitOps: compensation of a lifecycle operation - put the tenant's GitOps file back as it was."""
+
+from __future__ import annotations
+
+from onboarding.commit_gitops import apply_files
+from onboarding.errors import OnboardingError
+from onboarding.manifests import GitOpsLayout
+from onboarding.models import Compensation, LifecycleFailureInput
+from onboarding.ports import GitOpsRepository
+from onboarding.update_gitops import desired_files
+
+
+def revert_gitops(step: LifecycleFailureInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> Compensation:
+    if step.plan is None or step.gitops is None or not step.gitops.changed:
+        return Compensation(compensated=True, actions=["nothing to undo in GitOps"])
+    message = (
+        f"Revert {step.operation.value} of tenant {step.tenant_id}\n\n"
+        f"Operation: {step.operation_id}\nExecution: {step.execution}\n"
+    )
+    try:
+        change = apply_files(repo, desired_files(step.tenant_id, step.plan.before, layout), message)
+    except OnboardingError as exc:
+        return Compensation(compensated=False, actions=[f"GitOps revert failed: {type(exc).__name__}: {exc}"])
+    return Compensation(compensated=True, actions=[f"restored {', '.join(change.paths)} in {change.commit}"])

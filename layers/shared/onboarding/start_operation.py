@@ -1,0 +1,81 @@
+"""StartOperation: check the operation against the tenant, take the tenant's lock, and plan the change."""
+
+from __future__ import annotations
+
+from onboarding.errors import OperationRejected
+from onboarding.models import (
+    DEFAULT_MODEL_BY_TIER,
+    DeploymentModel,
+    LifecycleRequestInput,
+    Operation,
+    OperationLock,
+    OperationPlan,
+    TenantRecord,
+    TenantStatus,
+)
+from onboarding.ports import Clock, TenantStore
+
+ALLOWED_FROM: dict[Operation, frozenset[TenantStatus]] = {
+    Operation.OFFBOARD: frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}),
+    Operation.CHANGE_TIER: frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}),
+    Operation.SUSPEND: frozenset({TenantStatus.ACTIVE}),
+    Operation.RESUME: frozenset({TenantStatus.SUSPENDED}),
+}
+
+
+def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> OperationPlan:
+    """The validated transition, or OperationRejected naming why it is not allowed."""
+    allowed = ALLOWED_FROM[step.operation]
+    if record.status not in allowed:
+        wanted = " or ".join(sorted(s.value for s in allowed))
+        raise OperationRejected(
+            f"tenant {record.tenant_id} is {record.status.value}; "
+            f"{step.operation.value} needs a tenant that is {wanted}"
+        )
+    before = record.spec
+    to_status = record.status
+    after = before
+    if step.operation is Operation.OFFBOARD:
+        return OperationPlan(
+            operation=step.operation,
+            signup_id=record.signup_id,
+            from_status=record.status,
+            to_status=TenantStatus.OFFBOARDED,
+            before=before,
+            after=None,
+        )
+    if step.operation is Operation.CHANGE_TIER:
+        if step.to_tier is None:
+            raise OperationRejected("a tier change needs the target tier")
+        if step.to_tier is record.tier:
+            raise OperationRejected(f"tenant {record.tenant_id} is already on tier {record.tier.value}")
+        model = record.deployment_model
+        if model in (DeploymentModel.POOLED, DeploymentModel.SILOED):
+            model = DEFAULT_MODEL_BY_TIER[step.to_tier]  # remote and hybrid tenants keep their placement
+        after = before.model_copy(update={"tier": step.to_tier, "deployment_model": model})
+    elif step.operation is Operation.SUSPEND:
+        after, to_status = before.model_copy(update={"suspended": True}), TenantStatus.SUSPENDED
+    elif step.operation is Operation.RESUME:
+        after, to_status = before.model_copy(update={"suspended": False}), TenantStatus.ACTIVE
+    return OperationPlan(
+        operation=step.operation,
+        signup_id=record.signup_id,
+        from_status=record.status,
+        to_status=to_status,
+        before=before,
+        after=after,
+    )
+
+
+def start_operation(step: LifecycleRequestInput, *, tenants: TenantStore, now: Clock) -> OperationPlan:
+    record = tenants.get(step.tenant_id)
+    if record is None:
+        raise OperationRejected(f"unknown tenant {step.tenant_id}")
+    if record.lock is not None and record.lock.execution == step.execution:
+        return plan_operation(step, record)  # a retried invocation: the lock is already ours
+    plan = plan_operation(step, record)
+    lock = OperationLock(
+        operation=step.operation.value, operation_id=step.operation_id, execution=step.execution, at=now()
+    )
+    tenants.acquire_lock(record, lock)  # TenantBusy while another operation holds it (or the record moved)
+    return plan
