@@ -9,10 +9,14 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from onboarding_local.stack import REPO_ROOT, LocalStack
+
+STATE_FILE = "state.json"  # the tenants as the last `run` left them
+ENDPOINT_FILE = "endpoint"  # written by `serve` while it runs
 
 DEMO_FILES = [
     "signup-pooled.json",
@@ -38,17 +42,27 @@ def load_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
-def run(files: list[Path], workdir: Path, timeout: float) -> dict[str, Any]:
-    """Put each file's events on the bus at once; the next file starts when everything settled."""
+def run(
+    files: list[Path],
+    workdir: Path,
+    timeout: float,
+    after_each: Callable[[int, LocalStack], None] | None = None,
+) -> dict[str, Any]:
+    """Put each file's events on the bus at once; the next file starts when everything settled.
+
+    ``after_each(index, stack)`` is called once each file has settled (tests inspect the stack there).
+    """
     batches = [load_events(f) for f in files]
     if workdir.exists():
         shutil.rmtree(workdir / "git", ignore_errors=True)
         (workdir / "lambda.log").unlink(missing_ok=True)
     with LocalStack(workdir) as stack:
-        for batch in batches:
+        for index, batch in enumerate(batches):
             stack.put_events(batch)
             stack.wait_idle(timeout)
-        return {
+            if after_each is not None:
+                after_each(index, stack)
+        report = {
             "executions": [
                 {k: e[k] for k in ("name", "status", "error", "cause", "durationMs", "states")}
                 for e in stack.executions()
@@ -57,6 +71,76 @@ def run(files: list[Path], workdir: Path, timeout: float) -> dict[str, Any]:
             "events": stack.status_events(),
             "gitops": {"remote": str(stack.git.repo), "branch": "main", "head": stack.git.head()},
         }
+    (workdir / STATE_FILE).write_text(json.dumps({"tenants": report["tenants"]}, default=str), encoding="utf-8")
+    return report
+
+
+def load_tenants(workdir: Path) -> list[dict[str, Any]]:
+    """Tenants from a running ``serve`` in this work dir, else from the last ``run`` there."""
+    endpoint_file = workdir / ENDPOINT_FILE
+    if endpoint_file.exists():
+        import boto3
+        from boto3.dynamodb.types import TypeDeserializer
+
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint_file.read_text().strip(),
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the local stack accepts any key
+        )
+        de = TypeDeserializer()
+        items = client.scan(TableName="TenantsTable", ConsistentRead=True)["Items"]
+        records = [json.loads(json.dumps({k: de.deserialize(v) for k, v in i.items()}, default=_number)) for i in items]
+        return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
+    state = workdir / STATE_FILE
+    if not state.exists():
+        raise SystemExit(
+            f"onboarding-local: no local stack state in {workdir}: run `onboarding-local run` or `serve` first"
+        )
+    tenants: list[dict[str, Any]] = json.loads(state.read_text(encoding="utf-8"))["tenants"]
+    return tenants
+
+
+def _number(value: Any) -> Any:
+    return int(value) if value == int(value) else float(value)
+
+
+def last_operation(tenant: dict[str, Any]) -> str:
+    history = tenant.get("history") or []
+    if not history:
+        return "-"
+    last = history[-1]
+    return f"{last['operation']} -> {last['outcome']} at {last['at'][:19]}"
+
+
+def print_tenants(tenants: list[dict[str, Any]]) -> None:
+    print(f"{'TENANT':<40} {'STATUS':<10} {'TIER':<9} {'MODEL':<8} {'GIT COMMIT':<12}  LAST OPERATION")
+    for t in tenants:
+        commit = (t.get("gitCommit") or "-")[:12]
+        print(
+            f"{t['tenantId']:<40} {t['status']:<10} {t['tier']:<9} {t['deploymentModel']:<8} {commit:<12}  "
+            f"{last_operation(t)}"
+        )
+
+
+def print_tenant(tenant: dict[str, Any]) -> None:
+    print(f"{tenant['tenantId']}  {tenant['tenantName']!r}")
+    print(
+        f"  status {tenant['status']}, tier {tenant['tier']}, model {tenant['deploymentModel']}, "
+        f"git commit {tenant.get('gitCommit') or '-'}"
+    )
+    if tenant.get("failedStep"):
+        print(f"  failed at {tenant['failedStep']}: {tenant.get('failureReason')}")
+    if tenant.get("lock"):
+        lock = tenant["lock"]
+        print(f"  locked by {lock['operation']} {lock['operationId']} ({lock['execution']}) since {lock['at']}")
+    print("  timeline:")
+    for entry in tenant.get("history") or []:
+        detail = f"  {entry['detail']}" if entry.get("detail") else ""
+        print(
+            f"    {entry['at'][:23]:<24} {entry['operation']:<12} {entry['outcome']:<11} {entry['execution']}{detail}"
+        )
 
 
 _MARK = {"succeeded": "✓", "failed": "✗"}
@@ -86,6 +170,8 @@ def print_timeline(report: dict[str, Any]) -> None:
 
 def serve(workdir: Path) -> None:
     with LocalStack(workdir) as stack:
+        endpoint_file = workdir / ENDPOINT_FILE
+        endpoint_file.write_text(stack.endpoint, encoding="utf-8")
         machine = stack.template.ref("OnboardingStateMachine")
         print(f"AWS endpoint     {stack.endpoint}   (any access key, region us-east-1)")
         print(f"GitOps remote    {stack.git.url}   (bare repo: {stack.git.repo})")
@@ -104,8 +190,11 @@ def serve(workdir: Path) -> None:
         print("Ctrl-C stops the stack.", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+        finally:
+            endpoint_file.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +207,28 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each file to settle")
     p_serve = sub.add_parser("serve", help="keep the stack up and print its endpoints")
     p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+    p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
+    p_tenants.add_argument("tenant_id", nargs="?", metavar="TENANT_ID")
+    p_tenants.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+    p_tenants.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+
+    if args.command == "tenants":
+        tenants = load_tenants(args.workdir)
+        if args.tenant_id:
+            found = [t for t in tenants if t["tenantId"] == args.tenant_id]
+            if not found:
+                print(f"onboarding-local: no tenant {args.tenant_id} in {args.workdir}", file=sys.stderr)
+                return 1
+            tenants = found
+        if args.json:
+            json.dump(tenants[0] if args.tenant_id else tenants, sys.stdout, indent=2, ensure_ascii=False)
+            print()
+        elif args.tenant_id:
+            print_tenant(tenants[0])
+        else:
+            print_tenants(tenants)
+        return 0
 
     if args.command == "serve":
         serve(args.workdir)
