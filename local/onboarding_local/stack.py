@@ -174,6 +174,7 @@ class EventRouter:
 class Fault:
     code: str
     remaining: int
+    skip: int = 0
     message: str = "injected by the local stack"
 
 
@@ -338,9 +339,9 @@ class LocalStack:
             )
 
     # ------------------------------------------------------------------ fault injection (tests, demos)
-    def inject_fault(self, service: str, operation: str, code: str, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``service:operation`` made by handlers fail with ``code``."""
-        self._faults[f"{service}.{operation}"] = Fault(code=code, remaining=times)
+    def inject_fault(self, service: str, operation: str, code: str, times: int = 1, after: int = 0) -> None:
+        """Make ``times`` calls of ``service:operation`` by handlers fail with ``code``, after ``after`` succeed."""
+        self._faults[f"{service}.{operation}"] = Fault(code=code, remaining=times, skip=after)
 
     def _install_fault_hook(self) -> None:
         class _Http:
@@ -352,6 +353,9 @@ class LocalStack:
         def hook(model: Any, **_: Any) -> Any:
             fault = self._faults.get(f"{model.service_model.endpoint_prefix}.{model.name}")
             if fault is None or fault.remaining <= 0:
+                return None
+            if fault.skip > 0:
+                fault.skip -= 1
                 return None
             fault.remaining -= 1
             return _Http(), {

@@ -1,0 +1,287 @@
+"""Tenant lifecycle on the real state machines: offboarding, tier change, suspend and resume."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from onboarding.identity import derive_tenant_id
+from onboarding_local.cli import run as run_files
+from tests.conftest import signup_event
+
+pytestmark = pytest.mark.pipeline
+
+OPERATIONS = {
+    "offboard": "Tenant Offboarding Requested",
+    "change-tier": "Tenant Tier Change Requested",
+    "suspend": "Tenant Suspend Requested",
+    "resume": "Tenant Resume Requested",
+}
+
+
+def request(operation: str, tenant_id: str, operation_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    detail = {"tenantId": tenant_id, "operationId": operation_id or f"{operation}-{uuid.uuid4().hex[:8]}", **extra}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": OPERATIONS[operation],
+        "source": "saas.signup",
+        "account": "123456789012",
+        "time": "2026-11-24T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def run(stack: Any, *events: dict[str, Any]) -> None:
+    stack.put_events(list(events))
+    stack.wait_idle(120)
+
+
+def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
+    return [e["detail"] for e in stack.status_events() if e["detail-type"] == detail_type]
+
+
+def documents(stack: Any, tenant_id: str) -> list[dict[str, Any]]:
+    text = stack.git.read(f"tenants/{tenant_id}.yaml")
+    return [] if text is None else list(yaml.safe_load_all(text))
+
+
+def onboard(stack: Any, signup_id: str, name: str, tier: str = "basic") -> str:
+    run(stack, signup_event(signup_id, name, tier=tier))
+    tenant_id = derive_tenant_id(signup_id)
+    assert stack.tenant(tenant_id)["status"] == "ACTIVE"
+    return tenant_id
+
+
+# ------------------------------------------------------------------ the full lifecycle, file-ordered
+@pytest.mark.parametrize(
+    ("tier", "model", "new_tier", "new_model"),
+    [("basic", "pooled", "premium", "siloed"), ("premium", "siloed", "basic", "pooled")],
+    ids=["pooled", "siloed"],
+)
+def test_full_lifecycle(tmp_path: Path, tier: str, model: str, new_tier: str, new_model: str) -> None:
+    signup_id = f"life-{model}"
+    tenant_id = derive_tenant_id(signup_id)
+    steps = [
+        signup_event(signup_id, f"Lifecycle {model}", tier=tier),
+        request("change-tier", tenant_id, tier=new_tier),
+        request("suspend", tenant_id),
+        request("resume", tenant_id),
+        request("offboard", tenant_id),
+    ]
+    files = []
+    for i, event in enumerate(steps):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(event), encoding="utf-8")
+    seen: list[tuple[dict[str, Any], list[dict[str, Any]], list[str]]] = []
+    run_files(
+        files,
+        tmp_path / "wd",
+        120,
+        after_each=lambda _, stack: seen.append(
+            (stack.tenant(tenant_id), documents(stack, tenant_id), stack.git.log())
+        ),
+    )
+    (
+        (onboarded, docs0, log0),
+        (changed, docs1, log1),
+        (suspended, docs2, log2),
+        (resumed, docs3, log3),
+        (gone, docs4, log4),
+    ) = seen
+
+    assert (onboarded["status"], onboarded["tier"], onboarded["deploymentModel"]) == ("ACTIVE", tier, model)
+    assert docs0[-1]["spec"]["values"]["tier"] == tier
+
+    # tier change: placement moves in ONE commit, so there is never both or neither
+    assert (changed["status"], changed["tier"], changed["deploymentModel"]) == ("ACTIVE", new_tier, new_model)
+    assert docs1[-1]["spec"]["values"]["deploymentModel"] == new_model
+    assert [d["kind"] for d in docs1] == (["Namespace", "HelmRelease"] if new_model == "siloed" else ["HelmRelease"])
+    assert len(log1) == len(log0) + 1 and log1[0].startswith(f"Change tier {tier} -> {new_tier}")
+    assert changed["gitCommit"] != onboarded["gitCommit"]
+
+    # suspend: scaled to zero through the values; resume restores it
+    assert suspended["status"] == "SUSPENDED"
+    assert (
+        docs2[-1]["spec"]["values"]["suspended"] is True and docs2[-1]["spec"]["values"]["resources"]["replicas"] == 0
+    )
+    assert resumed["status"] == "ACTIVE"
+    assert docs3 == docs1  # exactly the configuration from before the suspension
+    assert log2[0].startswith("Suspend") and log3[0].startswith("Resume")
+
+    # offboard: the file is gone (Flux prunes), the record stays as a tombstone
+    assert docs4 == [] and log4[0] == f"Offboard tenant {tenant_id}"
+    assert gone["status"] == "OFFBOARDED" and gone["offboardedAt"] and "lock" not in gone
+    assert [(h["operation"], h["outcome"]) for h in gone["history"]] == [
+        ("onboard", "ONBOARDING"),
+        ("onboard", "ACTIVE"),
+        ("change-tier", "ACTIVE"),
+        ("suspend", "SUSPENDED"),
+        ("resume", "ACTIVE"),
+        ("offboard", "OFFBOARDED"),
+    ]
+
+
+# ------------------------------------------------------------------ per operation
+def test_events_of_each_operation_carry_what_consumers_need(stack: Any) -> None:
+    tenant_id = onboard(stack, "ev-1", "Eventful")
+    run(stack, request("change-tier", tenant_id, "op-tier", tier="advanced"))
+    run(stack, request("suspend", tenant_id, "op-suspend"))
+    run(stack, request("resume", tenant_id, "op-resume"))
+    run(stack, request("offboard", tenant_id, "op-offboard"))
+    (changed,) = events_of(stack, "Tenant Tier Changed")
+    assert (changed["fromTier"], changed["toTier"], changed["deploymentModel"]) == ("basic", "advanced", "siloed")
+    assert changed["operationId"] == "op-tier" and changed["signupId"] == "ev-1"
+    for detail_type, op in (
+        ("Tenant Suspended", "op-suspend"),
+        ("Tenant Resumed", "op-resume"),
+        ("Tenant Offboarded", "op-offboard"),
+    ):
+        (event,) = events_of(stack, detail_type)
+        assert event["tenantId"] == tenant_id and event["operationId"] == op and len(event["gitCommit"]) == 40
+    assert events_of(stack, "Tenant Offboarded")[0]["nameReleasedAt"] > "2026"
+
+
+@pytest.mark.parametrize("operation", ["suspend", "change-tier", "offboard"])
+def test_a_duplicate_delivery_runs_the_operation_once(stack: Any, operation: str) -> None:
+    tenant_id = onboard(stack, f"dup-{operation}", f"Dup {operation}")
+    extra = {"tier": "premium"} if operation == "change-tier" else {}
+    event = request(operation, tenant_id, f"dup-op-{operation}", **extra)
+    run(stack, event, dict(event), dict(event, id="other-delivery"))
+    run(stack, dict(event, id="late-redelivery"))
+    commits = stack.git.log()
+    assert len(commits) == 3  # seed, onboard, the operation
+    lifecycle = [e for e in stack.executions() if e["name"].startswith("op-")]
+    assert len(lifecycle) == 1 and lifecycle[0]["status"] == "SUCCEEDED"
+    history = stack.tenant(tenant_id)["history"]
+    assert [h["operation"] for h in history].count(operation) == 1
+
+
+INVALID = {
+    "no operationId": ({"tenantId": "t-x-0123456789"}, "suspend", {"operationId"}),
+    "bad tenantId": ({"tenantId": "Not A Tenant!", "operationId": "o-1"}, "suspend", {"tenantId"}),
+    "no tier": ({"tenantId": "t-x-0123456789", "operationId": "o-2"}, "change-tier", {"tier"}),
+    "unknown tier": ({"tenantId": "t-x-0123456789", "operationId": "o-3", "tier": "gold"}, "change-tier", {"tier"}),
+    "unknown field": ({"tenantId": "t-x-0123456789", "operationId": "o-4", "force": True}, "offboard", {"force"}),
+}
+
+
+def test_invalid_requests_are_rejected_with_every_field_and_nothing_runs(stack: Any) -> None:
+    for detail, operation, _ in INVALID.values():
+        event = request(operation, "unused")
+        event["detail"] = detail
+        run(stack, event)
+    rejections = events_of(stack, "Tenant Operation Rejected")
+    assert [{e["field"] for e in r["errors"]} for r in rejections] == [fields for _, _, fields in INVALID.values()]
+    assert stack.executions() == [] and stack.tenants() == []
+
+
+def test_operations_not_allowed_now_are_rejected_with_the_reason_and_change_nothing(stack: Any) -> None:
+    tenant_id = onboard(stack, "rej-1", "Rejectable")
+    stack.git.stop()
+    run(stack, signup_event("rej-failed", "Failed One"))
+    stack.git.start()
+    failed_id = derive_tenant_id("rej-failed")
+    before = {t["tenantId"]: t for t in stack.tenants()}
+    head = stack.git.head()
+    run(
+        stack,
+        request("resume", tenant_id, "r-1"),  # not suspended
+        request("change-tier", tenant_id, "r-2", tier="basic"),  # already basic
+        request("suspend", failed_id, "r-3"),  # onboarding failed
+        request("offboard", "t-nobody-0123456789", "r-4"),  # unknown
+    )
+    reasons = {r["operationId"]: r["errors"][0]["message"] for r in events_of(stack, "Tenant Operation Rejected")}
+    assert "is ACTIVE; resume needs a tenant that is SUSPENDED" in reasons["r-1"]
+    assert "already on tier basic" in reasons["r-2"]
+    assert "is FAILED" in reasons["r-3"]
+    assert "unknown tenant" in reasons["r-4"]
+    assert {t["tenantId"]: t for t in stack.tenants()} == before
+    assert stack.git.head() == head
+    assert all(e["status"] == "SUCCEEDED" for e in stack.executions() if e["name"].startswith("op-"))
+
+
+def test_an_offboarded_tenant_cannot_be_offboarded_again(stack: Any) -> None:
+    tenant_id = onboard(stack, "off-1", "Twice Gone")
+    run(stack, request("offboard", tenant_id, "off-a"))
+    run(stack, request("offboard", tenant_id, "off-b"))
+    (rejection,) = events_of(stack, "Tenant Operation Rejected")
+    assert rejection["operationId"] == "off-b" and "is OFFBOARDED" in rejection["errors"][0]["message"]
+
+
+def test_a_failure_after_the_commit_is_reverted_and_the_tenant_keeps_its_state(stack: Any) -> None:
+    tenant_id = onboard(stack, "revert-1", "Revertible")
+    before = stack.tenant(tenant_id)
+    original = stack.git.read(f"tenants/{tenant_id}.yaml")
+    # StartOperation's lock write succeeds; CompleteOperation's write fails permanently
+    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
+    run(stack, request("change-tier", tenant_id, "fail-tier", tier="premium"))
+    after = stack.tenant(tenant_id)
+    assert (after["status"], after["tier"], after["deploymentModel"]) == ("ACTIVE", "basic", "pooled")
+    assert "lock" not in after and after["gitCommit"] == before["gitCommit"]
+    assert after["history"][-1]["outcome"] == "FAILED" and "CompleteOperation" in after["history"][-1]["detail"]
+    assert stack.git.read(f"tenants/{tenant_id}.yaml") == original
+    assert stack.git.log()[:2] == [
+        f"Revert change-tier of tenant {tenant_id}",
+        f"Change tier basic -> premium (siloed) of tenant {tenant_id}",
+    ]
+    (failed,) = events_of(stack, "Tenant Operation Failed")
+    assert failed["failedStep"] == "CompleteOperation" and failed["compensated"] is True
+    assert failed["operation"] == "change-tier" and failed["error"] == "StorageError"
+    # the lock was released: the next operation goes through
+    run(stack, request("suspend", tenant_id, "after-failure"))
+    assert stack.tenant(tenant_id)["status"] == "SUSPENDED"
+
+
+def test_git_down_during_an_operation_fails_it_cleanly(stack: Any) -> None:
+    tenant_id = onboard(stack, "gitdown-1", "Offline")
+    head = stack.git.head()
+    stack.git.stop()
+    run(stack, request("suspend", tenant_id, "gd-1"))
+    stack.git.start()
+    record = stack.tenant(tenant_id)
+    assert record["status"] == "ACTIVE" and "lock" not in record
+    (failed,) = events_of(stack, "Tenant Operation Failed")
+    assert failed["failedStep"] == "UpdateGitOps" and failed["error"] == "GitRemoteUnavailable"
+    assert stack.git.head() == head
+
+
+def test_two_operations_on_one_tenant_never_run_at_once(stack: Any) -> None:
+    tenant_id = onboard(stack, "lock-1", "Locked")
+    run(stack, request("suspend", tenant_id, "both-1"), request("change-tier", tenant_id, "both-2", tier="advanced"))
+    record = stack.tenant(tenant_id)
+    assert (record["status"], record["tier"]) == ("SUSPENDED", "advanced")
+    assert "lock" not in record
+    ops = [(h["operation"], h["outcome"]) for h in record["history"][2:]]
+    assert sorted(ops) == [("change-tier", "SUSPENDED"), ("suspend", "SUSPENDED")] or sorted(ops) == [
+        ("change-tier", "ACTIVE"),
+        ("suspend", "SUSPENDED"),
+    ]
+    (release,) = [d for d in documents(stack, tenant_id) if d["kind"] == "HelmRelease"]
+    assert release["spec"]["values"]["suspended"] is True and release["spec"]["values"]["tier"] == "advanced"
+    busy = [s for e in stack.executions() for s in e["states"] if s["name"] == "StartOperation" and s["attempts"] > 1]
+    assert busy, "one of the two waited for the other's lock"
+
+
+def test_an_offboarded_name_is_reserved_then_free_again(tmp_path: Path) -> None:
+    from onboarding_local.stack import LocalStack
+
+    with LocalStack(tmp_path / "s", parameters={"NameReleaseAfterDays": "0"}) as free_now:
+        tenant_id = onboard(free_now, "n-1", "Recycled Name")
+        run(free_now, request("offboard", tenant_id, "n-off"))
+        assert onboard(free_now, "n-2", "recycled name")  # same name, another signup: allowed at once
+
+
+def test_an_offboarded_name_stays_reserved_for_the_configured_period(stack: Any) -> None:
+    tenant_id = onboard(stack, "n-3", "Reserved Name")
+    run(stack, request("offboard", tenant_id, "n-off-2"))
+    run(stack, signup_event("n-4", "Reserved Name"))
+    record = stack.tenant(derive_tenant_id("n-4"))
+    assert record["status"] == "FAILED" and "already taken" in record["failureReason"]
