@@ -29,6 +29,21 @@ SCHEMA_DIR = REPO / "schemas" / "v1"
 SIGNUP_DETAIL_TYPE = INBOUND_DETAIL_TYPES[SignupRequested]
 
 TRANSIENT = {"TransientError", "GitOpsConflict"}
+# A lifecycle operation waits (within a bound) for another one to release the tenant's lock.
+WAITS = {"StartOperation": {"TenantBusy"}}
+
+
+class Roles:
+    """Per state machine: the compensating task, and the tasks that record the outcome at the end."""
+
+    def __init__(self, compensate: str, record: str, reject: str | None = None) -> None:
+        self.compensate, self.record, self.reject = compensate, record, reject
+
+
+ROLES = {
+    "onboarding.asl.json": Roles(compensate="Compensate", record="RecordFailure"),
+    "lifecycle.asl.json": Roles(compensate="RevertGitOps", record="FailOperation", reject="RejectOperation"),
+}
 # Words that are one word in a state name although they are capitalised like two.
 COMPOUND_WORDS = ("GitOps",)
 
@@ -205,11 +220,17 @@ def test_the_transient_errors_are_the_ones_the_state_machine_retries() -> None:
 @pytest.mark.parametrize(("path", "name", "state"), task_params())
 def test_every_task_retries_only_transient_domain_errors(path: Path, name: str, state: dict[str, Any]) -> None:
     assert state.get("Retry"), f"{name} has no Retry"
+    waits = WAITS.get(name, set())
     for rule in state["Retry"]:
         retried = domain_names(rule["ErrorEquals"])
         assert "States.ALL" not in rule["ErrorEquals"], f"{name} retries everything, permanent errors included"
+        if retried <= waits:
+            assert rule["MaxAttempts"] <= 10, f"{name} waits without a bound"
+            continue
         assert retried <= TRANSIENT, f"{name} retries permanent errors {sorted(retried - TRANSIENT)}"
-        assert "TransientError" in retried, f"{name} does not retry TransientError"
+    assert any("TransientError" in rule["ErrorEquals"] for rule in state["Retry"]), (
+        f"{name} does not retry TransientError"
+    )
 
 
 def _function_of(state: dict[str, Any]) -> str:
@@ -230,19 +251,29 @@ def test_tasks_that_write_to_gitops_retry_a_moving_branch(path: Path, name: str,
 @pytest.mark.parametrize(("path", "name", "state"), task_params())
 def test_every_task_failure_is_caught_and_recorded(path: Path, name: str, state: dict[str, Any]) -> None:
     states = asl(path)["States"]
-    if name == "RecordFailure":
-        assert "Catch" not in state, "RecordFailure must fail the execution when it cannot record"
+    roles = ROLES[path.name]
+    if name == roles.record:
+        assert "Catch" not in state, f"{name} must fail the execution when it cannot record"
         assert states[state["Next"]]["Type"] == "Fail"
+        return
+    if name == roles.reject:
+        # a rejection changed nothing: it is announced and the execution succeeds
+        assert "Catch" not in state and states[state["Next"]]["Type"] == "Succeed"
         return
     catches = state.get("Catch", [])
     assert catches, f"{name} has no Catch"
     catch_all = [c for c in catches if "States.ALL" in c["ErrorEquals"]]
     assert catch_all, f"{name} does not catch States.ALL"
-    if name == "Compensate":
-        # A failed compensation is still recorded (and must not loop back into Compensate).
-        assert catch_all[0]["Next"] == "RecordFailure"
+    assert catches[-1] is catch_all[0], f"{name}: States.ALL must be the last Catch"
+    if name == roles.compensate:
+        # A failed compensation is still recorded (and must not loop back into compensation).
+        assert catch_all[0]["Next"] == roles.record
         assert catch_all[0]["ResultPath"] != "$.error", "the original error must survive a failed compensation"
         return
+    for waited in WAITS.get(name, set()):
+        assert any(waited in c["ErrorEquals"] and c["Next"] == roles.reject for c in catches), (
+            f"{name}: {waited} past its bound must be rejected, not compensated"
+        )
     failed = f"{name} failed"
     assert catch_all[0]["Next"] == failed
     assert catch_all[0]["ResultPath"] == "$.error"
@@ -250,7 +281,11 @@ def test_every_task_failure_is_caught_and_recorded(path: Path, name: str, state:
     assert marker["Type"] == "Pass"
     assert marker["Result"] == name
     assert marker["ResultPath"] == "$.failedStep"
-    assert marker["Next"] == "Compensate"
+    assert marker["Next"] == roles.compensate
+
+
+def test_every_state_machine_has_roles() -> None:
+    assert {p.name for p in ASL_FILES} == set(ROLES)
 
 
 @pytest.mark.parametrize(("path", "name", "state"), task_params())
