@@ -1,0 +1,219 @@
+"""Lifecycle operations as logic: allowed transitions, plans, locking, completion, revert and failure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from onboarding.complete_operation import complete_operation
+from onboarding.errors import OperationRejected, TenantBusy
+from onboarding.fail_operation import fail_operation
+from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
+from onboarding.lifecycle_intake import handle_lifecycle_request
+from onboarding.manifests import GitOpsLayout, tenant_files
+from onboarding.models import (
+    CompleteOperationInput,
+    DeploymentModel,
+    LifecycleFailureInput,
+    LifecycleRequestInput,
+    Operation,
+    OperationFailed,
+    OperationRejectedEvent,
+    StepInput,
+    TenantOffboarded,
+    TenantStatus,
+    TenantTierChanged,
+    Tier,
+)
+from onboarding.register_tenant import register_tenant
+from onboarding.revert_gitops import revert_gitops
+from onboarding.start_operation import plan_operation, start_operation
+from onboarding.update_gitops import update_gitops
+from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+
+AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
+
+
+def now() -> datetime:
+    return AT
+
+
+def change_content(repo: InMemoryGitOpsRepository, tenant_id: str, index: int) -> bytes:
+    return repo.commits[index][1][f"tenants/{tenant_id}.yaml"]
+
+
+def active_tenant(store: InMemoryTenantStore, tier: str = "basic", model: str | None = None) -> str:
+    tenant_id = derive_tenant_id("s-1")
+    signup = {"signupId": "s-1", "tenantName": "Acme", "adminEmail": "a@b.example", "tier": tier}
+    if model:
+        signup["deploymentModel"] = model
+    step = StepInput.model_validate({"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup})
+    register_tenant(step, tenants=store, publisher=RecordingPublisher(), now=now)
+    record = store.records[tenant_id]
+    store.records[tenant_id] = record.model_copy(update={"status": TenantStatus.ACTIVE, "git_commit": "c0"})
+    return tenant_id
+
+
+def req(tenant_id: str, operation: Operation, **extra: Any) -> LifecycleRequestInput:
+    return LifecycleRequestInput(
+        tenant_id=tenant_id,
+        operation=operation,
+        operation_id=f"op-{operation.value}",
+        execution=operation_execution_name(f"op-{operation.value}"),
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("tier", "model", "to", "expected"),
+    [
+        ("basic", None, Tier.PREMIUM, DeploymentModel.SILOED),
+        ("premium", None, Tier.BASIC, DeploymentModel.POOLED),
+        ("premium", None, Tier.ADVANCED, DeploymentModel.SILOED),
+        ("advanced", "remote", Tier.BASIC, DeploymentModel.REMOTE),
+    ],
+)
+def test_tier_change_moves_pooled_and_siloed_but_keeps_remote_and_hybrid_placement(
+    tier: str, model: str | None, to: Tier, expected: DeploymentModel
+) -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store, tier)
+    record = store.records[tenant_id]
+    if model:
+        record = record.model_copy(update={"deployment_model": DeploymentModel(model)})
+    plan = plan_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=to), record)
+    assert plan.after is not None and plan.after.tier is to and plan.after.deployment_model is expected
+    assert plan.before.tier.value == tier
+
+
+@pytest.mark.parametrize(
+    ("status", "operation"),
+    [
+        (TenantStatus.ONBOARDING, Operation.SUSPEND),
+        (TenantStatus.FAILED, Operation.OFFBOARD),
+        (TenantStatus.OFFBOARDED, Operation.OFFBOARD),
+        (TenantStatus.ACTIVE, Operation.RESUME),
+        (TenantStatus.SUSPENDED, Operation.SUSPEND),
+        (TenantStatus.ONBOARDING, Operation.CHANGE_TIER),
+    ],
+)
+def test_operations_not_allowed_from_a_status_are_rejected_with_the_reason(
+    status: TenantStatus, operation: Operation
+) -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store)
+    record = store.records[tenant_id].model_copy(update={"status": status})
+    with pytest.raises(OperationRejected, match=f"is {status.value}"):
+        plan_operation(req(tenant_id, operation, to_tier=Tier.PREMIUM), record)
+
+
+def test_the_same_tier_is_rejected() -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store)
+    with pytest.raises(OperationRejected, match="already on tier basic"):
+        plan_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=Tier.BASIC), store.records[tenant_id])
+
+
+def test_start_takes_the_lock_and_a_second_operation_is_busy() -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store)
+    start_operation(req(tenant_id, Operation.SUSPEND), tenants=store, now=now)
+    assert store.records[tenant_id].lock is not None
+    start_operation(req(tenant_id, Operation.SUSPEND), tenants=store, now=now)  # its own retry: fine
+    with pytest.raises(TenantBusy):
+        start_operation(req(tenant_id, Operation.OFFBOARD), tenants=store, now=now)
+
+
+def test_unknown_tenant_is_rejected() -> None:
+    with pytest.raises(OperationRejected, match="unknown tenant"):
+        start_operation(req("t-nobody-0000000000", Operation.SUSPEND), tenants=InMemoryTenantStore(), now=now)
+
+
+def test_offboarding_removes_the_file_releases_the_lock_and_schedules_the_name() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    repo = InMemoryGitOpsRepository({"README.md": b"x", f"tenants/{derive_tenant_id('s-1')}.yaml": b"old"})
+    tenant_id = active_tenant(store)
+    request = req(tenant_id, Operation.OFFBOARD)
+    plan = start_operation(request, tenants=store, now=now)
+    change = update_gitops(
+        CompleteOperationInput.model_validate(
+            {**request.wire(), "plan": plan.wire(), "gitops": {"commit": "", "changed": False, "paths": []}}
+        ),
+        repo=repo,
+        layout=GitOpsLayout(),
+    )
+    assert change.changed and f"tenants/{tenant_id}.yaml" not in repo.head[1]
+    done = CompleteOperationInput.model_validate({**request.wire(), "plan": plan.wire(), "gitops": change.wire()})
+    event = complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(days=30))
+    record = store.records[tenant_id]
+    assert record.status is TenantStatus.OFFBOARDED and record.lock is None and record.offboarded_at == AT
+    assert isinstance(event, TenantOffboarded) and event.name_released_at == AT + timedelta(days=30)
+    assert store.released[name_key("Acme")] == AT + timedelta(days=30)
+
+
+def test_tier_change_event_names_both_tiers() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    tenant_id = active_tenant(store)
+    request = req(tenant_id, Operation.CHANGE_TIER, to_tier=Tier.ADVANCED)
+    plan = start_operation(request, tenants=store, now=now)
+    done = CompleteOperationInput.model_validate(
+        {**request.wire(), "plan": plan.wire(), "gitops": {"commit": "c1", "changed": True, "paths": []}}
+    )
+    event = complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0))
+    assert isinstance(event, TenantTierChanged)
+    assert (event.from_tier, event.to_tier, event.deployment_model) == (
+        Tier.BASIC,
+        Tier.ADVANCED,
+        DeploymentModel.SILOED,
+    )
+    assert store.records[tenant_id].tier is Tier.ADVANCED and store.records[tenant_id].git_commit == "c1"
+
+
+def test_revert_restores_the_previous_file_and_failure_releases_the_lock() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    tenant_id = active_tenant(store)
+    original = tenant_files(store.records[tenant_id].spec, GitOpsLayout())
+    repo = InMemoryGitOpsRepository({"README.md": b"x", **original})
+    request = req(tenant_id, Operation.SUSPEND)
+    plan = start_operation(request, tenants=store, now=now)
+    state = {**request.wire(), "plan": plan.wire()}
+    change = update_gitops(
+        CompleteOperationInput.model_validate({**state, "gitops": {"commit": "", "changed": False, "paths": []}}),
+        repo=repo,
+        layout=GitOpsLayout(),
+    )
+    failure = LifecycleFailureInput.model_validate(
+        {**state, "gitops": change.wire(), "failedStep": "CompleteOperation", "error": {"Error": "StorageError"}}
+    )
+    compensation = revert_gitops(failure, repo=repo, layout=GitOpsLayout())
+    assert change.changed and b"suspended: true" in change_content(repo, tenant_id, -2)
+    assert compensation.compensated
+    assert repo.head[1] == {"README.md": b"x", **original}
+    event = fail_operation(
+        failure.model_copy(update={"compensation": compensation}), tenants=store, publisher=publisher, now=now
+    )
+    assert isinstance(event, OperationFailed) and event.compensated and event.failed_step == "CompleteOperation"
+    record = store.records[tenant_id]
+    assert record.lock is None and record.status is TenantStatus.ACTIVE and record.history[-1].outcome == "FAILED"
+
+
+def test_lifecycle_intake_names_every_wrong_field_and_starts_nothing() -> None:
+    starter, publisher = RecordingStarter(), RecordingPublisher()
+    result = handle_lifecycle_request(
+        "Tenant Tier Change Requested", {"tenantId": "nope", "tier": "gold"}, starter=starter, publisher=publisher
+    )
+    assert result.outcome == "rejected" and starter.started == {}
+    (event,) = publisher.of(OperationRejectedEvent)
+    assert {e.field for e in event.errors} == {"tenantId", "operationId", "tier"}
+    assert event.operation is Operation.CHANGE_TIER
+
+
+def test_lifecycle_intake_starts_one_execution_per_operation_id() -> None:
+    starter, publisher = RecordingStarter(), RecordingPublisher()
+    detail = {"tenantId": derive_tenant_id("s-1"), "operationId": "op-42"}
+    first = handle_lifecycle_request("Tenant Suspend Requested", detail, starter=starter, publisher=publisher)
+    again = handle_lifecycle_request("Tenant Suspend Requested", detail, starter=starter, publisher=publisher)
+    assert (first.outcome, again.outcome) == ("started", "duplicate")
+    assert list(starter.started) == [operation_execution_name("op-42")]
