@@ -92,6 +92,9 @@ def _install_moto_patches() -> None:
                         stack.record_event(event)
             return entries
 
+        from onboarding_local import ssm_activations
+
+        ssm_activations.install()
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         EventsBackend.put_events = put_events  # type: ignore[method-assign]

@@ -1,0 +1,114 @@
+"""Systems Manager hybrid activations for moto, which lacks them.
+
+``CreateActivation``, ``DescribeActivations`` and ``DeleteActivation`` are added to moto's SSM
+service with the documented request and response shapes and errors, so the pipeline runs the same
+code path locally as on AWS. State lives on moto's SSM backend, so a moto reset clears it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+MAX_EXPIRY = timedelta(days=30)
+
+
+@dataclass
+class Activation:
+    activation_id: str
+    activation_code: str
+    iam_role: str
+    registration_limit: int
+    expiration: datetime
+    default_instance_name: str | None
+    description: str | None
+    tags: list[dict[str, str]]
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    registrations: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ActivationId": self.activation_id,
+            "Description": self.description or "",
+            "DefaultInstanceName": self.default_instance_name or "",
+            "IamRole": self.iam_role,
+            "RegistrationLimit": self.registration_limit,
+            "RegistrationsCount": self.registrations,
+            "ExpirationDate": self.expiration,
+            "Expired": self.expiration <= datetime.now(UTC),
+            "CreatedDate": self.created,
+            "Tags": self.tags,
+        }
+
+
+def _activations(backend: Any) -> dict[str, Activation]:
+    store: dict[str, Activation] = backend.__dict__.setdefault("_local_hybrid_activations", {})
+    return store
+
+
+def install() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    class ValidationException(JsonRESTError):
+        def __init__(self, message: str) -> None:
+            super().__init__("ValidationException", message)
+
+    class InvalidActivationId(JsonRESTError):
+        def __init__(self, activation_id: str) -> None:
+            super().__init__("InvalidActivationId", f"Activation ID {activation_id} is not valid.")
+
+    def create_activation(self: Any) -> ActionResult:
+        role = self._get_param("IamRole")
+        limit = int(self._get_param("RegistrationLimit", 1))
+        raw_expiry = self._get_param("ExpirationDate")
+        now = datetime.now(UTC)
+        expiry = datetime.fromtimestamp(float(raw_expiry), UTC) if raw_expiry is not None else now + timedelta(hours=24)
+        if not role:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'iamRole' failed to satisfy constraint"
+            )
+        if not 1 <= limit <= 1000:
+            raise ValidationException("RegistrationLimit must be between 1 and 1000")
+        if expiry <= now or expiry - now > MAX_EXPIRY:
+            raise ValidationException("ExpirationDate must be in the future and at most 30 days from now")
+        alphabet = string.ascii_letters + string.digits + "+/"
+        activation = Activation(
+            activation_id=str(uuid.uuid4()),
+            activation_code="".join(secrets.choice(alphabet) for _ in range(20)),
+            iam_role=role,
+            registration_limit=limit,
+            expiration=expiry,
+            default_instance_name=self._get_param("DefaultInstanceName"),
+            description=self._get_param("Description"),
+            tags=self._get_param("Tags") or [],
+        )
+        _activations(self.ssm_backend)[activation.activation_id] = activation
+        return ActionResult({"ActivationId": activation.activation_id, "ActivationCode": activation.activation_code})
+
+    def describe_activations(self: Any) -> ActionResult:
+        found = list(_activations(self.ssm_backend).values())
+        for flt in self._get_param("Filters") or []:
+            key, values = flt["FilterKey"], set(flt.get("FilterValues", []))
+            attribute = {
+                "ActivationIds": "activation_id",
+                "DefaultInstanceName": "default_instance_name",
+                "IamRole": "iam_role",
+            }[key]
+            found = [a for a in found if getattr(a, attribute) in values]
+        return ActionResult({"ActivationList": [a.describe() for a in found]})
+
+    def delete_activation(self: Any) -> ActionResult:
+        activation_id = self._get_param("ActivationId")
+        if _activations(self.ssm_backend).pop(activation_id, None) is None:
+            raise InvalidActivationId(activation_id)
+        return ActionResult({})
+
+    SimpleSystemManagerResponse.create_activation = create_activation  # type: ignore[attr-defined]
+    SimpleSystemManagerResponse.describe_activations = describe_activations  # type: ignore[attr-defined]
+    SimpleSystemManagerResponse.delete_activation = delete_activation  # type: ignore[attr-defined]
