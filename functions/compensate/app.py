@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.compensate import compensate
+from onboarding.compensate import HybridCleanup, compensate
 from onboarding.models import CompensateInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.ports import GitOpsRepository, TenantStore
-from onboarding.runtime import gitops_repository, tenant_store
-from onboarding.settings import CompensateSettings
+from onboarding.runtime import gitops_repository, hybrid_adapters, tenant_store
+from onboarding.settings import HybridCompensateSettings
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")
@@ -21,9 +21,17 @@ def lambda_handler(
     context: LambdaContext,
     tenants: TenantStore | None = None,
     repo: GitOpsRepository | None = None,
+    hybrid: HybridCleanup | None = None,
 ) -> dict[str, Any]:
-    settings = CompensateSettings()
+    settings = HybridCompensateSettings()
     step = parse(event=event, model=CompensateInput)
-    result = compensate(step, tenants=tenants or tenant_store(settings), repo=repo or gitops_repository(settings))
+    if hybrid is None and step.signup.hybrid is not None:
+        hybrid = HybridCleanup(*hybrid_adapters(settings), secret_prefix=settings.tenant_secret_prefix)
+    result = compensate(
+        step,
+        tenants=tenants or tenant_store(settings, settings.network_claims_table),
+        repo=repo or gitops_repository(settings),
+        hybrid=hybrid,
+    )
     logger.info("compensation finished", extra=result.wire())
     return result.wire()

@@ -2,11 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -15,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.intake import handle_signup
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
-from onboarding.runtime import event_publisher, execution_starter, tenant_store
-from onboarding.settings import IntakeSettings
+from onboarding.runtime import event_publisher, execution_starter, idempotency_store, tenant_store
+from onboarding.settings import SignupIntakeSettings
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.signupId")
@@ -30,7 +26,7 @@ def lambda_handler(
     tenants: TenantStore | None = None,
     persistence: BasePersistenceLayer | None = None,
 ) -> dict[str, Any]:
-    settings = IntakeSettings()
+    settings = SignupIntakeSettings()
     envelope = parse(event=event, model=EventBridgeModel)
     config = IdempotencyConfig(expires_after_seconds=3600)
     config.register_lambda_context(context)
@@ -38,7 +34,7 @@ def lambda_handler(
     # EventBridge delivers at least once: a redelivered event id returns the first result.
     @idempotent_function(
         data_keyword_argument="event_id",
-        persistence_store=persistence or DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+        persistence_store=persistence or idempotency_store(settings.idempotency_table),
         config=config,
     )
     def process(event_id: str) -> dict[str, Any]:
@@ -47,6 +43,7 @@ def lambda_handler(
             starter=starter or execution_starter(settings.onboarding_state_machine_arn),
             publisher=publisher or event_publisher(settings),
             tenants=tenants or tenant_store(settings),
+            cluster_cidrs=settings.cluster_cidrs,
         ).wire()
 
     result = process(event_id=envelope.id)

@@ -10,7 +10,7 @@ from onboarding.observability import logger, metrics, tracer
 from onboarding.ports import EventPublisher, TenantStore
 from onboarding.register_tenant import register_tenant
 from onboarding.runtime import event_publisher, tenant_store, utcnow
-from onboarding.settings import StepSettings
+from onboarding.settings import RegisterSettings
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")
@@ -22,11 +22,11 @@ def lambda_handler(
     tenants: TenantStore | None = None,
     publisher: EventPublisher | None = None,
 ) -> dict[str, Any]:
-    settings = StepSettings()
+    settings = RegisterSettings()
     step = parse(event=event, model=StepInput)
     registration = register_tenant(
         step,
-        tenants=tenants or tenant_store(settings),
+        tenants=tenants or tenant_store(settings, settings.network_claims_table),
         publisher=publisher or event_publisher(settings),
         now=utcnow,
     )

@@ -277,6 +277,9 @@ class LocalStack:
                 AttributeDefinitions=props["AttributeDefinitions"],
                 BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
             )
+        s3 = self.client("s3")
+        for logical in t.of_type("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=t.ref(logical))
         sqs = self.client("sqs")
         for logical in t.of_type("AWS::SQS::Queue"):
             sqs.create_queue(QueueName=logical)
@@ -395,11 +398,10 @@ class LocalStack:
             running = 0
             if self.router.pending == 0:
                 for machine in sfn.list_state_machines()["stateMachines"]:
-                    running += len(
-                        sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
-                            "executions"
-                        ]
+                    pages = sfn.get_paginator("list_executions").paginate(
+                        stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                     )
+                    running += sum(len(page["executions"]) for page in pages)
             busy = self.router.pending > 0 or running > 0
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:
@@ -448,8 +450,9 @@ class LocalStack:
         sfn = self.client("stepfunctions")
         result = []
         for machine in sfn.list_state_machines()["stateMachines"]:
-            for summary in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
-                result.append(describe_execution(sfn, summary["executionArn"]))
+            pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+            for page in pages:
+                result += [describe_execution(sfn, summary["executionArn"]) for summary in page["executions"]]
         return sorted(result, key=lambda e: e["startDate"])
 
 

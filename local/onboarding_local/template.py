@@ -68,8 +68,10 @@ class Template:
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == kind}
 
-    def ref(self, logical: str) -> str:
+    def ref(self, logical: str) -> Any:
         if logical in self.params:
+            if self.doc["Parameters"][logical].get("Type") == "CommaDelimitedList":
+                return [item.strip() for item in self.params[logical].split(",") if item.strip()]
             return self.params[logical]
         pseudo = {
             "AWS::Region": REGION,
@@ -82,6 +84,8 @@ class Template:
         kind = self.resources[logical]["Type"]
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical}"
+        if kind == "AWS::S3::Bucket":
+            return f"{self.stack_name}-{logical}".lower()
         if kind == "AWS::SQS::Queue":
             return f"http://sqs.{REGION}.localhost.localstack:0/{ACCOUNT}/{logical}"  # replaced by the stack
         return logical

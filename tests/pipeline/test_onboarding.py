@@ -260,24 +260,12 @@ def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
     assert events_of(stack, "Tenant Onboarding Failed")[0]["compensated"] is True
 
 
-def test_remote_and_hybrid_are_recorded_and_failed_as_not_yet_supported(stack: Any) -> None:
-    hybrid = {
-        "nodeCidrs": ["10.80.0.0/24"],
-        "podCidrs": ["10.81.0.0/16"],
-        "nodeCount": 2,
-        "supportingServices": "bundled",
-    }
-    run(
-        stack,
-        sample_event("signup-remote.json"),
-        signup_event("hy-1", "Hybrid Co", deploymentModel="hybrid", hybrid=hybrid),
-    )
-    head = stack.git.log()
-    for signup_id, step in (("initech-signup-0003", "ProvisionRemote"), ("hy-1", "ProvisionHybrid")):
-        record = stack.tenant(derive_tenant_id(signup_id))
-        assert record["status"] == "FAILED" and record["failedStep"] == step
-        assert "not yet supported" in record["failureReason"]
-    assert head == ["Seed GitOps repository"]
+def test_remote_is_recorded_and_failed_as_not_yet_supported(stack: Any) -> None:
+    run(stack, sample_event("signup-remote.json"))
+    record = stack.tenant(derive_tenant_id("initech-signup-0003"))
+    assert record["status"] == "FAILED" and record["failedStep"] == "ProvisionRemote"
+    assert "not yet supported" in record["failureReason"]
+    assert stack.git.log() == ["Seed GitOps repository"]
     assert {e["error"] for e in events_of(stack, "Tenant Onboarding Failed")} == {"DeploymentModelNotSupported"}
 
 

@@ -25,6 +25,7 @@ ENV = {
     "STATUS_EVENT_SOURCE": "saas.onboarding",
     "ONBOARDING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:Onboarding",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "CLUSTER_CIDRS": '["10.0.0.0/16"]',
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 

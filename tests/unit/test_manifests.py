@@ -219,23 +219,10 @@ def test_whitespace_in_names_is_normalised_to_single_spaces_before_rendering() -
 
 @pytest.mark.parametrize(
     ("model", "extra"),
-    [
-        (DeploymentModel.REMOTE, {"aws_account_id": "222222222222", "region": "eu-west-1"}),
-        (
-            DeploymentModel.HYBRID,
-            {
-                "hybrid": {
-                    "nodeCidrs": ["10.80.0.0/16"],
-                    "podCidrs": ["10.81.0.0/16"],
-                    "nodeCount": 3,
-                    "supportingServices": "bundled",
-                }
-            },
-        ),
-    ],
-    ids=["remote", "hybrid"],
+    [(DeploymentModel.REMOTE, {"aws_account_id": "222222222222", "region": "eu-west-1"})],
+    ids=["remote"],
 )
-def test_remote_and_hybrid_tenants_are_not_rendered_yet(model: DeploymentModel, extra: dict[str, Any]) -> None:
+def test_remote_tenants_are_not_rendered_yet(model: DeploymentModel, extra: dict[str, Any]) -> None:
     request = signup(tier=Tier.ADVANCED, deployment_model=model, **extra)
     assert request.model is model
     with pytest.raises(ValueError, match=model.value):

@@ -7,8 +7,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from onboarding.errors import BranchMoved, GitRemoteUnavailable, TenantBusy, TenantConflict, TenantNameTaken
-from onboarding.models import ContractModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus
+from onboarding.cidrs import CidrRegistry
+from onboarding.errors import (
+    BranchMoved,
+    GitRemoteUnavailable,
+    TenantBusy,
+    TenantConflict,
+    TenantNameTaken,
+    TransientError,
+)
+from onboarding.models import ContractModel, HistoryEntry, HybridResources, OperationLock, TenantRecord, TenantStatus
 from onboarding.ports import Snapshot
 
 
@@ -17,12 +25,25 @@ class InMemoryTenantStore:
         self.records: dict[str, TenantRecord] = {}
         self.names: dict[str, str] = {}
         self.released: dict[str, datetime] = {}
+        self.cidrs = CidrRegistry(version=0, claims=[])
         self.writes = 0
+
+    def cidr_registry(self) -> CidrRegistry:
+        return self.cidrs
+
+    def release_cidrs(self, tenant_id: str) -> bool:
+        kept = [c for c in self.cidrs.claims if c.tenant_id != tenant_id]
+        if len(kept) == len(self.cidrs.claims):
+            return False
+        self.cidrs = CidrRegistry(version=self.cidrs.version + 1, claims=kept)
+        return True
 
     def get(self, tenant_id: str) -> TenantRecord | None:
         return self.records.get(tenant_id)
 
-    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
+        if cidrs is not None and cidrs.version != self.cidrs.version:
+            raise TransientError("the CIDR registry changed concurrently")
         existing = self.records.get(record.tenant_id)
         if redrive_of is None and existing is not None:
             raise TenantConflict("exists")
@@ -36,6 +57,8 @@ class InMemoryTenantStore:
             raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant")
         self.records[record.tenant_id] = record
         self.names[record.name_key] = record.tenant_id
+        if cidrs is not None:
+            self.cidrs = CidrRegistry(version=cidrs.version + 1, claims=cidrs.claims)
         self.writes += 1
         return True
 
@@ -47,14 +70,26 @@ class InMemoryTenantStore:
             return True
         return False
 
-    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None:
+    def activate(
+        self,
+        tenant_id: str,
+        execution: str,
+        git_commit: str,
+        entry: HistoryEntry,
+        hybrid_resources: HybridResources | None = None,
+    ) -> None:
         record = self.records.get(tenant_id)
         if record is None or record.execution != execution or record.status is not TenantStatus.ONBOARDING:
             if record and record.execution == execution and record.status is TenantStatus.ACTIVE:
                 return
             raise TenantConflict("cannot activate")
         self.records[tenant_id] = record.model_copy(
-            update={"status": TenantStatus.ACTIVE, "git_commit": git_commit, "history": [*record.history, entry]}
+            update={
+                "status": TenantStatus.ACTIVE,
+                "git_commit": git_commit,
+                "hybrid_resources": hybrid_resources,
+                "history": [*record.history, entry],
+            }
         )
         self.writes += 1
 

@@ -14,7 +14,7 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
         outcome=TenantStatus.ACTIVE.value,
         detail=step.gitops.commit,
     )
-    tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry)
+    tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, step.hybrid_resources)
     publisher.publish(
         [
             TenantOnboarded(

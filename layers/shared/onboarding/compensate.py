@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from onboarding.commit_gitops import apply_files
 from onboarding.errors import OnboardingError
 from onboarding.identity import name_key
 from onboarding.manifests import tenant_paths
 from onboarding.models import CompensateInput, Compensation
-from onboarding.ports import GitOpsRepository, TenantStore
+from onboarding.ports import DocumentStore, GitOpsRepository, HybridActivations, SecretStore, TenantStore
+from onboarding.release_hybrid_activation import release_activation
 
 # Errors raised before CommitGitOps could have pushed anything.
 _NOTHING_PUSHED = frozenset({"GitRemoteUnavailable", "GitOpsConflict", "States.Timeout"})
@@ -19,7 +22,23 @@ def _git_may_hold_changes(step: CompensateInput) -> bool:
     return step.failed_step == "CommitGitOps" and step.error.error not in _NOTHING_PUSHED
 
 
-def compensate(step: CompensateInput, *, tenants: TenantStore, repo: GitOpsRepository | None) -> Compensation:
+@dataclass(frozen=True)
+class HybridCleanup:
+    """What compensation needs to undo a hybrid provisioning."""
+
+    activations: HybridActivations
+    secrets: SecretStore
+    documents: DocumentStore
+    secret_prefix: str
+
+
+def compensate(
+    step: CompensateInput,
+    *,
+    tenants: TenantStore,
+    repo: GitOpsRepository | None,
+    hybrid: HybridCleanup | None = None,
+) -> Compensation:
     actions: list[str] = []
     complete = True
     if _git_may_hold_changes(step):
@@ -39,6 +58,28 @@ def compensate(step: CompensateInput, *, tenants: TenantStore, repo: GitOpsRepos
             except OnboardingError as exc:
                 complete = False
                 actions.append(f"GitOps revert failed: {type(exc).__name__}: {exc}")
+    if step.signup.hybrid is not None and (step.hybrid_resources or step.failed_step == "CreateHybridActivation"):
+        if hybrid is None:
+            complete = False
+            actions.append("hybrid cleanup not configured: the activation could not be removed")
+        else:
+            try:
+                actions += release_activation(
+                    step.tenant_id,
+                    activations=hybrid.activations,
+                    secrets=hybrid.secrets,
+                    secret_prefix=hybrid.secret_prefix,
+                )
+                if step.hybrid_resources is not None:
+                    hybrid.documents.delete(step.hybrid_resources.handover_uri)
+                    actions.append("deleted the handover guide")
+            except OnboardingError as exc:
+                complete = False
+                actions.append(f"hybrid cleanup failed: {type(exc).__name__}: {exc}")
+    if step.signup.hybrid is not None:
+        owned = tenants.get(step.tenant_id)
+        if owned is not None and owned.execution == step.execution and tenants.release_cidrs(step.tenant_id):
+            actions.append("released the tenant's CIDRs")
     if step.registration is not None or step.failed_step == "RegisterTenant":
         key = name_key(step.signup.tenant_name)
         if tenants.release_name(key, step.tenant_id, step.execution):

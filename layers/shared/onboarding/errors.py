@@ -68,3 +68,11 @@ class TenantBusy(OnboardingError):
 
 class OperationRejected(OnboardingError):
     """The lifecycle operation is not allowed for this tenant now (unknown, onboarding, failed, same tier...)."""
+
+
+class CidrConflict(OnboardingError):
+    """A hybrid tenant's CIDRs overlap the cluster's ranges or another tenant's ranges."""
+
+
+class ActivationFailed(OnboardingError):
+    """Systems Manager refused the hybrid activation (role, limit or expiry)."""

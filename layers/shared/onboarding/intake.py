@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import Any
 
 from pydantic import ValidationError
 
+from onboarding.cidrs import cluster_conflicts
 from onboarding.identity import derive_tenant_id, execution_name
 from onboarding.models import FieldError, HybridSpec, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
 from onboarding.observability import logger
@@ -45,18 +48,28 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+def _reject(publisher: EventPublisher, signup_id: str | None, errors: list[FieldError]) -> IntakeResult:
+    logger.info("signup rejected", extra={"signupId": signup_id, "errors": [e.wire() for e in errors]})
+    publisher.publish([SignupRejected(signup_id=signup_id, errors=errors)])
+    return IntakeResult(outcome="rejected", errors=tuple(errors))
+
+
 def handle_signup(
-    detail: Any, *, starter: ExecutionStarter, publisher: EventPublisher, tenants: TenantStore
+    detail: Any,
+    *,
+    starter: ExecutionStarter,
+    publisher: EventPublisher,
+    tenants: TenantStore,
+    cluster_cidrs: Sequence[IPv4Network] = (),
 ) -> IntakeResult:
     raw_signup_id = detail.get("signupId") if isinstance(detail, dict) else None
     signup_id = raw_signup_id if isinstance(raw_signup_id, str) and raw_signup_id else None
     try:
         signup = SignupRequested.model_validate(detail)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        logger.info("signup rejected", extra={"signupId": signup_id, "errors": [e.wire() for e in errors]})
-        publisher.publish([SignupRejected(signup_id=signup_id, errors=errors)])
-        return IntakeResult(outcome="rejected", errors=tuple(errors))
+        return _reject(publisher, signup_id, field_errors(exc))
+    if signup.hybrid is not None and (clashes := cluster_conflicts(signup.hybrid, cluster_cidrs)):
+        return _reject(publisher, signup_id, clashes)
 
     tenant_id = derive_tenant_id(signup.signup_id)
     logger.set_correlation_id(tenant_id)

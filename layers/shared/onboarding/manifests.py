@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from onboarding.models import DeploymentModel, TenantSpec, Tier
 
@@ -25,6 +25,22 @@ TIER_PROFILES: dict[Tier, dict[str, Any]] = {
     Tier.PREMIUM: {"replicas": 2, "cpu": "1", "memory": "1Gi", "requestsPerSecond": 500},
     Tier.ADVANCED: {"replicas": 3, "cpu": "2", "memory": "4Gi", "requestsPerSecond": 2000},
 }
+
+
+NODE_LABEL = f"{LABEL_PREFIX}/tenant-id"  # on a hybrid tenant's nodes, set by nodeadm at boot
+TAINT_KEY = f"{LABEL_PREFIX}/tenant"  # NoSchedule taint only this tenant's workloads tolerate
+HYBRID_COMPUTE_LABEL = ("eks.amazonaws.com/compute-type", "hybrid")
+
+
+class SharedEndpoint(BaseModel):
+    """A shared service every tenant's pods may reach (for example the provider's API gateway)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cidr: str
+    port: int = Field(ge=1, le=65535)
+    protocol: str = "TCP"
+    description: str = ""
 
 
 class GitOpsLayout(BaseModel):
@@ -40,6 +56,10 @@ class GitOpsLayout(BaseModel):
     pool_namespace: str = "pool"
     tenant_domain: str = "tenants.example.com"
     interval: str = "5m"
+    hybrid_chart: str = "tenant-app"
+    database_chart: str = "tenant-postgresql"
+    dns_namespace: str = "kube-system"
+    shared_endpoints: tuple[SharedEndpoint, ...] = ()
 
 
 def tenant_paths(tenant_id: str) -> list[str]:
@@ -56,7 +76,23 @@ def _labels(spec: TenantSpec) -> dict[str, str]:
     }
 
 
-def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, chart: str) -> dict[str, Any]:
+def _placement(spec: TenantSpec) -> dict[str, Any]:
+    """Values that pin a hybrid tenant's pods to its own nodes: node labels plus a tolerated taint."""
+    return {
+        "nodeSelector": {NODE_LABEL: spec.tenant_id, HYBRID_COMPUTE_LABEL[0]: HYBRID_COMPUTE_LABEL[1]},
+        "tolerations": [{"key": TAINT_KEY, "operator": "Equal", "value": spec.tenant_id, "effect": "NoSchedule"}],
+    }
+
+
+def _helm_release(
+    spec: TenantSpec,
+    layout: GitOpsLayout,
+    *,
+    namespace: str,
+    chart: str,
+    name: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     tenant_id = spec.tenant_id
     resources = dict(TIER_PROFILES[spec.tier])
     if spec.suspended:
@@ -65,14 +101,14 @@ def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, cha
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {
-            "name": tenant_id,
+            "name": name or tenant_id,
             "namespace": namespace,
             "labels": _labels(spec),
             "annotations": {f"{LABEL_PREFIX}/tenant-name": spec.tenant_name},
         },
         "spec": {
             "interval": layout.interval,
-            "releaseName": tenant_id,
+            "releaseName": name or tenant_id,
             "targetNamespace": namespace,
             "chart": {
                 "spec": {
@@ -87,7 +123,8 @@ def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, cha
             },
             "install": {"remediation": {"retries": 3}},
             "upgrade": {"remediation": {"retries": 3, "remediateLastFailure": True}},
-            "values": {
+            "values": values
+            or {
                 "tenantId": tenant_id,
                 "tenantName": spec.tenant_name,
                 "tier": spec.tier.value,
@@ -100,8 +137,101 @@ def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, cha
     }
 
 
+def _network_policies(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
+    """Deny by default; allow the tenant's own namespace, DNS, the shared endpoints (and its database)."""
+    namespace = spec.tenant_id
+    same_namespace: dict[str, Any] = {"podSelector": {}}
+    egress: list[dict[str, Any]] = [
+        {"to": [same_namespace]},
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": layout.dns_namespace}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        },
+    ]
+    for endpoint in layout.shared_endpoints:
+        egress.append(
+            {
+                "to": [{"ipBlock": {"cidr": endpoint.cidr}}],
+                "ports": [{"protocol": endpoint.protocol, "port": endpoint.port}],
+            }
+        )
+    hybrid = spec.hybrid
+    if hybrid is not None and hybrid.supporting_services == "customer" and hybrid.database_endpoint:
+        port = int(hybrid.database_endpoint.rsplit(":", 1)[1])
+        # the customer's database lives in the customer's own network, reached from the tenant's nodes
+        egress.append(
+            {
+                "to": [{"ipBlock": {"cidr": str(c)}} for c in hybrid.node_cidrs],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }
+        )
+    base = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"}
+    return [
+        {
+            **base,
+            "metadata": {"name": "default-deny", "namespace": namespace, "labels": _labels(spec)},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        {
+            **base,
+            "metadata": {"name": "tenant-isolation", "namespace": namespace, "labels": _labels(spec)},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [same_namespace]}],
+                "egress": egress,
+            },
+        },
+    ]
+
+
+def _render_hybrid(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
+    hybrid = spec.hybrid
+    if hybrid is None:
+        raise ValueError("a hybrid tenant needs its hybrid specification")
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": spec.tenant_id, "labels": _labels(spec)},
+    }
+    app = _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.hybrid_chart)
+    values = app["spec"]["values"]
+    values.update(_placement(spec))
+    values["resources"]["replicas"] = 0 if spec.suspended else min(values["resources"]["replicas"], hybrid.node_count)
+    documents = [namespace, *_network_policies(spec, layout), app]
+    if hybrid.supporting_services == "bundled":
+        values["database"] = {"mode": "bundled", "host": f"{spec.tenant_id}-postgresql", "port": 5432}
+        database_values = {
+            "tenantId": spec.tenant_id,
+            "persistence": {"enabled": True},
+            "replicas": 0 if spec.suspended else 1,
+            **_placement(spec),
+        }
+        documents.append(
+            _helm_release(
+                spec,
+                layout,
+                namespace=spec.tenant_id,
+                chart=layout.database_chart,
+                name=f"{spec.tenant_id}-postgresql",
+                values=database_values,
+            )
+        )
+    else:
+        host, port = (hybrid.database_endpoint or ":").rsplit(":", 1)
+        values["database"] = {
+            "mode": "customer",
+            "host": host,
+            "port": int(port),
+            "secretArn": hybrid.database_secret_arn,
+        }
+    return documents
+
+
 def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
     """The Kubernetes objects of one tenant, by deployment model."""
+    if spec.deployment_model is DeploymentModel.HYBRID:
+        return _render_hybrid(spec, layout)
     if spec.deployment_model is DeploymentModel.POOLED:
         return [_helm_release(spec, layout, namespace=layout.pool_namespace, chart=layout.pooled_chart)]
     if spec.deployment_model is DeploymentModel.SILOED:
@@ -114,7 +244,14 @@ def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]
     raise ValueError(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Safe dumping without anchors and aliases: every manifest reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def tenant_files(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, bytes]:
     documents = render_tenant(spec, layout)
-    text = yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True, explicit_start=True)
+    text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, explicit_start=True)
     return {tenant_paths(spec.tenant_id)[0]: text.encode("utf-8")}

@@ -22,6 +22,11 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 
 
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
 class Tier(StrEnum):
     BASIC = "basic"
     PREMIUM = "premium"
@@ -76,7 +81,7 @@ class HybridSpec(ContractModel):
     @classmethod
     def _private(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
         for cidr in cidrs:
-            if not cidr.is_private or cidr.is_loopback or cidr.is_link_local:
+            if not any(cidr.subnet_of(allowed) for allowed in PRIVATE_RANGES):
                 raise ValueError(f"{cidr} is not a private range (RFC 1918 or RFC 6598)")
         return cidrs
 
@@ -350,10 +355,26 @@ class TenantSpec(BaseModel):
     tier: Tier
     deployment_model: DeploymentModel
     suspended: bool = False
+    hybrid: HybridSpec | None = None
 
     @classmethod
     def of_signup(cls, tenant_id: str, signup: SignupRequested) -> TenantSpec:
-        return cls(tenant_id=tenant_id, tenant_name=signup.tenant_name, tier=signup.tier, deployment_model=signup.model)
+        return cls(
+            tenant_id=tenant_id,
+            tenant_name=signup.tenant_name,
+            tier=signup.tier,
+            deployment_model=signup.model,
+            hybrid=signup.hybrid,
+        )
+
+
+class HybridResources(BaseModel):
+    """What CreateHybridActivation made. The activation id and code live only in the secret."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    activation_secret_arn: str
+    handover_uri: str
 
 
 class HistoryEntry(BaseModel):
@@ -383,6 +404,8 @@ class TenantRecord(BaseModel):
     failed_step: str | None = None
     failure_reason: str | None = None
     git_commit: str | None = None
+    hybrid: HybridSpec | None = None
+    hybrid_resources: HybridResources | None = None
     lock: OperationLock | None = None
     offboarded_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -397,6 +420,7 @@ class TenantRecord(BaseModel):
             tier=self.tier,
             deployment_model=self.deployment_model,
             suspended=self.status is TenantStatus.SUSPENDED,
+            hybrid=self.hybrid,
         )
 
     def item(self) -> dict[str, Any]:
@@ -438,6 +462,7 @@ class GitOpsChange(StepModel):
 
 class ActivateInput(StepInput):
     gitops: GitOpsChange
+    hybrid_resources: HybridResources | None = None
 
 
 class StepError(StepModel):
@@ -451,6 +476,7 @@ class CompensateInput(StepInput):
     failed_step: str
     error: StepError
     registration: Registration | None = None
+    hybrid_resources: HybridResources | None = None
     gitops: GitOpsChange | None = None
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from onboarding.cidrs import CidrRegistry
 from onboarding.models import (
     ContractModel,
     DeploymentModel,
     HistoryEntry,
+    HybridResources,
     OperationLock,
     TenantRecord,
     TenantStatus,
@@ -21,20 +23,32 @@ from onboarding.models import (
 class TenantStore(Protocol):
     def get(self, tenant_id: str) -> TenantRecord | None: ...
 
-    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
         """Write the record in status ONBOARDING and claim its name, atomically.
 
         ``redrive_of`` is the execution that last owned a FAILED record being re-driven, or None
-        for a first registration. Returns whether the name claim was written by this call.
+        for a first registration. ``cidrs`` is the hybrid CIDR registry to write in the same
+        transaction, conditional on its version (a concurrent change raises TransientError).
         Raises TenantNameTaken, TenantConflict, TransientError or StorageError.
         """
         ...
+
+    def cidr_registry(self) -> CidrRegistry: ...
+
+    def release_cidrs(self, tenant_id: str) -> bool: ...
 
     def release_name(self, name_key: str, tenant_id: str, execution: str) -> bool:
         """Delete the name claim if ``tenant_id`` owns it and ``execution`` owns the tenant record."""
         ...
 
-    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None: ...
+    def activate(
+        self,
+        tenant_id: str,
+        execution: str,
+        git_commit: str,
+        entry: HistoryEntry,
+        hybrid_resources: HybridResources | None = None,
+    ) -> None: ...
 
     def mark_failed(
         self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
@@ -101,6 +115,36 @@ class GitOpsRepository(Protocol):
         Raises BranchMoved when the remote branch is no longer ``base``.
         """
         ...
+
+
+class HybridActivations(Protocol):
+    def create(
+        self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Mapping[str, str]
+    ) -> tuple[str, str]:
+        """Create a Systems Manager hybrid activation; returns (activation id, activation code)."""
+        ...
+
+    def delete(self, activation_id: str) -> bool:
+        """Delete the activation; False when it was already gone."""
+        ...
+
+
+class SecretStore(Protocol):
+    def put(self, name: str, value: str, tags: Mapping[str, str]) -> str:
+        """Create or update the secret; returns its ARN."""
+        ...
+
+    def read(self, secret_id: str) -> str | None: ...
+
+    def delete(self, secret_id: str) -> bool: ...
+
+
+class DocumentStore(Protocol):
+    def put(self, key: str, body: str, content_type: str) -> str:
+        """Store a document; returns its URI."""
+        ...
+
+    def delete(self, uri: str) -> None: ...
 
 
 class Clock(Protocol):

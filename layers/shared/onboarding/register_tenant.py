@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from onboarding.errors import TenantConflict
+from onboarding.cidrs import CidrRegistry, claims_of, tenant_conflicts
+from onboarding.errors import CidrConflict, TenantConflict
 from onboarding.identity import name_key
 from onboarding.models import HistoryEntry, OnboardingStarted, Registration, StepInput, TenantRecord, TenantStatus
 from onboarding.ports import Clock, EventPublisher, TenantStore
@@ -21,6 +22,17 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
             f"tenant {step.tenant_id} is {existing.status.value} under execution {existing.execution}; "
             "only a FAILED onboarding of the same signup can be re-driven"
         )
+    cidrs = None
+    if signup.hybrid is not None:
+        # Checked against every other hybrid tenant; the registry write is conditional on the
+        # version read here, so of two concurrent overlapping signups exactly one wins.
+        registry = tenants.cidr_registry()
+        mine = claims_of(step.tenant_id, signup.hybrid)
+        problems = tenant_conflicts(mine, registry.claims)
+        if problems:
+            raise CidrConflict("; ".join(problems))
+        others = [c for c in registry.claims if c.tenant_id != step.tenant_id]
+        cidrs = CidrRegistry(version=registry.version, claims=[*others, *mine])
     entry = HistoryEntry(at=at, operation="onboard", execution=step.execution, outcome=TenantStatus.ONBOARDING.value)
     record = TenantRecord(
         tenant_id=step.tenant_id,
@@ -30,6 +42,7 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         admin_email=signup.admin_email,
         tier=signup.tier,
         deployment_model=signup.model,
+        hybrid=signup.hybrid,
         status=TenantStatus.ONBOARDING,
         execution=step.execution,
         attempts=step.attempt,
@@ -38,7 +51,7 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         created_at=existing.created_at if existing else at,
         updated_at=at,
     )
-    tenants.register(record, redrive_of=existing.execution if existing else None)
+    tenants.register(record, redrive_of=existing.execution if existing else None, cidrs=cidrs)
     publisher.publish(
         [
             OnboardingStarted(

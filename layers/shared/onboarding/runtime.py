@@ -2,41 +2,88 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from onboarding.adapters.dynamodb import DynamoTenantStore
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
-    from onboarding.settings import EventSettings, GitOpsSettings, TenantStoreSettings
+    from onboarding.adapters.s3 import S3DocumentStore
+    from onboarding.adapters.secrets import SecretsManagerStore
+    from onboarding.adapters.ssm import SsmHybridActivations
+    from onboarding.settings import EventSettings, GitOpsSettings, HybridSettings, TenantStoreSettings
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def tenant_store(settings: TenantStoreSettings) -> DynamoTenantStore:
+def tenant_store(settings: TenantStoreSettings, network_table: str | None = None) -> DynamoTenantStore:
     from onboarding.adapters.dynamodb import DynamoTenantStore
 
-    return DynamoTenantStore(settings.tenants_table, settings.tenant_names_table)
+    return DynamoTenantStore(
+        settings.tenants_table, settings.tenant_names_table, client=client("dynamodb"), network_table=network_table
+    )
+
+
+@lru_cache(maxsize=32)
+def _cached_client(service: str, endpoint: str | None, region: str | None) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=region)  # type: ignore[call-overload]
+
+
+def client(service: str) -> Any:
+    """A boto3 client reused across warm invocations (keyed by endpoint and region, read per call)."""
+    return _cached_client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+
+
+def hybrid_adapters(settings: HybridSettings) -> tuple[SsmHybridActivations, SecretsManagerStore, S3DocumentStore]:
+    from onboarding.adapters.s3 import S3DocumentStore
+    from onboarding.adapters.secrets import SecretsManagerStore
+    from onboarding.adapters.ssm import SsmHybridActivations
+
+    return (
+        SsmHybridActivations(client("ssm")),
+        SecretsManagerStore(client("secretsmanager")),
+        S3DocumentStore(settings.handover_bucket, client("s3")),
+    )
 
 
 def event_publisher(settings: EventSettings) -> EventBridgePublisher:
     from onboarding.adapters.events import EventBridgePublisher
 
-    return EventBridgePublisher(settings.event_bus_name, settings.status_event_source)
+    return EventBridgePublisher(settings.event_bus_name, settings.status_event_source, client("events"))
 
 
 def gitops_repository(settings: GitOpsSettings) -> DulwichGitOpsRepository:
     from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.adapters.secrets import read_secret
 
-    token = read_secret(settings.gitops_token_secret_arn) if settings.gitops_token_secret_arn else None
+    token = (
+        read_secret(settings.gitops_token_secret_arn, client("secretsmanager"))
+        if settings.gitops_token_secret_arn
+        else None
+    )
     return DulwichGitOpsRepository(settings.gitops_repo_url, settings.gitops_branch, token=token)
 
 
-def execution_starter(state_machine_arn: str):  # type: ignore[no-untyped-def]
+def execution_starter(state_machine_arn: str) -> Any:
     from onboarding.adapters.stepfunctions import StepFunctionsStarter
 
-    return StepFunctionsStarter(state_machine_arn)
+    return StepFunctionsStarter(state_machine_arn, client("stepfunctions"))
+
+
+@lru_cache(maxsize=8)
+def _idempotency_store(table: str, endpoint: str | None) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table)
+
+
+def idempotency_store(table: str) -> Any:
+    """Powertools' DynamoDB persistence layer, built once per table (and endpoint) per sandbox."""
+    return _idempotency_store(table, os.environ.get("AWS_ENDPOINT_URL"))

@@ -6,6 +6,8 @@ silently.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,13 +37,16 @@ class IntakeSettings(StepSettings):
     idempotency_table: str = Field(min_length=3)
 
 
-class GitOpsSettings(_Settings):
+class LayoutSettings(_Settings):
+    gitops_layout: GitOpsLayout = GitOpsLayout()
+
+
+class GitOpsSettings(LayoutSettings):
     gitops_repo_url: str = Field(pattern=r"^(https?|git|ssh)://")
     gitops_branch: str = Field(min_length=1)
     gitops_token_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret holding the HTTPS token; none for git:// or ssh://"
     )
-    gitops_layout: GitOpsLayout = GitOpsLayout()
 
 
 class CompensateSettings(TenantStoreSettings, GitOpsSettings):
@@ -54,3 +59,36 @@ class LifecycleIntakeSettings(EventSettings):
 
 class CompleteOperationSettings(StepSettings):
     name_release_after_days: int = Field(ge=0, le=3650, description="Days an offboarded tenant's name stays reserved")
+
+
+class ClusterSettings(_Settings):
+    cluster_cidrs: list[IPv4Network] = Field(description="The cluster's own VPC, pod and service ranges (JSON list)")
+
+
+class SignupIntakeSettings(IntakeSettings, ClusterSettings):
+    pass
+
+
+class HybridSettings(_Settings):
+    hybrid_nodes_role: str = Field(min_length=1, description="IAM role the hybrid nodes assume (EKS Hybrid Nodes role)")
+    activation_expiry_days: int = Field(ge=1, le=30)
+    tenant_secret_prefix: str = Field(min_length=1)
+    handover_bucket: str = Field(min_length=3)
+    cluster_name: str = Field(min_length=1)
+    aws_region: str = Field(min_length=1)
+
+
+class CreateHybridActivationSettings(HybridSettings, LayoutSettings):
+    pass
+
+
+class RegisterSettings(StepSettings):
+    network_claims_table: str = Field(min_length=3)
+
+
+class HybridCompensateSettings(CompensateSettings, HybridSettings):
+    network_claims_table: str = Field(min_length=3)
+
+
+class ReleaseHybridSettings(TenantStoreSettings, HybridSettings):
+    network_claims_table: str = Field(min_length=3)

@@ -10,8 +10,17 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onboarding.adapters.aws import error_code, translate
-from onboarding.errors import TenantBusy, TenantConflict, TenantNameTaken
-from onboarding.models import DeploymentModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus, Tier
+from onboarding.cidrs import CidrClaim, CidrRegistry
+from onboarding.errors import StorageError, TenantBusy, TenantConflict, TenantNameTaken, TransientError
+from onboarding.models import (
+    DeploymentModel,
+    HistoryEntry,
+    HybridResources,
+    OperationLock,
+    TenantRecord,
+    TenantStatus,
+    Tier,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,11 +41,68 @@ def _history(entry: HistoryEntry) -> Any:
     return _ser.serialize([entry.model_dump(mode="json", by_alias=True, exclude_none=True)])
 
 
+CIDR_SCOPE = "hybrid-cidrs"
+
+
 class DynamoTenantStore:
-    def __init__(self, tenants_table: str, names_table: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        tenants_table: str,
+        names_table: str,
+        client: DynamoDBClient | None = None,
+        network_table: str | None = None,
+    ) -> None:
         self._tenants = tenants_table
         self._names = names_table
+        self._network = network_table
         self._client = client or boto3.client("dynamodb")
+
+    # ------------------------------------------------------------------ hybrid CIDR registry
+    def cidr_registry(self) -> CidrRegistry:
+        """All CIDRs held by hybrid tenants, with the version an update must be conditional on."""
+        if self._network is None:
+            raise StorageError("NETWORK_CLAIMS_TABLE is not configured")
+        try:
+            item = self._client.get_item(
+                TableName=self._network, Key={"scope": {"S": CIDR_SCOPE}}, ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "dynamodb:GetItem cidr registry") from exc
+        if not item:
+            return CidrRegistry(version=0, claims=[])
+        plain = _plain(item)
+        return CidrRegistry(
+            version=int(plain["version"]), claims=[CidrClaim.model_validate(c) for c in plain["claims"]]
+        )
+
+    def _registry_put(self, registry: CidrRegistry) -> dict[str, Any]:
+        claims = [c.model_dump(mode="json", by_alias=True) for c in registry.claims]
+        return {
+            "Put": {
+                "TableName": self._network,
+                "Item": _item({"scope": CIDR_SCOPE, "version": registry.version + 1, "claims": claims}),
+                "ConditionExpression": "attribute_not_exists(#scope) OR version = :version",
+                "ExpressionAttributeNames": {"#scope": "scope"},
+                "ExpressionAttributeValues": {":version": {"N": str(registry.version)}},
+            }
+        }
+
+    def release_cidrs(self, tenant_id: str, attempts: int = 5) -> bool:
+        """Remove the tenant's CIDRs from the registry (optimistic, retried on concurrent changes)."""
+        for _ in range(attempts):
+            registry = self.cidr_registry()
+            kept = [c for c in registry.claims if c.tenant_id != tenant_id]
+            if len(kept) == len(registry.claims):
+                return False
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[self._registry_put(CidrRegistry(version=registry.version, claims=kept))]  # type: ignore[list-item]
+                )
+                return True
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise translate(exc, f"dynamodb:TransactWriteItems release cidrs of {tenant_id}") from exc
+        raise TransientError(f"the CIDR registry kept changing while releasing {tenant_id}")
 
     def get(self, tenant_id: str) -> TenantRecord | None:
         try:
@@ -48,7 +114,7 @@ class DynamoTenantStore:
         item = response.get("Item")
         return TenantRecord.model_validate(_plain(item)) if item else None
 
-    def register(self, record: TenantRecord, *, redrive_of: str | None) -> bool:
+    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
         if redrive_of is None:
             tenant_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(tenantId)"}
         else:
@@ -61,9 +127,11 @@ class DynamoTenantStore:
                 },
             }
         claim = {"nameKey": record.name_key, "tenantId": record.tenant_id, "claimedAt": record.updated_at.isoformat()}
+        registry_item = [self._registry_put(cidrs)] if cidrs is not None else []
         try:
             self._client.transact_write_items(
                 TransactItems=[
+                    *registry_item,  # type: ignore[list-item]
                     {"Put": {"TableName": self._tenants, "Item": _item(record.item()), **tenant_condition}},  # type: ignore[typeddict-item]
                     {
                         "Put": {
@@ -83,6 +151,10 @@ class DynamoTenantStore:
         except ClientError as exc:
             if error_code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if registry_item:
+                    if reasons and reasons[0] == "ConditionalCheckFailed":
+                        raise TransientError("the CIDR registry changed concurrently; re-checking") from exc
+                    reasons = reasons[1:]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     raise TenantConflict(
                         f"tenant {record.tenant_id} already exists and is not a failed onboarding of this signup"
@@ -145,20 +217,32 @@ class DynamoTenantStore:
             raise translate(exc, f"dynamodb:UpdateItem {tenant_id}") from exc
         return True
 
-    def activate(self, tenant_id: str, execution: str, git_commit: str, entry: HistoryEntry) -> None:
+    def activate(
+        self,
+        tenant_id: str,
+        execution: str,
+        git_commit: str,
+        entry: HistoryEntry,
+        hybrid_resources: HybridResources | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            ":active": {"S": TenantStatus.ACTIVE.value},
+            ":onboarding": {"S": TenantStatus.ONBOARDING.value},
+            ":commit": {"S": git_commit},
+            ":at": {"S": entry.at.isoformat()},
+            ":entry": _history(entry),
+        }
+        extra = ""
+        if hybrid_resources is not None:
+            extra = ", hybridResources = :hybrid"
+            values[":hybrid"] = _ser.serialize(hybrid_resources.model_dump(mode="json", by_alias=True))
         done = self._update(
             tenant_id,
             execution,
             "SET #status = :active, gitCommit = :commit, updatedAt = :at, "
-            "history = list_append(history, :entry), version = version + :one REMOVE failedStep, failureReason",
+            f"history = list_append(history, :entry), version = version + :one{extra} REMOVE failedStep, failureReason",
             "#status = :onboarding",
-            {
-                ":active": {"S": TenantStatus.ACTIVE.value},
-                ":onboarding": {"S": TenantStatus.ONBOARDING.value},
-                ":commit": {"S": git_commit},
-                ":at": {"S": entry.at.isoformat()},
-                ":entry": _history(entry),
-            },
+            values,
         )
         if not done:
             current = self.get(tenant_id)

@@ -1,0 +1,46 @@
+"""CreateHybridActivation: SSM activation for the tenant's hybrid nodes, kept in Secrets Manager, plus the guide."""
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.create_hybrid_activation import HybridConfig, create_hybrid_activation
+from onboarding.models import StepInput
+from onboarding.observability import logger, metrics, tracer
+from onboarding.ports import DocumentStore, HybridActivations, SecretStore
+from onboarding.runtime import hybrid_adapters, utcnow
+from onboarding.settings import CreateHybridActivationSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    activations: HybridActivations | None = None,
+    secrets: SecretStore | None = None,
+    documents: DocumentStore | None = None,
+) -> dict[str, Any]:
+    settings = CreateHybridActivationSettings()
+    step = parse(event=event, model=StepInput)
+    real_activations, real_secrets, real_documents = hybrid_adapters(settings)
+    config = HybridConfig(
+        nodes_role=settings.hybrid_nodes_role,
+        activation_expiry=timedelta(days=settings.activation_expiry_days),
+        secret_prefix=settings.tenant_secret_prefix,
+        cluster_name=settings.cluster_name,
+        region=settings.aws_region,
+    )
+    resources = create_hybrid_activation(
+        step,
+        activations=activations or real_activations,
+        secrets=secrets or real_secrets,
+        documents=documents or real_documents,
+        config=config,
+        layout=settings.gitops_layout,
+        now=utcnow,
+    )
+    return resources.model_dump(mode="json", by_alias=True)
