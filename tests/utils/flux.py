@@ -32,7 +32,8 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 # Core kinds the pipeline writes, with whether they are namespaced.
-CORE_KINDS: dict[tuple[str, str], bool] = {("v1", "Namespace"): False}
+# Kinds without a CRD here: apiVersion/kind -> namespaced. Their spec is checked as data by their own tests.
+CORE_KINDS: dict[tuple[str, str], bool] = {("v1", "Namespace"): False, ("networking.k8s.io/v1", "NetworkPolicy"): True}
 _METADATA_FIELDS = {"name", "generateName", "namespace", "labels", "annotations", "finalizers", "ownerReferences"}
 _TOP_LEVEL_FIELDS = {"apiVersion", "kind", "metadata", "spec", "status"}
 _ANNOTATIONS_MAX_BYTES = 256 * 1024

@@ -1,0 +1,268 @@
+"""Hybrid tenants as logic: CIDR rules, placement and isolation as data, the activation and its secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Network
+from typing import Any
+
+import pytest
+import yaml
+
+from onboarding.cidrs import claims_of, cluster_conflicts, tenant_conflicts
+from onboarding.compensate import HybridCleanup, compensate
+from onboarding.create_hybrid_activation import HybridConfig, activation_secret_name, create_hybrid_activation
+from onboarding.errors import CidrConflict, StorageError
+from onboarding.identity import derive_tenant_id
+from onboarding.manifests import NODE_LABEL, TAINT_KEY, GitOpsLayout, SharedEndpoint, tenant_files
+from onboarding.models import CompensateInput, HybridSpec, StepInput, TenantSpec, Tier
+from onboarding.register_tenant import register_tenant
+from tests.utils.fakes import InMemoryTenantStore, RecordingPublisher
+from tests.utils.flux import assert_valid
+
+AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
+LAYOUT = GitOpsLayout(shared_endpoints=(SharedEndpoint(cidr="10.0.100.0/24", port=443, description="provider API"),))
+BUNDLED = {
+    "nodeCidrs": ["192.168.10.0/24"],
+    "podCidrs": ["192.168.128.0/20"],
+    "nodeCount": 3,
+    "supportingServices": "bundled",
+}
+CUSTOMER = {
+    "nodeCidrs": ["10.20.0.0/24"],
+    "podCidrs": ["10.21.0.0/16"],
+    "nodeCount": 2,
+    "supportingServices": "customer",
+    "databaseEndpoint": "10.20.0.50:5432",
+    "databaseSecretArn": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:db-AbCdEf",
+}
+
+
+def now() -> datetime:
+    return AT
+
+
+def step(signup_id: str = "h-1", hybrid: dict[str, Any] = BUNDLED, name: str = "Umbrella") -> StepInput:
+    tenant_id = derive_tenant_id(signup_id)
+    signup = {
+        "signupId": signup_id,
+        "tenantName": name,
+        "adminEmail": "a@b.example",
+        "tier": "advanced",
+        "deploymentModel": "hybrid",
+        "hybrid": hybrid,
+    }
+    return StepInput.model_validate({"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup})
+
+
+def documents(spec: TenantSpec) -> list[dict[str, Any]]:
+    (content,) = tenant_files(spec, LAYOUT).values()
+    return list(yaml.safe_load_all(content))
+
+
+def spec_of(hybrid: dict[str, Any], suspended: bool = False) -> TenantSpec:
+    return TenantSpec(
+        tenant_id="t-h-0123456789",
+        tenant_name="Umbrella",
+        tier=Tier.ADVANCED,
+        deployment_model="hybrid",
+        hybrid=HybridSpec.model_validate(hybrid),
+        suspended=suspended,
+    )
+
+
+# ------------------------------------------------------------------ CIDR rules
+def test_cluster_ranges_are_named_per_field() -> None:
+    errors = cluster_conflicts(HybridSpec.model_validate(CUSTOMER), [IPv4Network("10.0.0.0/8")])
+    assert [e.field for e in errors] == ["hybrid.nodeCidrs.0", "hybrid.podCidrs.0"]
+
+
+def test_overlaps_with_other_tenants_are_found_and_own_ranges_ignored() -> None:
+    mine = claims_of("t-a", HybridSpec.model_validate(BUNDLED))
+    other = claims_of("t-b", HybridSpec.model_validate({**CUSTOMER, "nodeCidrs": ["192.168.10.128/25"]}))
+    assert tenant_conflicts(mine, other) == ["node range 192.168.10.0/24 overlaps 192.168.10.128/25 of another tenant"]
+    assert tenant_conflicts(mine, mine) == []
+
+
+def test_register_refuses_overlapping_ranges_and_claims_them_atomically() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    register_tenant(step("h-1"), tenants=store, publisher=publisher, now=now)
+    assert {str(c.cidr) for c in store.cidrs.claims} == {"192.168.10.0/24", "192.168.128.0/20"}
+    with pytest.raises(CidrConflict, match=r"overlaps 192\.168\.10\.0/24"):
+        register_tenant(
+            step("h-2", {**CUSTOMER, "nodeCidrs": ["192.168.10.64/26"]}, "Other"),
+            tenants=store,
+            publisher=publisher,
+            now=now,
+        )
+    assert store.get(derive_tenant_id("h-2")) is None
+    record = store.get(derive_tenant_id("h-1"))
+    assert record is not None and record.hybrid is not None and record.hybrid.node_count == 3
+
+
+# ------------------------------------------------------------------ placement and isolation, as data
+def test_hybrid_workloads_are_pinned_to_the_tenants_own_nodes() -> None:
+    docs = documents(spec_of(BUNDLED))
+    releases = [d for d in docs if d["kind"] == "HelmRelease"]
+    assert [r["spec"]["chart"]["spec"]["chart"] for r in releases] == ["tenant-app", "tenant-postgresql"]
+    for release in releases:
+        values = release["spec"]["values"]
+        assert values["nodeSelector"] == {NODE_LABEL: "t-h-0123456789", "eks.amazonaws.com/compute-type": "hybrid"}
+        assert values["tolerations"] == [
+            {"key": TAINT_KEY, "operator": "Equal", "value": "t-h-0123456789", "effect": "NoSchedule"}
+        ]
+    for doc in docs:
+        assert_valid(doc)
+
+
+def test_network_policies_keep_traffic_in_the_namespace_plus_dns_and_shared_endpoints() -> None:
+    docs = documents(spec_of(BUNDLED))
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"default-deny", "tenant-isolation"}
+    assert all(p["metadata"]["namespace"] == "t-h-0123456789" for p in policies.values())
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    isolation = policies["tenant-isolation"]["spec"]
+    assert isolation["ingress"] == [{"from": [{"podSelector": {}}]}]  # only pods of this namespace
+    egress = isolation["egress"]
+    assert egress[0] == {"to": [{"podSelector": {}}]}
+    assert egress[1]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+    assert {p["port"] for p in egress[1]["ports"]} == {53}
+    assert egress[2] == {"to": [{"ipBlock": {"cidr": "10.0.100.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    assert len(egress) == 3  # nothing else: no namespaceSelector {} or 0.0.0.0/0 anywhere
+    assert "0.0.0.0/0" not in json.dumps(docs) and '"namespaceSelector": {}' not in json.dumps(docs)
+
+
+def test_a_customer_database_is_referenced_not_deployed_and_reachable_only_on_its_port() -> None:
+    docs = documents(spec_of(CUSTOMER))
+    releases = [d for d in docs if d["kind"] == "HelmRelease"]
+    assert len(releases) == 1
+    assert releases[0]["spec"]["values"]["database"] == {
+        "mode": "customer",
+        "host": "10.20.0.50",
+        "port": 5432,
+        "secretArn": CUSTOMER["databaseSecretArn"],
+    }
+    (isolation,) = [d for d in docs if d["metadata"]["name"] == "tenant-isolation"]
+    assert isolation["spec"]["egress"][-1] == {
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],
+        "ports": [{"protocol": "TCP", "port": 5432}],
+    }
+
+
+def test_a_suspended_hybrid_tenant_is_scaled_to_zero_with_its_data_kept() -> None:
+    releases = [d for d in documents(spec_of(BUNDLED, suspended=True)) if d["kind"] == "HelmRelease"]
+    assert releases[0]["spec"]["values"]["resources"]["replicas"] == 0
+    assert releases[1]["spec"]["values"]["replicas"] == 0 and releases[1]["spec"]["values"]["persistence"]["enabled"]
+
+
+# ------------------------------------------------------------------ activation, secret, guide
+class FakeActivations:
+    def __init__(self) -> None:
+        self.live: dict[str, dict[str, Any]] = {}
+
+    def create(self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Any) -> tuple[str, str]:
+        activation_id = f"act-{len(self.live) + 1}"
+        self.live[activation_id] = {"name": name, "limit": registration_limit, "expires": expires, "tags": dict(tags)}
+        return activation_id, f"SECRET-CODE-{len(self.live)}"
+
+    def delete(self, activation_id: str) -> bool:
+        return self.live.pop(activation_id, None) is not None
+
+
+class FakeSecrets:
+    def __init__(self, fail: bool = False) -> None:
+        self.values: dict[str, str] = {}
+        self.fail = fail
+
+    def put(self, name: str, value: str, tags: Any) -> str:
+        if self.fail:
+            raise StorageError("secretsmanager:CreateSecret: AccessDenied")
+        self.values[name] = value
+        return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+
+    def read(self, secret_id: str) -> str | None:
+        return self.values.get(secret_id)
+
+    def delete(self, secret_id: str) -> bool:
+        return self.values.pop(secret_id, None) is not None
+
+
+class FakeDocuments:
+    def __init__(self) -> None:
+        self.docs: dict[str, str] = {}
+
+    def put(self, key: str, body: str, content_type: str) -> str:
+        self.docs[f"s3://handover/{key}"] = body
+        return f"s3://handover/{key}"
+
+    def delete(self, uri: str) -> None:
+        self.docs.pop(uri, None)
+
+
+CONFIG = HybridConfig(
+    nodes_role="AmazonEKSHybridNodesRole",
+    activation_expiry=timedelta(days=7),
+    secret_prefix="onboarding/tenants",
+    cluster_name="saas-production",
+    region="eu-west-1",
+)
+
+
+def provision(s: StepInput, activations: FakeActivations, secrets: FakeSecrets, docs: FakeDocuments) -> Any:
+    return create_hybrid_activation(
+        s, activations=activations, secrets=secrets, documents=docs, config=CONFIG, layout=LAYOUT, now=now
+    )
+
+
+def test_the_activation_goes_into_the_secret_and_nowhere_else() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    s = step()
+    resources = provision(s, activations, secrets, docs)
+    (activation,) = activations.live.values()
+    assert activation["limit"] == 3 and activation["expires"] == AT + timedelta(days=7)
+    assert activation["tags"]["tenantId"] == s.tenant_id
+    stored = json.loads(secrets.values[activation_secret_name("onboarding/tenants", s.tenant_id)])
+    assert stored["activationCode"] == "SECRET-CODE-1" and stored["activationId"] == "act-1"
+    wire = json.dumps(resources.model_dump(mode="json", by_alias=True))
+    assert "SECRET-CODE" not in wire and "act-1" not in wire
+    (guide,) = docs.docs.values()
+    assert resources.activation_secret_arn in guide and "SECRET-CODE" not in guide and "act-1" not in guide
+    assert f"--register-with-taints={TAINT_KEY}={s.tenant_id}:NoSchedule" in guide
+    assert "192.168.10.0/24" in guide and "Site-to-Site VPN" in guide and "Who upgrades what" in guide
+
+
+def test_a_retried_invocation_reuses_its_activation() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    first = provision(step(), activations, secrets, docs)
+    again = provision(step(), activations, secrets, docs)
+    assert first == again and len(activations.live) == 1
+
+
+def test_an_activation_whose_secret_cannot_be_stored_is_deleted_at_once() -> None:
+    activations = FakeActivations()
+    with pytest.raises(StorageError):
+        provision(step(), activations, FakeSecrets(fail=True), FakeDocuments())
+    assert activations.live == {}
+
+
+def test_compensation_removes_activation_secret_guide_and_cidrs() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    store = InMemoryTenantStore()
+    s = step()
+    register_tenant(s, tenants=store, publisher=RecordingPublisher(), now=now)
+    resources = provision(s, activations, secrets, docs)
+    failed = CompensateInput.model_validate(
+        {
+            **s.wire(),
+            "failedStep": "CommitGitOps",
+            "error": {"Error": "GitRemoteUnavailable"},
+            "hybridResources": resources.model_dump(mode="json", by_alias=True),
+        }
+    )
+    cleanup = HybridCleanup(activations, secrets, docs, secret_prefix="onboarding/tenants")
+    result = compensate(failed, tenants=store, repo=None, hybrid=cleanup)
+    assert result.compensated
+    assert activations.live == {} and secrets.values == {} and docs.docs == {}
+    assert store.cidrs.claims == []
