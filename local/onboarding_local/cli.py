@@ -24,6 +24,7 @@ DEMO_FILES = [
     "signup-pooled.json",  # the same signup again: a duplicate delivery changes nothing
     "signup-invalid.json",
     "signup-remote.json",
+    "signup-hybrid.json",
     "tier-change.json",  # the pooled tenant moves to premium: siloed, in one commit
     "suspend.json",
 ]
