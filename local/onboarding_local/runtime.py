@@ -90,9 +90,10 @@ class LambdaRuntime:
 
     def _redirect_logs(self) -> None:
         """Handler logs go to the work dir, not the terminal (Powertools writes JSON lines)."""
+        from onboarding.observability import logger
+
         stream = self._log_path.open("a", encoding="utf-8")
-        service = self.template.function_environment(next(iter(self.functions)))["POWERTOOLS_SERVICE_NAME"]
-        for handler in logging.getLogger(service).handlers:
+        for handler in logging.getLogger(logger.name).handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stream)
 
