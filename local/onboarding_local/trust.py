@@ -36,15 +36,12 @@ def trust_allows(document: dict[str, Any], caller_account: str, external_id: str
 
 
 def install() -> None:
-    from moto.core.exceptions import RESTError
     from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
     from moto.sts.models import STSBackend
 
-    class AccessDenied(RESTError):
-        code = 403
-
-        def __init__(self, message: str) -> None:
-            super().__init__("AccessDenied", message)
+    class AccessDenied(STSClientError):
+        code = "AccessDenied"
 
     original = STSBackend.assume_role
 

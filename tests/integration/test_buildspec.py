@@ -37,7 +37,7 @@ def env(target: Registry, images: list[ReleaseImage], **extra: str) -> dict[str,
 
 
 def test_the_buildspec_copies_every_image_by_digest_keeping_all_architectures(registries) -> None:  # type: ignore[no-untyped-def]
-    source, target, images = registries
+    _, target, images = registries
     outcome = run_buildspec(BUILDSPEC, env(target, images))
     assert outcome.status == "SUCCEEDED", outcome.log
     assert [p["phaseType"] for p in outcome.phases] == ["INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"]
