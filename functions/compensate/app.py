@@ -5,11 +5,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.compensate import HybridCleanup, compensate
+from onboarding.compensate import HybridCleanup, RemoteCleanup, compensate
 from onboarding.models import CompensateInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.ports import GitOpsRepository, TenantStore
-from onboarding.runtime import gitops_repository, hybrid_adapters, tenant_store
+from onboarding.runtime import gitops_repository, hybrid_adapters, remote_accounts, tenant_registry, tenant_store
 from onboarding.settings import HybridCompensateSettings
 
 
@@ -22,16 +22,20 @@ def lambda_handler(
     tenants: TenantStore | None = None,
     repo: GitOpsRepository | None = None,
     hybrid: HybridCleanup | None = None,
+    remote: RemoteCleanup | None = None,
 ) -> dict[str, Any]:
     settings = HybridCompensateSettings()
     step = parse(event=event, model=CompensateInput)
     if hybrid is None and step.signup.hybrid is not None:
         hybrid = HybridCleanup(*hybrid_adapters(settings), secret_prefix=settings.tenant_secret_prefix)
+    if remote is None and step.signup.aws_account_id is not None:
+        remote = RemoteCleanup(accounts=remote_accounts(), registry_for=tenant_registry)
     result = compensate(
         step,
         tenants=tenants or tenant_store(settings, settings.network_claims_table),
         repo=repo or gitops_repository(settings),
         hybrid=hybrid,
+        remote=remote,
     )
     logger.info("compensation finished", extra=result.wire())
     return result.wire()

@@ -30,11 +30,15 @@ import boto3
 import requests
 from boto3.dynamodb.types import TypeDeserializer
 
+from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.gitserver import GitServer, free_port
+from onboarding_local.registry import Registry, seed_release
 from onboarding_local.runtime import LambdaRuntime
 from onboarding_local.template import ACCOUNT, REGION, Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RELEASE_VERSION = "1.4.2"
+RELEASE_IMAGES = ("api", "worker")
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
 ASYNC_RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; shortened locally
 
@@ -92,9 +96,11 @@ def _install_moto_patches() -> None:
                         stack.record_event(event)
             return entries
 
-        from onboarding_local import ssm_activations
+        from onboarding_local import codebuild, ssm_activations, trust
 
         ssm_activations.install()
+        trust.install()
+        codebuild.install(lambda: _require_stack().codebuild)
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         EventsBackend.put_events = put_events  # type: ignore[method-assign]
@@ -230,6 +236,9 @@ class LocalStack:
             timeout=10,
         ).raise_for_status()
         self.git.start()
+        self.release_registry = Registry(self.workdir / "registries", "release").start()
+        self.tenant_registry = Registry(self.workdir / "registries", "tenant-ecr").start()
+        self.codebuild = CodeBuildEmulator(self.tenant_registry.host, self._put_raw_event)
         self.template = Template(self.template_path, parameters={"GitOpsRepoUrl": self.git.url, **self.parameters})
         self.status_source = self.template.params["StatusEventSource"]
         self.bus = self.template.params["EventBusName"]
@@ -251,6 +260,9 @@ class LocalStack:
         if hasattr(self, "router"):
             self.router.shutdown()
         self.git.stop()
+        for registry in (getattr(self, "release_registry", None), getattr(self, "tenant_registry", None)):
+            if registry is not None:
+                registry.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -331,6 +343,33 @@ class LocalStack:
                 if "DeadLetterConfig" in props:
                     target["DeadLetterConfig"] = {"Arn": props["DeadLetterConfig"]["Arn"]}
                 events.put_targets(Rule=rule, EventBusName=props.get("EventBusName", "default"), Targets=[target])
+        for logical, res in t.of_type("AWS::CodeBuild::Project").items():
+            props = t.resolve(res["Properties"])
+            self.client("codebuild").create_project(
+                name=logical,
+                source={"type": "NO_SOURCE", "buildspec": props["Source"]["BuildSpec"], "location": "none"},
+                artifacts={"type": "NO_ARTIFACTS"},
+                environment={
+                    "type": "LINUX_CONTAINER",
+                    "image": props["Environment"]["Image"],
+                    "computeType": props["Environment"]["ComputeType"],
+                },
+                serviceRole=props["ServiceRole"],
+                timeoutInMinutes=int(props.get("TimeoutInMinutes", 60)),
+            )
+        self.release = seed_release(self.release_registry, self.workdir, RELEASE_VERSION, RELEASE_IMAGES)
+        self.client("ssm").put_parameter(
+            Name=t.params["ReleaseParameterName"],
+            Type="String",
+            Value=json.dumps(
+                {
+                    "version": RELEASE_VERSION,
+                    "registry": self.release_registry.host,
+                    "region": REGION,
+                    "images": [{"name": i.name, "repository": i.repository, "digest": i.digest} for i in self.release],
+                }
+            ),
+        )
         sfn = self.client("stepfunctions")
         for logical, res in t.of_type("AWS::Serverless::StateMachine").items():
             props = res["Properties"]
@@ -402,12 +441,46 @@ class LocalStack:
                         stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                     )
                     running += sum(len(page["executions"]) for page in pages)
-            busy = self.router.pending > 0 or running > 0
+            busy = self.router.pending > 0 or running > 0 or self.codebuild.running > 0
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:
                 return
             time.sleep(0.05)
         raise TimeoutError(f"the local stack was still busy after {timeout:.0f}s")
+
+    def _put_raw_event(self, entry: dict[str, Any]) -> None:
+        self.client("events").put_events(Entries=[{**entry, "EventBusName": "default"}])
+
+    def bootstrap_tenant_account(
+        self, account: str, tenant_id: str, trusted_account: str = ACCOUNT, external_id: str | None = None
+    ) -> str:
+        """Deploy tenant-account/bootstrap.yaml's role into ``account`` (as the customer would)."""
+        from moto.iam.models import iam_backends
+
+        bootstrap = Template(
+            REPO_ROOT / "tenant-account" / "bootstrap.yaml",
+            parameters={
+                "TenantId": tenant_id,
+                "ProviderPipelineRoleArns": f"arn:aws:iam::{trusted_account}:role/onboarding-pipeline",
+            },
+        )
+        role = bootstrap.resolve(bootstrap.resources["OnboardingRole"]["Properties"])
+        trust = role["AssumeRolePolicyDocument"]
+        if external_id is not None:
+            trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = external_id
+        iam = iam_backends[account]["global"]
+        created = iam.create_role(
+            role_name=role["RoleName"],
+            assume_role_policy_document=json.dumps(trust),
+            path="/",
+            permissions_boundary=None,
+            description=role.get("Description", ""),
+            tags=[],
+            max_session_duration=str(role.get("MaxSessionDuration", 3600)),
+        )
+        for policy in role.get("Policies", []):
+            iam.put_role_policy(role["RoleName"], policy["PolicyName"], json.dumps(policy["PolicyDocument"]))
+        return str(created.arn)
 
     def send_dead_letter(self, arn: str | None, event: dict[str, Any], reason: str) -> None:
         if not arn:

@@ -91,6 +91,8 @@ class Template:
         return logical
 
     def get_att(self, logical: str, attribute: str) -> str:
+        if logical not in self.resources and logical.endswith("FunctionRole"):  # SAM's generated roles
+            return f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-{logical}"
         kind = self.resources[logical]["Type"]
         arns = {
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}",
@@ -98,6 +100,8 @@ class Template:
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{logical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{logical}:*",
             "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-{logical}",
+            "AWS::CodeBuild::Project": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{logical}",
         }
         if attribute == "Arn":
             return arns[kind]

@@ -14,7 +14,13 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
         outcome=TenantStatus.ACTIVE.value,
         detail=step.gitops.commit,
     )
-    tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, step.hybrid_resources)
+    details: dict[str, object] = {}
+    if step.hybrid_resources is not None:
+        details["hybridResources"] = step.hybrid_resources.model_dump(mode="json", by_alias=True)
+    if (images := step.images) is not None and step.registry is not None:
+        details["images"] = [image.model_dump(mode="json", by_alias=True) for image in images]
+        details["releaseVersion"] = step.registry.release.version
+    tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, details)
     publisher.publish(
         [
             TenantOnboarded(

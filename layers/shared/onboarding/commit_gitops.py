@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from onboarding.errors import BranchMoved, GitOpsConflict
-from onboarding.manifests import GitOpsLayout, tenant_files
-from onboarding.models import GitOpsChange, StepInput, TenantSpec
+from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
+from onboarding.models import GitOpsChange, StepInput
 from onboarding.ports import GitOpsRepository
 
 MAX_PUSH_ATTEMPTS = 8
@@ -47,9 +47,11 @@ def apply_files(
 
 
 def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
-    files = tenant_files(TenantSpec.of_signup(step.tenant_id, step.signup), layout)
+    files = tenant_files(step.spec, layout)
     message = (
         f"Onboard tenant {step.tenant_id} ({step.signup.tier.value}, {step.signup.model.value})\n\n"
         f"Execution: {step.execution}\n"
     )
-    return apply_files(repo, dict(files), message)
+    # every other path the tenant may own is absent (a re-driven tenant may have changed model)
+    desired: dict[str, bytes | None] = {**dict.fromkeys(tenant_paths(step.tenant_id)), **files}
+    return apply_files(repo, desired, message)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onboarding.commit_gitops import apply_files
+from onboarding.ensure_tenant_registry import RegistryFactory, remove_created_repositories
 from onboarding.errors import OnboardingError
 from onboarding.identity import name_key
 from onboarding.manifests import tenant_paths
 from onboarding.models import CompensateInput, Compensation
-from onboarding.ports import DocumentStore, GitOpsRepository, HybridActivations, SecretStore, TenantStore
+from onboarding.ports import (
+    DocumentStore,
+    GitOpsRepository,
+    HybridActivations,
+    SecretStore,
+    TenantAccounts,
+    TenantStore,
+)
 from onboarding.release_hybrid_activation import release_activation
 
 # Errors raised before CommitGitOps could have pushed anything.
@@ -32,12 +40,24 @@ class HybridCleanup:
     secret_prefix: str
 
 
+@dataclass(frozen=True)
+class RemoteCleanup:
+    """What compensation needs to undo a remote provisioning in the customer's account."""
+
+    accounts: TenantAccounts
+    registry_for: RegistryFactory
+
+
+_REMOTE_STEPS = frozenset({"EnsureTenantRegistry", "StartArtifactBuild", "CommitGitOps", "ActivateTenant"})
+
+
 def compensate(
     step: CompensateInput,
     *,
     tenants: TenantStore,
     repo: GitOpsRepository | None,
     hybrid: HybridCleanup | None = None,
+    remote: RemoteCleanup | None = None,
 ) -> Compensation:
     actions: list[str] = []
     complete = True
@@ -58,6 +78,17 @@ def compensate(
             except OnboardingError as exc:
                 complete = False
                 actions.append(f"GitOps revert failed: {type(exc).__name__}: {exc}")
+    if step.signup.aws_account_id is not None and (step.registry is not None or step.failed_step in _REMOTE_STEPS):
+        if remote is None:
+            complete = False
+            actions.append("remote cleanup not configured: repositories could not be removed")
+        else:
+            try:
+                removed = remove_created_repositories(step, accounts=remote.accounts, registry_for=remote.registry_for)
+                actions.append(f"deleted repositories {', '.join(removed)}" if removed else "no repositories to delete")
+            except OnboardingError as exc:
+                complete = False
+                actions.append(f"remote cleanup failed: {type(exc).__name__}: {exc}")
     if step.signup.hybrid is not None and (step.hybrid_resources or step.failed_step == "CreateHybridActivation"):
         if hybrid is None:
             complete = False

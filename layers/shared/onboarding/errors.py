@@ -76,3 +76,15 @@ class CidrConflict(OnboardingError):
 
 class ActivationFailed(OnboardingError):
     """Systems Manager refused the hybrid activation (role, limit or expiry)."""
+
+
+class TenantAccessDenied(OnboardingError):
+    """The tenant account's onboarding role is missing or does not trust the pipeline. Not retried."""
+
+
+class ArtifactBuildFailed(OnboardingError):
+    """The build copying the release into the tenant's registry failed, stopped or timed out."""
+
+
+class ReleaseUnavailable(OnboardingError):
+    """The release configuration (version and images) is missing or malformed."""

@@ -57,6 +57,8 @@ class GitOpsLayout(BaseModel):
     tenant_domain: str = "tenants.example.com"
     interval: str = "5m"
     hybrid_chart: str = "tenant-app"
+    remote_chart: str = "tenant-app"
+    chart_repository_url: str = "https://charts.example.com/saas"
     database_chart: str = "tenant-postgresql"
     dns_namespace: str = "kube-system"
     shared_endpoints: tuple[SharedEndpoint, ...] = ()
@@ -64,7 +66,12 @@ class GitOpsLayout(BaseModel):
 
 def tenant_paths(tenant_id: str) -> list[str]:
     """Every path the pipeline may write for a tenant: what compensation and offboarding remove."""
-    return [f"tenants/{tenant_id}.yaml"]
+    return [f"tenants/{tenant_id}.yaml", remote_path(tenant_id)]
+
+
+def remote_path(tenant_id: str) -> str:
+    """A remote tenant's file, under the directory the customer's own Flux watches (remote/<tenantId>)."""
+    return f"remote/{tenant_id}/release.yaml"
 
 
 def _labels(spec: TenantSpec) -> dict[str, str]:
@@ -228,8 +235,34 @@ def _render_hybrid(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any
     return documents
 
 
+def _render_remote(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
+    """What the customer's own Flux applies: the tenant's images from its own ECR, pinned by digest."""
+    if not spec.images:
+        raise ValueError("a remote tenant is rendered from the images pushed to its registry")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.tenant_id, "labels": _labels(spec)}}
+    source = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": {"name": layout.chart_source, "namespace": layout.chart_source_namespace, "labels": _labels(spec)},
+        "spec": {"interval": "10m", "url": layout.chart_repository_url},
+    }
+    release = _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.remote_chart)
+    release["spec"]["values"]["release"] = spec.release_version
+    release["spec"]["values"]["images"] = {
+        image.name: {
+            "repository": image.repository,
+            "digest": image.digest,
+            "image": f"{image.repository}@{image.digest}",
+        }
+        for image in spec.images
+    }
+    return [namespace, source, release]
+
+
 def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
     """The Kubernetes objects of one tenant, by deployment model."""
+    if spec.deployment_model is DeploymentModel.REMOTE:
+        return _render_remote(spec, layout)
     if spec.deployment_model is DeploymentModel.HYBRID:
         return _render_hybrid(spec, layout)
     if spec.deployment_model is DeploymentModel.POOLED:
@@ -254,4 +287,6 @@ class _PlainDumper(yaml.SafeDumper):
 def tenant_files(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, bytes]:
     documents = render_tenant(spec, layout)
     text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, explicit_start=True)
-    return {tenant_paths(spec.tenant_id)[0]: text.encode("utf-8")}
+    remote = spec.deployment_model is DeploymentModel.REMOTE
+    path = remote_path(spec.tenant_id) if remote else tenant_paths(spec.tenant_id)[0]
+    return {path: text.encode("utf-8")}

@@ -356,6 +356,8 @@ class TenantSpec(BaseModel):
     deployment_model: DeploymentModel
     suspended: bool = False
     hybrid: HybridSpec | None = None
+    images: tuple[ImageRef, ...] = ()
+    release_version: str | None = None
 
     @classmethod
     def of_signup(cls, tenant_id: str, signup: SignupRequested) -> TenantSpec:
@@ -366,6 +368,35 @@ class TenantSpec(BaseModel):
             deployment_model=signup.model,
             hybrid=signup.hybrid,
         )
+
+
+class ImageRef(BaseModel):
+    """An image in a tenant's registry, pinned by digest."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    name: str
+    repository: str  # <account>.dkr.ecr.<region>.amazonaws.com/<tenantId>/<name>
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class ReleaseImage(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    repository: str = Field(min_length=3)  # in the provider's release registry
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class Release(BaseModel):
+    """The release every remote tenant gets: configuration (an SSM parameter), not code."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    version: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")
+    registry: str = Field(min_length=3)
+    region: str
+    images: list[ReleaseImage] = Field(min_length=1)
 
 
 class HybridResources(BaseModel):
@@ -406,6 +437,10 @@ class TenantRecord(BaseModel):
     git_commit: str | None = None
     hybrid: HybridSpec | None = None
     hybrid_resources: HybridResources | None = None
+    aws_account_id: str | None = None
+    region: str | None = None
+    images: list[ImageRef] | None = None
+    release_version: str | None = None
     lock: OperationLock | None = None
     offboarded_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -421,6 +456,8 @@ class TenantRecord(BaseModel):
             deployment_model=self.deployment_model,
             suspended=self.status is TenantStatus.SUSPENDED,
             hybrid=self.hybrid,
+            images=tuple(self.images or ()),
+            release_version=self.release_version,
         )
 
     def item(self) -> dict[str, Any]:
@@ -444,8 +481,54 @@ class OnboardingRequest(StepModel):
     signup: SignupRequested
 
 
+class RegistryRepository(StepModel):
+    name: str
+    uri: str
+    created: bool
+
+
+class TenantRegistry(StepModel):
+    """EnsureTenantRegistry's result: the tenant's repositories and the release to copy into them."""
+
+    role_arn: str
+    account: str
+    region: str
+    repositories: list[RegistryRepository]
+    release: Release
+    build_timeout_seconds: int
+
+
+class Artifacts(StepModel):
+    """What the artifact build pushed: each image's digest in the tenant's registry."""
+
+    digests: dict[str, str]
+    build_id: str
+
+
 class StepInput(OnboardingRequest):
     """What every onboarding step receives: the execution state (extra keys ignored)."""
+
+    registry: TenantRegistry | None = None
+    artifacts: Artifacts | None = None
+
+    @property
+    def images(self) -> list[ImageRef] | None:
+        """The pushed images, pinned by digest to their repositories in the tenant's registry."""
+        if self.artifacts is None or self.registry is None:
+            return None
+        uris = {repo.name.rsplit("/", 1)[-1]: repo.uri for repo in self.registry.repositories}
+        return [
+            ImageRef(name=name, repository=uris[name], digest=digest)
+            for name, digest in sorted(self.artifacts.digests.items())
+        ]
+
+    @property
+    def spec(self) -> TenantSpec:
+        spec = TenantSpec.of_signup(self.tenant_id, self.signup)
+        images = self.images
+        if images is not None and self.registry is not None:
+            spec = spec.model_copy(update={"images": tuple(images), "release_version": self.registry.release.version})
+        return spec
 
 
 class Registration(StepModel):

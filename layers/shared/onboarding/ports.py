@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from onboarding.cidrs import CidrRegistry
 from onboarding.models import (
     ContractModel,
     DeploymentModel,
     HistoryEntry,
-    HybridResources,
     OperationLock,
     TenantRecord,
     TenantStatus,
@@ -47,8 +46,10 @@ class TenantStore(Protocol):
         execution: str,
         git_commit: str,
         entry: HistoryEntry,
-        hybrid_resources: HybridResources | None = None,
-    ) -> None: ...
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Mark ACTIVE (conditional on the owning execution), also setting ``details`` (attribute -> JSON)."""
+        ...
 
     def mark_failed(
         self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
@@ -145,6 +146,44 @@ class DocumentStore(Protocol):
         ...
 
     def delete(self, uri: str) -> None: ...
+
+
+class TenantAccounts(Protocol):
+    def assume(self, role_arn: str, external_id: str, session_name: str) -> Mapping[str, str]:
+        """Credentials in the tenant's account. Raises TenantAccessDenied when the role refuses."""
+        ...
+
+
+class TenantRegistryClient(Protocol):
+    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
+        """The repository's URI, and whether this call created it (scan on push, immutable, lifecycle)."""
+        ...
+
+    def created_by(self, prefix: str, execution: str) -> list[str]:
+        """Repositories under ``prefix`` tagged as created by ``execution``."""
+        ...
+
+    def delete(self, name: str) -> bool: ...
+
+
+class ArtifactBuilds(Protocol):
+    def start(self, project: str, environment: Mapping[str, str]) -> str:
+        """Start a build; returns its id."""
+        ...
+
+
+class PendingBuilds(Protocol):
+    def put(self, build_id: str, task_token: str, tenant_id: str, execution: str) -> None: ...
+
+    def take(self, build_id: str) -> Mapping[str, str] | None:
+        """Remove and return the pending build (taskToken, tenantId, execution), or None."""
+        ...
+
+
+class TaskCallbacks(Protocol):
+    def succeed(self, task_token: str, output: Mapping[str, object]) -> bool: ...
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool: ...
 
 
 class Clock(Protocol):

@@ -43,6 +43,8 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         tier=signup.tier,
         deployment_model=signup.model,
         hybrid=signup.hybrid,
+        aws_account_id=signup.aws_account_id,
+        region=signup.region,
         status=TenantStatus.ONBOARDING,
         execution=step.execution,
         attempts=step.attempt,

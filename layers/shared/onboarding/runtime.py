@@ -87,3 +87,39 @@ def _idempotency_store(table: str, endpoint: str | None) -> Any:
 def idempotency_store(table: str) -> Any:
     """Powertools' DynamoDB persistence layer, built once per table (and endpoint) per sandbox."""
     return _idempotency_store(table, os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def remote_accounts() -> Any:
+    from onboarding.adapters.remote import StsTenantAccounts
+
+    return StsTenantAccounts(client("sts"))
+
+
+def tenant_registry(credentials: Any, region: str) -> Any:
+    from onboarding.adapters.remote import EcrTenantRegistry
+
+    return EcrTenantRegistry(credentials, region)
+
+
+def release(parameter: str) -> Any:
+    from onboarding.adapters.remote import read_release
+
+    return read_release(parameter, client("ssm"))
+
+
+def artifact_builds() -> Any:
+    from onboarding.adapters.remote import CodeBuildArtifactBuilds
+
+    return CodeBuildArtifactBuilds(client("codebuild"))
+
+
+def pending_builds(table: str) -> Any:
+    from onboarding.adapters.remote import DynamoPendingBuilds
+
+    return DynamoPendingBuilds(table, client("dynamodb"))
+
+
+def task_callbacks() -> Any:
+    from onboarding.adapters.remote import StepFunctionsCallbacks
+
+    return StepFunctionsCallbacks(client("stepfunctions"))

@@ -92,3 +92,21 @@ class HybridCompensateSettings(CompensateSettings, HybridSettings):
 
 class ReleaseHybridSettings(TenantStoreSettings, HybridSettings):
     network_claims_table: str = Field(min_length=3)
+
+
+class RemoteSettings(_Settings):
+    provider_pipeline_role_arns: str = Field(min_length=1, description="Roles the tenant bootstrap must trust")
+
+
+class EnsureRegistrySettings(RemoteSettings):
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
+    artifact_build_timeout_seconds: int = Field(ge=60, le=28800)
+
+
+class StartBuildSettings(_Settings):
+    artifact_build_project: str = Field(min_length=2)
+    pending_builds_table: str = Field(min_length=3)
+
+
+class BuildCallbackSettings(_Settings):
+    pending_builds_table: str = Field(min_length=3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,6 @@ from onboarding.errors import StorageError, TenantBusy, TenantConflict, TenantNa
 from onboarding.models import (
     DeploymentModel,
     HistoryEntry,
-    HybridResources,
     OperationLock,
     TenantRecord,
     TenantStatus,
@@ -223,7 +223,7 @@ class DynamoTenantStore:
         execution: str,
         git_commit: str,
         entry: HistoryEntry,
-        hybrid_resources: HybridResources | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         values: dict[str, Any] = {
             ":active": {"S": TenantStatus.ACTIVE.value},
@@ -233,9 +233,9 @@ class DynamoTenantStore:
             ":entry": _history(entry),
         }
         extra = ""
-        if hybrid_resources is not None:
-            extra = ", hybridResources = :hybrid"
-            values[":hybrid"] = _ser.serialize(hybrid_resources.model_dump(mode="json", by_alias=True))
+        for i, (key, value) in enumerate(sorted((details or {}).items())):
+            extra += f", {key} = :detail{i}"  # keys are fixed attribute names chosen by the domain
+            values[f":detail{i}"] = _ser.serialize(value)
         done = self._update(
             tenant_id,
             execution,

@@ -1,0 +1,35 @@
+"""EnsureTenantRegistry: the tenant's ECR repositories in its own account, one per release image."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.ensure_tenant_registry import RegistryFactory, ensure_tenant_registry
+from onboarding.models import Release, StepInput
+from onboarding.observability import logger, metrics, tracer
+from onboarding.ports import TenantAccounts
+from onboarding.runtime import release, remote_accounts, tenant_registry
+from onboarding.settings import EnsureRegistrySettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    accounts: TenantAccounts | None = None,
+    registry_for: RegistryFactory | None = None,
+    current_release: Release | None = None,
+) -> dict[str, Any]:
+    settings = EnsureRegistrySettings()
+    step = parse(event=event, model=StepInput)
+    registry = ensure_tenant_registry(
+        step,
+        accounts=accounts or remote_accounts(),
+        registry_for=registry_for or tenant_registry,
+        release=current_release or release(settings.release_parameter),
+        build_timeout_seconds=settings.artifact_build_timeout_seconds,
+    )
+    return registry.wire()

@@ -1,0 +1,45 @@
+"""BuildCallback: a CodeBuild "Build State Change" resumes the onboarding waiting for that build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onboarding.observability import logger
+from onboarding.ports import PendingBuilds, TaskCallbacks
+
+FINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT", "FAULT"})
+
+
+def _exported(detail: dict[str, Any]) -> dict[str, str]:
+    info = detail.get("additional-information") or {}
+    return {v["name"]: v["value"] for v in info.get("exported-environment-variables") or []}
+
+
+def failure_cause(detail: dict[str, Any]) -> str:
+    """The build's own reason: the failed phase and its context."""
+    status = detail.get("build-status", "UNKNOWN")
+    phases = (detail.get("additional-information") or {}).get("phases") or []
+    failed = [p for p in phases if p.get("phase-status") not in (None, "SUCCEEDED")]
+    where = "; ".join(f"{p['phase-type']}: {' '.join(p.get('phase-context') or [])}".strip() for p in failed)
+    return f"build {detail.get('build-id')} {status}" + (f" in {where}" if where else "")
+
+
+def handle_build_state_change(detail: dict[str, Any], *, pending: PendingBuilds, callbacks: TaskCallbacks) -> str:
+    status = detail.get("build-status")
+    if status not in FINAL:
+        return "ignored"
+    build_id = str(detail.get("build-id", ""))
+    waiting = pending.take(build_id) or pending.take(build_id.rsplit("/", 1)[-1])
+    if waiting is None:
+        logger.info("no execution waits for this build", extra={"buildId": build_id, "status": status})
+        return "unknown-build"
+    logger.set_correlation_id(waiting["tenantId"])
+    if status == "SUCCEEDED":
+        digests = dict(pair.split("=", 1) for pair in _exported(detail).get("IMAGE_DIGESTS", "").split())
+        if not digests:
+            callbacks.fail(waiting["taskToken"], "ArtifactBuildFailed", f"build {build_id} exported no IMAGE_DIGESTS")
+            return "failed"
+        callbacks.succeed(waiting["taskToken"], {"digests": digests, "buildId": build_id})
+        return "succeeded"
+    callbacks.fail(waiting["taskToken"], "ArtifactBuildFailed", failure_cause(detail))
+    return "failed"

@@ -1,0 +1,65 @@
+"""EnsureTenantRegistry: one ECR repository per release image, in the customer's account, under the tenant.
+
+Idempotent: existing repositories are reused. Repositories this execution creates are tagged with
+it, so compensation deletes those and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from onboarding.models import RegistryRepository, Release, StepInput, TenantRegistry
+from onboarding.ports import TenantAccounts, TenantRegistryClient
+from onboarding.verify_tenant_access import role_arn
+
+RegistryFactory = Callable[[Mapping[str, str], str], TenantRegistryClient]
+
+
+def repository_name(tenant_id: str, image: str) -> str:
+    return f"{tenant_id}/{image}"
+
+
+def ensure_tenant_registry(
+    step: StepInput,
+    *,
+    accounts: TenantAccounts,
+    registry_for: RegistryFactory,
+    release: Release,
+    build_timeout_seconds: int,
+) -> TenantRegistry:
+    account, region = step.signup.aws_account_id, step.signup.region
+    if account is None or region is None:
+        raise ValueError("EnsureTenantRegistry needs a remote signup")
+    arn = role_arn(account, step.tenant_id)
+    registry = registry_for(accounts.assume(arn, step.tenant_id, f"registry-{step.tenant_id}"[:64]), region)
+    tags = {"tenantId": step.tenant_id, "execution": step.execution, "managed-by": "tenant-onboarding"}
+    repositories = []
+    for image in release.images:
+        name = repository_name(step.tenant_id, image.name)
+        uri, created = registry.ensure(name, tags)
+        repositories.append(RegistryRepository(name=name, uri=uri, created=created))
+    return TenantRegistry(
+        role_arn=arn,
+        account=account,
+        region=region,
+        repositories=repositories,
+        release=release,
+        build_timeout_seconds=build_timeout_seconds,
+    )
+
+
+def remove_created_repositories(
+    step: StepInput, *, accounts: TenantAccounts, registry_for: RegistryFactory
+) -> list[str]:
+    """Compensation: delete the repositories this execution created (found by their tag), and only those."""
+    account, region = step.signup.aws_account_id, step.signup.region
+    if account is None or region is None:
+        return []
+    registry = registry_for(
+        accounts.assume(role_arn(account, step.tenant_id), step.tenant_id, f"cleanup-{step.tenant_id}"[:64]), region
+    )
+    removed = []
+    for name in registry.created_by(f"{step.tenant_id}/", step.execution):
+        if registry.delete(name):
+            removed.append(name)
+    return removed

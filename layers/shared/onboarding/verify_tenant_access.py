@@ -1,0 +1,41 @@
+"""VerifyTenantAccess: assume the onboarding role in the customer's account, with the tenant's ExternalId.
+
+A missing or misconfigured role is permanent (not retried); the reason says exactly what the
+customer deploys or fixes.
+"""
+
+from __future__ import annotations
+
+from onboarding.errors import TenantAccessDenied
+from onboarding.models import StepInput
+from onboarding.ports import TenantAccounts
+
+ROLE_PREFIX = "saas-onboarding-"
+
+
+def role_arn(account: str, tenant_id: str) -> str:
+    return f"arn:aws:iam::{account}:role/{ROLE_PREFIX}{tenant_id}"
+
+
+def bootstrap_command(tenant_id: str, provider_roles: str) -> str:
+    return (
+        "aws cloudformation deploy --template-file tenant-account/bootstrap.yaml "
+        f"--stack-name saas-onboarding-{tenant_id} --capabilities CAPABILITY_NAMED_IAM "
+        f"--parameter-overrides TenantId={tenant_id} ProviderPipelineRoleArns={provider_roles}"
+    )
+
+
+def verify_tenant_access(step: StepInput, *, accounts: TenantAccounts, provider_roles: str) -> str:
+    account = step.signup.aws_account_id
+    if account is None:
+        raise ValueError("VerifyTenantAccess needs a remote signup")
+    arn = role_arn(account, step.tenant_id)
+    try:
+        accounts.assume(arn, step.tenant_id, f"verify-{step.tenant_id}"[:64])
+    except TenantAccessDenied as exc:
+        raise TenantAccessDenied(
+            f"cannot assume {arn} with ExternalId {step.tenant_id} ({exc}). In account {account}, deploy the "
+            f"tenant bootstrap stack: {bootstrap_command(step.tenant_id, provider_roles)}; if it is deployed, "
+            f"check that its TenantId is {step.tenant_id} and that it trusts {provider_roles}"
+        ) from exc
+    return arn
