@@ -9,12 +9,14 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from onboarding.identity import derive_tenant_id
 from onboarding_local.stack import REPO_ROOT, LocalStack
 
+DEMO_REMOTE_ACCOUNT, DEMO_REMOTE_SIGNUP = "222222222222", "initech-signup-0003"
 STATE_FILE = "state.json"  # the tenants as the last `run` left them
 ENDPOINT_FILE = "endpoint"  # written by `serve` while it runs
 
@@ -50,6 +52,7 @@ def run(
     workdir: Path,
     timeout: float,
     after_each: Callable[[int, LocalStack], None] | None = None,
+    tenant_accounts: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
@@ -60,6 +63,8 @@ def run(
         shutil.rmtree(workdir / "git", ignore_errors=True)
         (workdir / "lambda.log").unlink(missing_ok=True)
     with LocalStack(workdir) as stack:
+        for account, tenant_id in tenant_accounts:
+            stack.bootstrap_tenant_account(account, tenant_id)
         for index, batch in enumerate(batches):
             stack.put_events(batch)
             stack.wait_idle(timeout)
@@ -208,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--workdir", type=Path, default=Path(".local-stack"))
     p_run.add_argument("--json", action="store_true", help="print one JSON document instead of the timeline")
     p_run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each file to settle")
+    p_run.add_argument(
+        "--tenant-account",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=TENANT_ID",
+        help="deploy tenant-account/bootstrap.yaml in ACCOUNT for TENANT_ID first (remote tenants); repeatable",
+    )
     p_serve = sub.add_parser("serve", help="keep the stack up and print its endpoints")
     p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"))
     p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
@@ -236,8 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         serve(args.workdir)
         return 0
+    accounts: list[tuple[str, str]] = []
+    for item in args.tenant_account:
+        account, sep, tenant_id = item.partition("=")
+        if not sep or not account or not tenant_id:
+            parser.error("--tenant-account takes ACCOUNT=TENANT_ID")
+        accounts.append((account, tenant_id))
     files = args.files or [REPO_ROOT / "events" / name for name in DEMO_FILES]
-    report = run(files, args.workdir, args.timeout)
+    if not args.files:  # the demo's remote customer has deployed its bootstrap stack
+        accounts.append((DEMO_REMOTE_ACCOUNT, derive_tenant_id(DEMO_REMOTE_SIGNUP)))
+    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts)
     if args.json:
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False, default=str)
         print()

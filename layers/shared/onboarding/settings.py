@@ -100,7 +100,7 @@ class RemoteSettings(_Settings):
 
 class EnsureRegistrySettings(RemoteSettings):
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
-    artifact_build_timeout_seconds: int = Field(ge=60, le=28800)
+    artifact_build_timeout_seconds: int = Field(ge=5, le=28800)
 
 
 class StartBuildSettings(_Settings):
