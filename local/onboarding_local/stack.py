@@ -101,6 +101,17 @@ def _install_moto_patches() -> None:
         ssm_activations.install()
         trust.install()
         codebuild.install(lambda: _require_stack().codebuild)
+        from moto.core.responses import EmptyResult
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        def send_task_failure(self: Any) -> Any:
+            # moto's response handler drops the cause; the engine itself supports it
+            self.stepfunction_backend.send_task_failure(
+                self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+            )
+            return EmptyResult()
+
+        StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         EventsBackend.put_events = put_events  # type: ignore[method-assign]

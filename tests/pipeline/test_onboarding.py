@@ -260,15 +260,6 @@ def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
     assert events_of(stack, "Tenant Onboarding Failed")[0]["compensated"] is True
 
 
-def test_remote_is_recorded_and_failed_as_not_yet_supported(stack: Any) -> None:
-    run(stack, sample_event("signup-remote.json"))
-    record = stack.tenant(derive_tenant_id("initech-signup-0003"))
-    assert record["status"] == "FAILED" and record["failedStep"] == "ProvisionRemote"
-    assert "not yet supported" in record["failureReason"]
-    assert stack.git.log() == ["Seed GitOps repository"]
-    assert {e["error"] for e in events_of(stack, "Tenant Onboarding Failed")} == {"DeploymentModelNotSupported"}
-
-
 def test_an_intake_that_keeps_failing_sends_the_event_to_the_dead_letter_queue(stack: Any) -> None:
     stack.inject_fault("states", "StartExecution", "AccessDeniedException", times=3)
     event = signup_event("dlq-1", "Dead Letter")

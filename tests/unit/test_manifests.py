@@ -175,7 +175,7 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
     files = tenant_files(TenantSpec.of_signup(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
 
     assert set(files) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
-    assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml"]
+    assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml", f"remote/{tenant_id}/release.yaml"]
 
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:

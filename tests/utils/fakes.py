@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic.alias_generators import to_snake
+
 from onboarding.cidrs import CidrRegistry
 from onboarding.errors import (
     BranchMoved,
@@ -16,7 +18,7 @@ from onboarding.errors import (
     TenantNameTaken,
     TransientError,
 )
-from onboarding.models import ContractModel, HistoryEntry, HybridResources, OperationLock, TenantRecord, TenantStatus
+from onboarding.models import ContractModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus
 from onboarding.ports import Snapshot
 
 
@@ -76,7 +78,7 @@ class InMemoryTenantStore:
         execution: str,
         git_commit: str,
         entry: HistoryEntry,
-        hybrid_resources: HybridResources | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         record = self.records.get(tenant_id)
         if record is None or record.execution != execution or record.status is not TenantStatus.ONBOARDING:
@@ -87,7 +89,7 @@ class InMemoryTenantStore:
             update={
                 "status": TenantStatus.ACTIVE,
                 "git_commit": git_commit,
-                "hybrid_resources": hybrid_resources,
+                **{to_snake(k): v for k, v in (details or {}).items()},
                 "history": [*record.history, entry],
             }
         )

@@ -554,6 +554,11 @@ class StepError(StepModel):
     error: str = Field(alias="Error")
     cause: str = Field(default="", alias="Cause")
 
+    @field_validator("cause", mode="before")
+    @classmethod
+    def _no_cause(cls, value: object) -> object:
+        return "" if value is None else value  # Step Functions may report a null Cause
+
 
 class CompensateInput(StepInput):
     failed_step: str
