@@ -599,6 +599,8 @@ class OperationPlan(StepModel):
     to_status: TenantStatus
     before: TenantSpec
     after: TenantSpec | None
+    aws_account_id: str | None = None  # remote tenants: where their registry lives
+    region: str | None = None
 
 
 class LifecycleStepInput(LifecycleRequestInput):

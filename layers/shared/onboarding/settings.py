@@ -7,6 +7,7 @@ silently.
 from __future__ import annotations
 
 from ipaddress import IPv4Network
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,3 +111,7 @@ class StartBuildSettings(_Settings):
 
 class BuildCallbackSettings(_Settings):
     pending_builds_table: str = Field(min_length=3)
+
+
+class RetentionSettings(_Settings):
+    remote_repository_retention: Literal["retain", "delete"]

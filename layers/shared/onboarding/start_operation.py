@@ -43,6 +43,8 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
             to_status=TenantStatus.OFFBOARDED,
             before=before,
             after=None,
+            aws_account_id=record.aws_account_id,
+            region=record.region,
         )
     if step.operation is Operation.CHANGE_TIER:
         if step.to_tier is None:

@@ -1,0 +1,34 @@
+"""ReleaseRemoteRegistry: an offboarded remote tenant's repositories, kept or deleted by the retention setting."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from onboarding.ensure_tenant_registry import RegistryFactory
+from onboarding.models import LifecycleStepInput
+from onboarding.observability import logger, metrics, tracer
+from onboarding.ports import TenantAccounts
+from onboarding.release_remote_registry import release_remote_registry
+from onboarding.runtime import remote_accounts, tenant_registry
+from onboarding.settings import RetentionSettings
+
+
+@logger.inject_lambda_context(correlation_id_path="tenantId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    accounts: TenantAccounts | None = None,
+    registry_for: RegistryFactory | None = None,
+) -> dict[str, Any]:
+    settings = RetentionSettings()
+    step = parse(event=event, model=LifecycleStepInput)
+    released = release_remote_registry(
+        step,
+        accounts=accounts or remote_accounts(),
+        registry_for=registry_for or tenant_registry,
+        retention=settings.remote_repository_retention,
+    )
+    return released.wire()

@@ -1,0 +1,27 @@
+"""ReleaseRemoteRegistry: an offboarded remote tenant's ECR repositories, kept or deleted by the retention setting."""
+
+from __future__ import annotations
+
+from onboarding.ensure_tenant_registry import RegistryFactory, repository_name
+from onboarding.models import Compensation, LifecycleStepInput
+from onboarding.ports import TenantAccounts
+from onboarding.verify_tenant_access import role_arn
+
+RETAIN, DELETE = "retain", "delete"
+
+
+def release_remote_registry(
+    step: LifecycleStepInput, *, accounts: TenantAccounts, registry_for: RegistryFactory, retention: str
+) -> Compensation:
+    plan = step.plan
+    names = [repository_name(step.tenant_id, image.name) for image in plan.before.images]
+    if retention == RETAIN or not names:
+        return Compensation(compensated=True, actions=[f"kept repositories {', '.join(names)} (retention: retain)"])
+    if plan.aws_account_id is None or plan.region is None:
+        raise ValueError("a remote tenant's plan carries its account and region")
+    credentials = accounts.assume(
+        role_arn(plan.aws_account_id, step.tenant_id), step.tenant_id, f"offboard-{step.tenant_id}"[:64]
+    )
+    registry = registry_for(credentials, plan.region)
+    deleted = [name for name in names if registry.delete(name)]
+    return Compensation(compensated=True, actions=[f"deleted repositories {', '.join(deleted)}"])
