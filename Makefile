@@ -14,9 +14,12 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# Debian packages the local stack and the tests use: git (git daemon serves the GitOps remote).
+# Debian packages the local stack and the tests use: git (git daemon serves the GitOps remote),
+# skopeo (the release-copy buildspec) and docker-registry (local OCI registries).
 system-deps:
 	@missing=""; command -v git >/dev/null || missing="$$missing git"; \
+	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
