@@ -23,13 +23,13 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(BIN)/onboarding-local run
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
@@ -47,7 +47,7 @@ build: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m onboarding.schemas schemas/v1
 
-bench: $(STAMP)
+bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 deploy: build
