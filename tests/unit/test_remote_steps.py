@@ -1,0 +1,191 @@
+"""Remote steps as logic: the access check's reason, registry idempotency, the build callback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from onboarding.build_callback import failure_cause, handle_build_state_change
+from onboarding.ensure_tenant_registry import ensure_tenant_registry, remove_created_repositories
+from onboarding.errors import TenantAccessDenied
+from onboarding.identity import derive_tenant_id
+from onboarding.models import Release, StepInput
+from onboarding.start_artifact_build import build_environment, start_artifact_build
+from onboarding.verify_tenant_access import verify_tenant_access
+
+DIGEST = "sha256:" + "a" * 64
+RELEASE = Release.model_validate(
+    {
+        "version": "2.0.0",
+        "registry": "111111111111.dkr.ecr.us-east-1.amazonaws.com",
+        "region": "us-east-1",
+        "images": [
+            {"name": "api", "repository": "111111111111.dkr.ecr.us-east-1.amazonaws.com/saas/api", "digest": DIGEST}
+        ],
+    }
+)
+
+
+def step(**extra: Any) -> StepInput:
+    tenant_id = derive_tenant_id("r-1")
+    signup = {
+        "signupId": "r-1",
+        "tenantName": "Remote",
+        "adminEmail": "a@b.example",
+        "tier": "advanced",
+        "deploymentModel": "remote",
+        "awsAccountId": "222222222222",
+        "region": "eu-west-1",
+    }
+    return StepInput.model_validate(
+        {"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup, **extra}
+    )
+
+
+class Accounts:
+    def __init__(self, deny: bool = False) -> None:
+        self.deny = deny
+        self.assumed: list[tuple[str, str]] = []
+
+    def assume(self, role_arn: str, external_id: str, session_name: str) -> Mapping[str, str]:
+        self.assumed.append((role_arn, external_id))
+        if self.deny:
+            raise TenantAccessDenied("AccessDenied")
+        return {"aws_access_key_id": "k"}
+
+
+class Registry:
+    def __init__(self, existing: set[str] | None = None) -> None:
+        self.repos: dict[str, dict[str, str]] = {name: {} for name in existing or set()}
+
+    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
+        created = name not in self.repos
+        self.repos.setdefault(name, dict(tags))
+        return f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/{name}", created
+
+    def created_by(self, prefix: str, execution: str) -> list[str]:
+        return [n for n, tags in self.repos.items() if n.startswith(prefix) and tags.get("execution") == execution]
+
+    def delete(self, name: str) -> bool:
+        return self.repos.pop(name, None) is not None
+
+
+def test_access_is_checked_with_the_tenant_id_as_external_id() -> None:
+    accounts = Accounts()
+    arn = verify_tenant_access(step(), accounts=accounts, provider_roles="arn:aws:iam::1:role/p")
+    assert accounts.assumed == [(arn, step().tenant_id)]
+    assert arn == f"arn:aws:iam::222222222222:role/saas-onboarding-{step().tenant_id}"
+
+
+def test_a_denied_role_says_exactly_what_to_deploy() -> None:
+    with pytest.raises(TenantAccessDenied) as info:
+        verify_tenant_access(step(), accounts=Accounts(deny=True), provider_roles="arn:aws:iam::1:role/p")
+    message = str(info.value)
+    assert "aws cloudformation deploy --template-file tenant-account/bootstrap.yaml" in message
+    assert f"TenantId={step().tenant_id}" in message and "ProviderPipelineRoleArns=arn:aws:iam::1:role/p" in message
+    assert "In account 222222222222" in message
+
+
+def test_registry_reuses_existing_repositories_and_compensation_deletes_only_its_own() -> None:
+    tenant_id = step().tenant_id
+    registry = Registry(existing={f"{tenant_id}/api", "other/app"})
+    release = RELEASE.model_copy(
+        update={"images": [*RELEASE.images, RELEASE.images[0].model_copy(update={"name": "worker"})]}
+    )
+    result = ensure_tenant_registry(
+        step(), accounts=Accounts(), registry_for=lambda c, r: registry, release=release, build_timeout_seconds=600
+    )
+    assert [(r.name, r.created) for r in result.repositories] == [
+        (f"{tenant_id}/api", False),
+        (f"{tenant_id}/worker", True),
+    ]
+    removed = remove_created_repositories(step(), accounts=Accounts(), registry_for=lambda c, r: registry)
+    assert removed == [f"{tenant_id}/worker"] and set(registry.repos) == {f"{tenant_id}/api", "other/app"}
+
+
+def test_the_build_gets_the_images_by_digest_and_the_token_stays_out_of_it() -> None:
+    registry = ensure_tenant_registry(
+        step(), accounts=Accounts(), registry_for=lambda c, r: Registry(), release=RELEASE, build_timeout_seconds=600
+    )
+    s = step(registry=registry.wire())
+    env = build_environment(s)
+    assert env["SOURCE_IMAGES"] == f"api=111111111111.dkr.ecr.us-east-1.amazonaws.com/saas/api@{DIGEST}"
+    assert env["TARGET_REGISTRY"] == "222222222222.dkr.ecr.eu-west-1.amazonaws.com"
+    assert env["EXTERNAL_ID"] == s.tenant_id and env["TARGET_PREFIX"] == s.tenant_id
+
+    class Builds:
+        def start(self, project: str, environment: Mapping[str, str]) -> str:
+            assert "secret-token" not in str(environment)
+            return "arn:aws:codebuild:build/p:1"
+
+    class Pending:
+        def __init__(self) -> None:
+            self.items: dict[str, tuple[str, ...]] = {}
+
+        def put(self, build_id: str, task_token: str, tenant_id: str, execution: str) -> None:
+            self.items[build_id] = (task_token, tenant_id, execution)
+
+    pending = Pending()
+    start_artifact_build(s, "secret-token", builds=Builds(), pending=pending, project="p")  # type: ignore[arg-type]
+    assert pending.items == {"arn:aws:codebuild:build/p:1": ("secret-token", s.tenant_id, s.execution)}
+
+
+class Callbacks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def succeed(self, task_token: str, output: Mapping[str, object]) -> bool:
+        self.calls.append(("succeed", task_token, str(output["digests"])))
+        return True
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        self.calls.append(("fail", task_token, error, cause))
+        return True
+
+
+class Taken:
+    def __init__(self, build_id: str) -> None:
+        self.build_id = build_id
+
+    def take(self, build_id: str) -> Mapping[str, str] | None:
+        if build_id != self.build_id:
+            return None
+        self.build_id = ""
+        return {"taskToken": "tok", "tenantId": "t-x", "execution": "t-x"}
+
+
+def event(status: str, **info: Any) -> dict[str, Any]:
+    return {"build-status": status, "build-id": "arn:aws:codebuild:build/p:1", "additional-information": info}
+
+
+def test_a_successful_build_resumes_with_its_digests_once() -> None:
+    callbacks, pending = Callbacks(), Taken("arn:aws:codebuild:build/p:1")
+    detail = event(
+        "SUCCEEDED", **{"exported-environment-variables": [{"name": "IMAGE_DIGESTS", "value": f"api={DIGEST}"}]}
+    )
+    assert handle_build_state_change(detail, pending=pending, callbacks=callbacks) == "succeeded"
+    assert handle_build_state_change(detail, pending=pending, callbacks=callbacks) == "unknown-build"  # redelivered
+    assert callbacks.calls == [("succeed", "tok", str({"api": DIGEST}))]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "STOPPED", "TIMED_OUT"])
+def test_a_failed_build_resumes_with_the_builds_own_reason(status: str) -> None:
+    callbacks = Callbacks()
+    detail = event(
+        status,
+        phases=[
+            {"phase-type": "BUILD", "phase-status": status, "phase-context": ["COMMAND_EXECUTION_ERROR: exit status 1"]}
+        ],
+    )
+    assert handle_build_state_change(detail, pending=Taken(detail["build-id"]), callbacks=callbacks) == "failed"
+    (call,) = callbacks.calls
+    assert call[:3] == ("fail", "tok", "ArtifactBuildFailed")
+    assert call[3] == failure_cause(detail) and f"{status} in BUILD: COMMAND_EXECUTION_ERROR" in call[3]
+
+
+def test_in_progress_events_are_ignored() -> None:
+    callbacks = Callbacks()
+    assert handle_build_state_change(event("IN_PROGRESS"), pending=Taken("x"), callbacks=callbacks) == "ignored"
+    assert callbacks.calls == []
