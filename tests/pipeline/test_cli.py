@@ -100,3 +100,34 @@ def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_tenants_lists_status_at_a_glance_and_one_tenants_timeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.pipeline.test_lifecycle import request
+
+    tenant_id = derive_tenant_id("cli-t1")
+    write(tmp_path / "1.json", signup_event("cli-t1", "Listed Tenant"))
+    write(tmp_path / "2.json", request("suspend", tenant_id, "cli-suspend"))
+    workdir = tmp_path / "wd"
+    assert main(["run", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--workdir", str(workdir)]) == 0
+    capsys.readouterr()
+    assert main(["tenants", "--workdir", str(workdir)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[:4] == ["TENANT", "STATUS", "TIER", "MODEL"]
+    assert (
+        listing[1].split()[:4] == [tenant_id, "SUSPENDED", "basic", "pooled"] and "suspend -> SUSPENDED" in listing[1]
+    )
+    assert main(["tenants", tenant_id, "--workdir", str(workdir)]) == 0
+    timeline = capsys.readouterr().out
+    assert "status SUSPENDED" in timeline
+    assert [line.split()[1:3] for line in timeline.splitlines() if line.startswith("    ")] == [
+        ["onboard", "ONBOARDING"],
+        ["onboard", "ACTIVE"],
+        ["suspend", "SUSPENDED"],
+    ]
+    assert main(["tenants", "--workdir", str(workdir), "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["tenantId"] == tenant_id and record["history"][-1]["operation"] == "suspend"
+    assert main(["tenants", "t-nobody-0000000000", "--workdir", str(workdir)]) == 1
