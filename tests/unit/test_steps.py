@@ -254,3 +254,16 @@ def test_record_failure_writes_failed_even_without_a_record_and_announces() -> N
     assert record.failed_step == "RegisterTenant" and "already taken" in (record.failure_reason or "")
     assert publisher.of(OnboardingFailed) == [event]
     assert event.compensated and event.error == "TenantNameTaken" and "already taken" in event.cause
+
+
+def test_an_https_remote_authenticates_with_the_token_as_password_and_git_remotes_need_none() -> None:
+    import base64
+
+    from onboarding.adapters.git import DulwichGitOpsRepository
+
+    client, path = DulwichGitOpsRepository("https://git.example.com/acme/gitops.git", "main", token="tok-1")._client()
+    assert path == "/acme/gitops.git"
+    expected = "Basic " + base64.b64encode(b"x-access-token:tok-1").decode()
+    assert vars(client)["_auth_header"] == expected
+    plain, _ = DulwichGitOpsRepository("git://127.0.0.1:9418/gitops.git", "main", token="tok-1")._client()
+    assert "tok-1" not in repr(vars(plain))
