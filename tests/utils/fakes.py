@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic.alias_generators import to_snake
-
 from onboarding.cidrs import CidrRegistry
 from onboarding.errors import (
     BranchMoved,
@@ -85,12 +83,13 @@ class InMemoryTenantStore:
             if record and record.execution == execution and record.status is TenantStatus.ACTIVE:
                 return
             raise TenantConflict("cannot activate")
-        self.records[tenant_id] = record.model_copy(
-            update={
-                "status": TenantStatus.ACTIVE,
-                "git_commit": git_commit,
-                **{to_snake(k): v for k, v in (details or {}).items()},
-                "history": [*record.history, entry],
+        self.records[tenant_id] = TenantRecord.model_validate(
+            {
+                **record.item(),
+                "status": TenantStatus.ACTIVE.value,
+                "gitCommit": git_commit,
+                "history": [*record.item()["history"], entry.model_dump(mode="json", by_alias=True)],
+                **(details or {}),
             }
         )
         self.writes += 1
