@@ -68,25 +68,44 @@ class LambdaRuntime:
 
     def load(self) -> None:
         common = self.template.function_environment(next(iter(self.template.of_type("AWS::Serverless::Function"))))
-        with self._environment(common):
-            for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
-                props = resource["Properties"]
-                handler_ref = self.template.function_property(logical, "Handler")
-                module_name, func_name = handler_ref.rsplit(".", 1)
-                source = self.template.root / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
-                spec = importlib.util.spec_from_file_location(f"lambda_{logical}", source)
-                assert spec and spec.loader, source
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                dlq = (props.get("DeadLetterQueue") or {}).get("TargetArn")
-                self.functions[logical] = FunctionSpec(
-                    name=logical,
-                    handler=getattr(module, func_name),
-                    environment=self.template.function_environment(logical),
-                    timeout=int(self.template.function_property(logical, "Timeout") or 3),
-                    dead_letter_arn=self.template.resolve(dlq) if dlq else None,
-                )
+        os.environ.update({**self.base_env, **common})  # what the modules see at import (init phase)
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            handler_ref = self.template.function_property(logical, "Handler")
+            module_name, func_name = handler_ref.rsplit(".", 1)
+            source = self.template.root / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(f"lambda_{logical}", source)
+            assert spec and spec.loader, source
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            dlq = (props.get("DeadLetterQueue") or {}).get("TargetArn")
+            self.functions[logical] = FunctionSpec(
+                name=logical,
+                handler=getattr(module, func_name),
+                environment=self.template.function_environment(logical),
+                timeout=int(self.template.function_property(logical, "Timeout") or 3),
+                dead_letter_arn=self.template.resolve(dlq) if dlq else None,
+            )
         self._redirect_logs()
+        self._install_environment()
+
+    def _install_environment(self) -> None:
+        """Give the process one environment for every function, set once.
+
+        Other threads (moto's engine, the router, the CLI) read ``os.environ`` while handlers run;
+        adding or removing keys under them fails their iteration. So the union of the functions'
+        variables is set once, here, and an invocation only reassigns the few values that differ
+        between functions. tests/template checks each function's settings against its own
+        template environment, which is what Lambda gives it on AWS.
+        """
+        union: dict[str, str] = dict(self.base_env)
+        self._differing: set[str] = set()
+        for spec in self.functions.values():
+            for key, value in spec.environment.items():
+                if key in union and union[key] != value:
+                    self._differing.add(key)
+                union.setdefault(key, value)
+        os.environ.update(union)
 
     def _redirect_logs(self) -> None:
         """Handler logs go to the work dir, not the terminal (Powertools writes JSON lines)."""
@@ -97,26 +116,6 @@ class LambdaRuntime:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stream)
 
-    class _EnvSwap:
-        def __init__(self, env: dict[str, str]) -> None:
-            self.env = env
-            self.saved: dict[str, str | None] = {}
-
-        def __enter__(self) -> None:
-            for key, value in self.env.items():
-                self.saved[key] = os.environ.get(key)
-                os.environ[key] = value
-
-        def __exit__(self, *exc: object) -> None:
-            for key, value in self.saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-    def _environment(self, env: dict[str, str]) -> LambdaRuntime._EnvSwap:
-        return self._EnvSwap({**self.base_env, **env})
-
     def invoke(self, name: str, payload: Any) -> tuple[Any, str | None]:
         """Run the handler; returns (result, None) or (error payload, errorType)."""
         spec = self.functions.get(name)
@@ -124,7 +123,9 @@ class LambdaRuntime:
             return {"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {name}"}, (
                 "ResourceNotFoundException"
             )
-        with self._lock, self._environment(spec.environment):
+        with self._lock:
+            for key in self._differing & spec.environment.keys():
+                os.environ[key] = spec.environment[key]  # reassign only: the key set never changes
             started = time.perf_counter()
             error_type = None
             try:

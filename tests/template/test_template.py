@@ -409,3 +409,22 @@ def test_ruff_format_check_passes() -> None:
 def test_mypy_passes() -> None:
     result = run(BIN / "mypy", "layers/shared", "local")
     assert result.returncode == 0, report(result)
+
+
+LAMBDA_PROVIDED = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME"}
+
+
+@pytest.mark.parametrize("logical", sorted(of_type("AWS::Serverless::Function")))
+def test_every_function_gets_the_configuration_its_settings_require(logical: str) -> None:
+    """What a handler's settings require must be in that function's own environment on AWS."""
+    from onboarding import settings as settings_module
+
+    code_uri = RESOURCES[logical]["Properties"]["CodeUri"].rstrip("/")
+    source = (REPO / code_uri / "app.py").read_text()
+    (name,) = set(re.findall(r"(\w+Settings)\(\)", source))
+    cls = getattr(settings_module, name)
+    glob = TEMPLATE.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = RESOURCES[logical]["Properties"].get("Environment", {}).get("Variables", {})
+    provided = {k.upper() for k in {**glob, **own}} | LAMBDA_PROVIDED
+    required = {field.upper() for field, info in cls.model_fields.items() if info.is_required()}
+    assert required <= provided, f"{logical} ({name}) lacks {sorted(required - provided)} in template.yaml"
