@@ -9,6 +9,7 @@ from onboarding.fail_operation import fail_operation
 from onboarding.models import LifecycleFailureInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, TenantStore
+from onboarding.record_failure import execution_error
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
 
@@ -28,4 +29,4 @@ def lambda_handler(
         step, tenants=tenants or tenant_store(settings), publisher=publisher or event_publisher(settings), now=utcnow
     )
     metrics.add_metric(name="OperationsFailed", unit=MetricUnit.Count, value=1)
-    return outcome.wire()
+    return {**outcome.wire(), "executionError": execution_error(outcome.error)}

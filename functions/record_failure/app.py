@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.models import RecordFailureInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, TenantStore
-from onboarding.record_failure import record_failure
+from onboarding.record_failure import execution_error, record_failure
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
 
@@ -31,4 +31,4 @@ def lambda_handler(
         now=utcnow,
     )
     metrics.add_metric(name="OnboardingsFailed", unit=MetricUnit.Count, value=1)
-    return event_out.wire()
+    return {**event_out.wire(), "executionError": execution_error(event_out.error)}

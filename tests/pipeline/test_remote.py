@@ -170,3 +170,7 @@ def test_a_build_state_event_that_never_comes_times_out(tmp_path: Path) -> None:
         (failed,) = events_of(stack, "Tenant Onboarding Failed")
         assert failed["error"] == "States.Timeout" and failed["compensated"] is True
         assert repositories(tenant_ecr(stack, tenant_id)) == set()
+        # the execution fails with a name of its own: "States." names are reserved for Step Functions
+        (execution,) = stack.executions()
+        assert (execution["status"], execution["error"]) == ("FAILED", "StepTimeout")
+        assert execution["states"][-1]["name"] == "OnboardingFailed"

@@ -267,3 +267,11 @@ def test_an_https_remote_authenticates_with_the_token_as_password_and_git_remote
     assert vars(client)["_auth_header"] == expected
     plain, _ = DulwichGitOpsRepository("git://127.0.0.1:9418/gitops.git", "main", token="tok-1")._client()
     assert "tok-1" not in repr(vars(plain))
+
+
+def test_execution_error_names_never_take_the_reserved_states_prefix() -> None:
+    from onboarding.record_failure import execution_error
+
+    assert execution_error("States.Timeout") == "StepTimeout"
+    assert execution_error("States.TaskFailed") == "StepTaskFailed"
+    assert execution_error("TenantNameTaken") == "TenantNameTaken"

@@ -10,6 +10,11 @@ from onboarding.models import HistoryEntry, OnboardingFailed, RecordFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 
 
+def execution_error(error: str) -> str:
+    """The name the execution fails with: the step's error, except that "States." names are reserved."""
+    return "Step" + error.removeprefix("States.") if error.startswith("States.") else error
+
+
 def failure_reason(error: StepError) -> str:
     """The human reason: a Lambda error's message, or the Cause Step Functions gave."""
     try:
