@@ -149,16 +149,18 @@ def test_events_of_each_operation_carry_what_consumers_need(stack: Any) -> None:
     assert events_of(stack, "Tenant Offboarded")[0]["nameReleasedAt"] > "2026"
 
 
-@pytest.mark.parametrize("operation", ["suspend", "change-tier", "offboard"])
+@pytest.mark.parametrize("operation", ["suspend", "change-tier", "offboard", "resume"])
 def test_a_duplicate_delivery_runs_the_operation_once(stack: Any, operation: str) -> None:
     tenant_id = onboard(stack, f"dup-{operation}", f"Dup {operation}")
+    if operation == "resume":
+        run(stack, request("suspend", tenant_id, "dup-pre-suspend"))
     extra = {"tier": "premium"} if operation == "change-tier" else {}
     event = request(operation, tenant_id, f"dup-op-{operation}", **extra)
     run(stack, event, dict(event), dict(event, id="other-delivery"))
     run(stack, dict(event, id="late-redelivery"))
     commits = stack.git.log()
-    assert len(commits) == 3  # seed, onboard, the operation
-    lifecycle = [e for e in stack.executions() if e["name"].startswith("op-")]
+    assert len(commits) == (4 if operation == "resume" else 3)  # seed, onboard, [suspend,] the operation
+    lifecycle = [e for e in stack.executions() if e["name"].startswith("op-dup-op")]
     assert len(lifecycle) == 1 and lifecycle[0]["status"] == "SUCCEEDED"
     history = stack.tenant(tenant_id)["history"]
     assert [h["operation"] for h in history].count(operation) == 1
@@ -397,3 +399,31 @@ def test_offboarding_a_remote_tenant_keeps_its_repositories_by_default(stack: An
     assert "ReleaseRemoteRegistry" in [s["name"] for s in execution["states"]]
     assert stack.tenant(tenant_id)["status"] == "OFFBOARDED"
     assert stack.tenant_registry.manifest_digest(f"{tenant_id}/api", "1.4.2") is not None
+
+
+@pytest.mark.parametrize("operation", ["offboard", "suspend", "resume", "change-tier"])
+def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(stack: Any, operation: str) -> None:
+    tenant_id = onboard(stack, f"fail-{operation}", f"Failing {operation}")
+    if operation == "resume":
+        run(stack, request("suspend", tenant_id, f"pre-{operation}"))
+    before = stack.tenant(tenant_id)
+    original = stack.git.read(f"tenants/{tenant_id}.yaml")
+    # the lock is taken (first UpdateItem); the completion write (second) fails permanently
+    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
+    extra = {"tier": "premium"} if operation == "change-tier" else {}
+    run(stack, request(operation, tenant_id, f"failing-{operation}", **extra))
+    after = stack.tenant(tenant_id)
+    assert (after["status"], after["tier"], after["gitCommit"]) == (
+        before["status"],
+        before["tier"],
+        before["gitCommit"],
+    )
+    assert "lock" not in after and after["history"][-1] == {
+        **after["history"][-1],
+        "operation": operation,
+        "outcome": "FAILED",
+    }
+    assert stack.git.read(f"tenants/{tenant_id}.yaml") == original
+    assert stack.git.log()[0].startswith(f"Revert {operation} of tenant {tenant_id}")
+    (failed,) = events_of(stack, "Tenant Operation Failed")
+    assert (failed["operation"], failed["failedStep"], failed["compensated"]) == (operation, "CompleteOperation", True)
