@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import RecordFailureInput
+from onboarding.models import OnboardingFailed, RecordFailureInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, TenantStore
 from onboarding.record_failure import execution_error, record_failure
@@ -31,4 +31,9 @@ def lambda_handler(
         now=utcnow,
     )
     metrics.add_metric(name="OnboardingsFailed", unit=MetricUnit.Count, value=1)
-    return {**event_out.wire(), "executionError": execution_error(event_out.error)}
+    cause = (
+        event_out.cause
+        if isinstance(event_out, OnboardingFailed)
+        else "the tenant is ACTIVE; only its announcement had failed, and it was announced again"
+    )
+    return {"cause": cause, "executionError": execution_error(step.error.error), "event": event_out.wire()}

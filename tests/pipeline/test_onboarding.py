@@ -267,3 +267,18 @@ def test_an_intake_that_keeps_failing_sends_the_event_to_the_dead_letter_queue(s
     (dead,) = stack.dead_letters()
     assert dead["detail"]["signupId"] == "dlq-1"
     assert stack.tenants() == [] and stack.executions() == []
+
+
+def test_a_redrive_that_fails_again_can_be_redriven_once_more(stack: Any) -> None:
+    run(stack, signup_event("again-0", "Taken Name"))
+    event = signup_event("again-1", "Redriven Twice")
+    stack.git.stop()
+    run(stack, event)  # attempt 1 fails at CommitGitOps
+    stack.git.start()
+    run(stack, dict(event, detail={**event["detail"], "tenantName": "taken name"}, id="2"))  # attempt 2: name taken
+    tenant_id = derive_tenant_id("again-1")
+    record = stack.tenant(tenant_id)
+    assert (record["status"], record["attempts"], record["failedStep"]) == ("FAILED", 2, "RegisterTenant")
+    run(stack, dict(event, id="3"))  # attempt 3, with the original name
+    record = stack.tenant(tenant_id)
+    assert record["status"] == "ACTIVE" and record["execution"] == f"{tenant_id}-a3"

@@ -109,6 +109,16 @@ class InMemoryTenantStore:
                     "history": [*existing.history, entry],
                 }
             )
+        elif existing.status is TenantStatus.FAILED and existing.attempts < record.attempts:
+            self.records[record.tenant_id] = existing.model_copy(
+                update={
+                    "execution": execution,
+                    "attempts": record.attempts,
+                    "failed_step": step,
+                    "failure_reason": reason,
+                    "history": [*existing.history, entry],
+                }
+            )
         else:
             raise TenantConflict("owned by another execution")
         self.writes += 1

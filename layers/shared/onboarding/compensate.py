@@ -9,7 +9,7 @@ from onboarding.ensure_tenant_registry import RegistryFactory, remove_created_re
 from onboarding.errors import OnboardingError
 from onboarding.identity import name_key
 from onboarding.manifests import tenant_paths
-from onboarding.models import CompensateInput, Compensation
+from onboarding.models import CompensateInput, Compensation, TenantStatus
 from onboarding.ports import (
     DocumentStore,
     GitOpsRepository,
@@ -26,7 +26,7 @@ _NOTHING_PUSHED = frozenset({"GitRemoteUnavailable", "GitOpsConflict", "States.T
 
 def _git_may_hold_changes(step: CompensateInput) -> bool:
     if step.gitops is not None:
-        return step.gitops.changed
+        return True  # even "unchanged" may be a retry of an attempt that pushed: removal is idempotent
     return step.failed_step == "CommitGitOps" and step.error.error not in _NOTHING_PUSHED
 
 
@@ -61,6 +61,10 @@ def compensate(
 ) -> Compensation:
     actions: list[str] = []
     complete = True
+    current = tenants.get(step.tenant_id)
+    if current is not None and current.execution == step.execution and current.status is TenantStatus.ACTIVE:
+        # ActivateTenant's write landed and only the announcement failed: the tenant is live, undo nothing
+        return Compensation(compensated=False, actions=["tenant is ACTIVE under this execution: nothing undone"])
     if _git_may_hold_changes(step):
         if repo is None:
             complete = False
@@ -108,7 +112,7 @@ def compensate(
                 complete = False
                 actions.append(f"hybrid cleanup failed: {type(exc).__name__}: {exc}")
     if step.signup.hybrid is not None:
-        owned = tenants.get(step.tenant_id)
+        owned = current
         if owned is not None and owned.execution == step.execution and tenants.release_cidrs(step.tenant_id):
             actions.append("released the tenant's CIDRs")
     if step.registration is not None or step.failed_step == "RegisterTenant":

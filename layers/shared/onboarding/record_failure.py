@@ -6,7 +6,15 @@ import json
 
 from onboarding.errors import TenantConflict
 from onboarding.identity import name_key
-from onboarding.models import HistoryEntry, OnboardingFailed, RecordFailureInput, StepError, TenantRecord, TenantStatus
+from onboarding.models import (
+    HistoryEntry,
+    OnboardingFailed,
+    RecordFailureInput,
+    StepError,
+    TenantOnboarded,
+    TenantRecord,
+    TenantStatus,
+)
 from onboarding.ports import Clock, EventPublisher, TenantStore
 
 
@@ -28,7 +36,19 @@ def failure_reason(error: StepError) -> str:
 
 def record_failure(
     step: RecordFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
-) -> OnboardingFailed:
+) -> OnboardingFailed | TenantOnboarded:
+    current = tenants.get(step.tenant_id)
+    if current is not None and current.execution == step.execution and current.status is TenantStatus.ACTIVE:
+        # the tenant is live; what failed was announcing it, so announce it (the execution still fails)
+        onboarded = TenantOnboarded(
+            tenant_id=step.tenant_id,
+            signup_id=step.signup.signup_id,
+            tier=current.tier,
+            deployment_model=current.deployment_model,
+            git_commit=current.git_commit or "",
+        )
+        publisher.publish([onboarded])
+        return onboarded
     at = now()
     reason = failure_reason(step.error)
     compensated = step.compensation.compensated if step.compensation else False

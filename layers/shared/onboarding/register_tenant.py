@@ -9,13 +9,26 @@ from onboarding.models import HistoryEntry, OnboardingStarted, Registration, Ste
 from onboarding.ports import Clock, EventPublisher, TenantStore
 
 
+def _started(step: StepInput) -> OnboardingStarted:
+    return OnboardingStarted(
+        tenant_id=step.tenant_id,
+        signup_id=step.signup.signup_id,
+        tenant_name=step.signup.tenant_name,
+        tier=step.signup.tier,
+        deployment_model=step.signup.model,
+        execution=step.execution,
+        attempt=step.attempt,
+    )
+
+
 def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock) -> Registration:
     signup = step.signup
     at = now()
     existing = tenants.get(step.tenant_id)
     if existing is not None and existing.execution == step.execution:
-        if existing.status is TenantStatus.ONBOARDING:
-            return Registration(created=False, name_claimed=True, previous_status=None)  # a retried invocation
+        if existing.status is TenantStatus.ONBOARDING:  # a retried invocation: the write landed
+            publisher.publish([_started(step)])  # its announcement may not have; consumers dedupe
+            return Registration(created=False, name_claimed=True, previous_status=None)
         raise TenantConflict(f"tenant {step.tenant_id} is already {existing.status.value} under this execution")
     if existing is not None and (existing.status is not TenantStatus.FAILED or existing.signup_id != signup.signup_id):
         raise TenantConflict(
@@ -54,19 +67,7 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         updated_at=at,
     )
     tenants.register(record, redrive_of=existing.execution if existing else None, cidrs=cidrs)
-    publisher.publish(
-        [
-            OnboardingStarted(
-                tenant_id=step.tenant_id,
-                signup_id=signup.signup_id,
-                tenant_name=signup.tenant_name,
-                tier=signup.tier,
-                deployment_model=signup.model,
-                execution=step.execution,
-                attempt=step.attempt,
-            )
-        ]
-    )
+    publisher.publish([_started(step)])
     return Registration(
         created=existing is None,
         name_claimed=True,

@@ -282,6 +282,8 @@ class DynamoTenantStore:
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
+                if self._record_failed_redrive(record, execution, step, reason, entry):
+                    return record
                 raise TenantConflict(
                     f"tenant {record.tenant_id} belongs to another execution; its record was left untouched"
                 ) from exc
@@ -289,6 +291,38 @@ class DynamoTenantStore:
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:PutItem {record.tenant_id}") from exc
         return record
+
+    def _record_failed_redrive(
+        self, record: TenantRecord, execution: str, step: str, reason: str, entry: HistoryEntry
+    ) -> bool:
+        """A re-drive that failed before registering still takes its attempt, so the next one can start."""
+        try:
+            self._client.update_item(
+                TableName=self._tenants,
+                Key={"tenantId": {"S": record.tenant_id}},
+                UpdateExpression="SET #execution = :execution, attempts = :attempt, failedStep = :step, "
+                "failureReason = :reason, updatedAt = :at, history = list_append(history, :entry), "
+                "version = version + :one",
+                ConditionExpression="#status = :failed AND attempts < :attempt",
+                ExpressionAttributeNames={"#status": "status", "#execution": "execution"},
+                ExpressionAttributeValues={
+                    ":execution": {"S": execution},
+                    ":attempt": {"N": str(record.attempts)},
+                    ":step": {"S": step},
+                    ":reason": {"S": reason},
+                    ":at": {"S": entry.at.isoformat()},
+                    ":entry": _history(entry),
+                    ":failed": {"S": TenantStatus.FAILED.value},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:UpdateItem {record.tenant_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem {record.tenant_id}") from exc
+        return True
 
     # ------------------------------------------------------------------ lifecycle operations
     def acquire_lock(self, record: TenantRecord, lock: OperationLock) -> None:

@@ -11,7 +11,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onboarding.adapters.aws import translate
-from onboarding.errors import EventPublishFailed
+from onboarding.errors import EventPublishFailed, TransientError
 from onboarding.models import OUTBOUND_DETAIL_TYPES, ContractModel
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 MAX_ENTRIES = 10  # PutEvents limit
+TRANSIENT_ENTRY_CODES = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
 
 
 class EventBridgePublisher:
@@ -48,4 +49,7 @@ class EventBridgePublisher:
                 raise translate(exc, "events:PutEvents", EventPublishFailed) from exc
             if response.get("FailedEntryCount", 0):
                 failed = [e for e in response["Entries"] if e.get("ErrorCode")]
-                raise EventPublishFailed(f"{len(failed)} of {len(batch)} status events were not accepted: {failed}")
+                message = f"{len(failed)} of {len(batch)} status events were not accepted: {failed}"
+                if all(e.get("ErrorCode") in TRANSIENT_ENTRY_CODES for e in failed):
+                    raise TransientError(message)
+                raise EventPublishFailed(message)
