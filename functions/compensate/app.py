@@ -6,10 +6,18 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.compensate import HybridCleanup, RemoteCleanup, compensate
+from onboarding.errors import OnboardingError
 from onboarding.models import CompensateInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.ports import GitOpsRepository, TenantStore
-from onboarding.runtime import gitops_repository, hybrid_adapters, remote_accounts, tenant_registry, tenant_store
+from onboarding.runtime import (
+    gitops_repository,
+    hybrid_adapters,
+    release,
+    remote_accounts,
+    tenant_registry,
+    tenant_store,
+)
 from onboarding.settings import HybridCompensateSettings
 
 
@@ -29,11 +37,20 @@ def lambda_handler(
     if hybrid is None and step.signup.hybrid is not None:
         hybrid = HybridCleanup(*hybrid_adapters(settings), secret_prefix=settings.tenant_secret_prefix)
     if remote is None and step.signup.aws_account_id is not None:
-        remote = RemoteCleanup(accounts=remote_accounts(), registry_for=tenant_registry)
+        remote = RemoteCleanup(
+            accounts=remote_accounts(),
+            registry_for=tenant_registry,
+            release_images=lambda: [image.name for image in release(settings.release_parameter).images],
+        )
+    if repo is None:
+        try:
+            repo = gitops_repository(settings)
+        except OnboardingError as exc:  # e.g. the token secret is gone: undo everything else anyway
+            logger.warning("GitOps repository unavailable for compensation", extra={"reason": str(exc)})
     result = compensate(
         step,
         tenants=tenants or tenant_store(settings, settings.network_claims_table),
-        repo=repo or gitops_repository(settings),
+        repo=repo,
         hybrid=hybrid,
         remote=remote,
     )

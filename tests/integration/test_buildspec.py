@@ -69,3 +69,16 @@ def test_an_unreachable_target_registry_fails_the_build(registries) -> None:  # 
     outcome = run_buildspec(BUILDSPEC, env(target, images))
     assert outcome.status == "FAILED"
     assert any(p["phaseStatus"] == "FAILED" for p in outcome.phases)
+
+
+def test_a_skopeo_too_old_for_preserve_digests_fails_the_install_phase(tmp_path: Path) -> None:
+    import os
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "skopeo").write_text("#!/bin/sh\necho 'skopeo version 1.4.1'\n")
+    (fake / "skopeo").chmod(0o755)
+    outcome = run_buildspec(BUILDSPEC, {"PATH": f"{fake}:{os.environ['PATH']}", "SOURCE_IMAGES": ""})
+    assert outcome.status == "FAILED"
+    assert [p["phaseType"] for p in outcome.phases if p["phaseStatus"] == "FAILED"] == ["INSTALL"]
+    assert "too old" in outcome.log

@@ -86,3 +86,27 @@ def test_concurrent_writers_lose_no_commit(server: GitServer) -> None:
 def test_the_token_never_appears_in_the_adapters_repr() -> None:
     r = DulwichGitOpsRepository("https://git.example.com/gitops.git", "main", token="s3cr3t-token")
     assert "s3cr3t-token" not in repr(r) and "s3cr3t-token" not in str(r)
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_an_https_remote_that_refuses_or_does_not_exist_is_a_clear_error(status: int) -> None:
+    import http.server
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/gitops.git"
+        with pytest.raises(GitRemoteUnavailable):
+            DulwichGitOpsRepository(url, "main", token="expired").snapshot([])
+    finally:
+        server.shutdown()

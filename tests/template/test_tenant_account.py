@@ -67,6 +67,7 @@ def test_the_role_grants_the_least_onboarding_needs_on_the_tenants_own_repositor
         "ecr:DeleteRepository",
         "ecr:DescribeRepositories",
         "ecr:DescribeImages",
+        "ecr:ListTagsForResource",
         "ecr:PutLifecyclePolicy",
         "ecr:PutImageScanningConfiguration",
         "ecr:PutImageTagMutability",

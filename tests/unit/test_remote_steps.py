@@ -9,7 +9,7 @@ import pytest
 
 from onboarding.build_callback import failure_cause, handle_build_state_change
 from onboarding.ensure_tenant_registry import ensure_tenant_registry, remove_created_repositories
-from onboarding.errors import TenantAccessDenied
+from onboarding.errors import TenantAccessDenied, TransientError
 from onboarding.identity import derive_tenant_id
 from onboarding.models import Release, StepInput
 from onboarding.start_artifact_build import build_environment, start_artifact_build
@@ -65,8 +65,8 @@ class Registry:
         self.repos.setdefault(name, dict(tags))
         return f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/{name}", created
 
-    def created_by(self, prefix: str, execution: str) -> list[str]:
-        return [n for n, tags in self.repos.items() if n.startswith(prefix) and tags.get("execution") == execution]
+    def created_by(self, names: list[str], execution: str) -> list[str]:
+        return [n for n in names if self.repos.get(n, {}).get("execution") == execution]
 
     def delete(self, name: str) -> bool:
         return self.repos.pop(name, None) is not None
@@ -101,7 +101,9 @@ def test_registry_reuses_existing_repositories_and_compensation_deletes_only_its
         (f"{tenant_id}/api", False),
         (f"{tenant_id}/worker", True),
     ]
-    removed = remove_created_repositories(step(), accounts=Accounts(), registry_for=lambda c, r: registry)
+    removed = remove_created_repositories(
+        step(), accounts=Accounts(), registry_for=lambda c, r: registry, image_names=["api", "worker"]
+    )
     assert removed == [f"{tenant_id}/worker"] and set(registry.repos) == {f"{tenant_id}/api", "other/app"}
 
 
@@ -149,11 +151,13 @@ class Taken:
     def __init__(self, build_id: str) -> None:
         self.build_id = build_id
 
-    def take(self, build_id: str) -> Mapping[str, str] | None:
+    def get(self, build_id: str) -> Mapping[str, str] | None:
         if build_id != self.build_id:
             return None
-        self.build_id = ""
         return {"taskToken": "tok", "tenantId": "t-x", "execution": "t-x"}
+
+    def remove(self, build_id: str) -> None:
+        self.build_id = ""
 
 
 def event(status: str, **info: Any) -> dict[str, Any]:
@@ -189,3 +193,18 @@ def test_in_progress_events_are_ignored() -> None:
     callbacks = Callbacks()
     assert handle_build_state_change(event("IN_PROGRESS"), pending=Taken("x"), callbacks=callbacks) == "ignored"
     assert callbacks.calls == []
+
+
+def test_a_callback_that_fails_to_send_keeps_the_token_for_the_retry() -> None:
+    class Throttled(Callbacks):
+        def succeed(self, task_token: str, output: Mapping[str, object]) -> bool:
+            raise TransientError("states:SendTaskSuccess: ThrottlingException")
+
+    pending = Taken("arn:aws:codebuild:build/p:1")
+    detail = event(
+        "SUCCEEDED", **{"exported-environment-variables": [{"name": "IMAGE_DIGESTS", "value": f"api={DIGEST}"}]}
+    )
+    with pytest.raises(TransientError):
+        handle_build_state_change(detail, pending=pending, callbacks=Throttled())
+    assert pending.build_id == detail["build-id"]  # still there for Lambda's retry
+    assert handle_build_state_change(detail, pending=pending, callbacks=Callbacks()) == "succeeded"

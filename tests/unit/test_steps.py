@@ -275,3 +275,33 @@ def test_execution_error_names_never_take_the_reserved_states_prefix() -> None:
     assert execution_error("States.Timeout") == "StepTimeout"
     assert execution_error("States.TaskFailed") == "StepTaskFailed"
     assert execution_error("TenantNameTaken") == "TenantNameTaken"
+
+
+def test_a_failed_announcement_after_activation_undoes_nothing_and_is_announced_again() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    s = step()
+    registration = register_tenant(s, tenants=store, publisher=publisher, now=now)
+    change = commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    activate = ActivateInput.model_validate({**s.wire(), "gitops": change.wire()})
+    activate_tenant(activate, tenants=store, publisher=publisher, now=now)  # the write landed...
+    failed = {
+        **s.wire(),
+        "failedStep": "ActivateTenant",
+        "error": {"Error": "EventPublishFailed", "Cause": "x"},
+        "registration": registration.wire(),
+        "gitops": change.wire(),
+    }
+    result = compensate(CompensateInput.model_validate(failed), tenants=store, repo=repo)
+    assert not result.compensated and "nothing undone" in result.actions[0]
+    assert change.paths[0] in repo.head[1] and store.names  # files and name claim kept
+    outcome = record_failure(
+        RecordFailureInput.model_validate({**failed, "compensation": result.wire()}),
+        tenants=store,
+        publisher=publisher,
+        now=now,
+    )
+    assert isinstance(outcome, TenantOnboarded)
+    record = store.get(s.tenant_id)
+    assert record is not None and record.status is TenantStatus.ACTIVE
+    assert publisher.of(OnboardingFailed) == []

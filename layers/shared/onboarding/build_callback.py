@@ -29,7 +29,7 @@ def handle_build_state_change(detail: dict[str, Any], *, pending: PendingBuilds,
     if status not in FINAL:
         return "ignored"
     build_id = str(detail.get("build-id", ""))
-    waiting = pending.take(build_id) or pending.take(build_id.rsplit("/", 1)[-1])
+    waiting = pending.get(build_id)
     if waiting is None:
         logger.info("no execution waits for this build", extra={"buildId": build_id, "status": status})
         return "unknown-build"
@@ -37,9 +37,13 @@ def handle_build_state_change(detail: dict[str, Any], *, pending: PendingBuilds,
     if status == "SUCCEEDED":
         digests = dict(pair.split("=", 1) for pair in _exported(detail).get("IMAGE_DIGESTS", "").split())
         if not digests:
+            outcome = "failed"
             callbacks.fail(waiting["taskToken"], "ArtifactBuildFailed", f"build {build_id} exported no IMAGE_DIGESTS")
-            return "failed"
-        callbacks.succeed(waiting["taskToken"], {"digests": digests, "buildId": build_id})
-        return "succeeded"
-    callbacks.fail(waiting["taskToken"], "ArtifactBuildFailed", failure_cause(detail))
-    return "failed"
+        else:
+            outcome = "succeeded"
+            callbacks.succeed(waiting["taskToken"], {"digests": digests, "buildId": build_id})
+    else:
+        outcome = "failed"
+        callbacks.fail(waiting["taskToken"], "ArtifactBuildFailed", failure_cause(detail))
+    pending.remove(build_id)  # only once the execution was resumed: a failed callback is retried with it
+    return outcome

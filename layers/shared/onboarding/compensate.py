@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from onboarding.commit_gitops import apply_files
@@ -46,6 +47,7 @@ class RemoteCleanup:
 
     accounts: TenantAccounts
     registry_for: RegistryFactory
+    release_images: Callable[[], list[str]]  # the release's image names, when the state has no registry
 
 
 _REMOTE_STEPS = frozenset({"EnsureTenantRegistry", "StartArtifactBuild", "CommitGitOps", "ActivateTenant"})
@@ -68,7 +70,7 @@ def compensate(
     if _git_may_hold_changes(step):
         if repo is None:
             complete = False
-            actions.append("GitOps repository not configured: tenant files could not be removed")
+            actions.append("GitOps repository unavailable: tenant files could not be removed")
         else:
             try:
                 removal = dict.fromkeys(tenant_paths(step.tenant_id))
@@ -88,7 +90,14 @@ def compensate(
             actions.append("remote cleanup not configured: repositories could not be removed")
         else:
             try:
-                removed = remove_created_repositories(step, accounts=remote.accounts, registry_for=remote.registry_for)
+                names = (
+                    [repo.name.rsplit("/", 1)[-1] for repo in step.registry.repositories]
+                    if step.registry is not None
+                    else remote.release_images()
+                )
+                removed = remove_created_repositories(
+                    step, accounts=remote.accounts, registry_for=remote.registry_for, image_names=names
+                )
                 actions.append(f"deleted repositories {', '.join(removed)}" if removed else "no repositories to delete")
             except OnboardingError as exc:
                 complete = False

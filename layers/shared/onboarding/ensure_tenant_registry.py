@@ -49,7 +49,7 @@ def ensure_tenant_registry(
 
 
 def remove_created_repositories(
-    step: StepInput, *, accounts: TenantAccounts, registry_for: RegistryFactory
+    step: StepInput, *, accounts: TenantAccounts, registry_for: RegistryFactory, image_names: list[str]
 ) -> list[str]:
     """Compensation: delete the repositories this execution created (found by their tag), and only those."""
     account, region = step.signup.aws_account_id, step.signup.region
@@ -59,7 +59,8 @@ def remove_created_repositories(
         accounts.assume(role_arn(account, step.tenant_id), step.tenant_id, f"cleanup-{step.tenant_id}"[:64]), region
     )
     removed = []
-    for name in registry.created_by(f"{step.tenant_id}/", step.execution):
+    candidates = [repository_name(step.tenant_id, image) for image in image_names]
+    for name in registry.created_by(candidates, step.execution):
         if registry.delete(name):
             removed.append(name)
     return removed

@@ -159,8 +159,8 @@ class TenantRegistryClient(Protocol):
         """The repository's URI, and whether this call created it (scan on push, immutable, lifecycle)."""
         ...
 
-    def created_by(self, prefix: str, execution: str) -> list[str]:
-        """Repositories under ``prefix`` tagged as created by ``execution``."""
+    def created_by(self, names: list[str], execution: str) -> list[str]:
+        """Of ``names``, the repositories tagged as created by ``execution``."""
         ...
 
     def delete(self, name: str) -> bool: ...
@@ -175,8 +175,12 @@ class ArtifactBuilds(Protocol):
 class PendingBuilds(Protocol):
     def put(self, build_id: str, task_token: str, tenant_id: str, execution: str) -> None: ...
 
-    def take(self, build_id: str) -> Mapping[str, str] | None:
-        """Remove and return the pending build (taskToken, tenantId, execution), or None."""
+    def get(self, build_id: str) -> Mapping[str, str] | None:
+        """The pending build (taskToken, tenantId, execution), or None."""
+        ...
+
+    def remove(self, build_id: str) -> None:
+        """Forget the pending build, once its execution was resumed."""
         ...
 
 

@@ -89,6 +89,7 @@ class RegisterSettings(StepSettings):
 
 class HybridCompensateSettings(CompensateSettings, HybridSettings):
     network_claims_table: str = Field(min_length=3)
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
 
 
 class ReleaseHybridSettings(TenantStoreSettings, HybridSettings):

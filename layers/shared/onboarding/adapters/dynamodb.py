@@ -42,6 +42,10 @@ def _history(entry: HistoryEntry) -> Any:
 
 
 CIDR_SCOPE = "hybrid-cidrs"
+# Transaction cancellation reasons that mean contention or throttling, not a failed condition.
+CONTENTION = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
 
 
 class DynamoTenantStore:
@@ -151,6 +155,8 @@ class DynamoTenantStore:
         except ClientError as exc:
             if error_code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if any(code in CONTENTION for code in reasons):
+                    raise TransientError(f"transaction for {record.tenant_id} lost to a concurrent one") from exc
                 if registry_item:
                     if reasons and reasons[0] == "ConditionalCheckFailed":
                         raise TransientError("the CIDR registry changed concurrently; re-checking") from exc
@@ -193,7 +199,10 @@ class DynamoTenantStore:
             )
         except ClientError as exc:
             if error_code(exc) == "TransactionCanceledException":
-                return False
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if any(code in CONTENTION for code in reasons):
+                    raise TransientError(f"releasing the name of {tenant_id} lost to a concurrent write") from exc
+                return False  # not ours (a condition failed): nothing to release
             raise translate(exc, f"dynamodb:TransactWriteItems release name of {tenant_id}") from exc
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:TransactWriteItems release name of {tenant_id}") from exc

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from dulwich.client import GitClient, get_transport_and_path
-from dulwich.errors import GitProtocolError, HangupException
+from dulwich.client import GitClient, HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_store import commit_tree_changes
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
@@ -23,6 +23,8 @@ from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavaila
 from onboarding.ports import Snapshot
 
 ZERO_SHA = ObjectID(b"0" * 40)
+# Everything dulwich raises for an unreachable, unauthorized or missing remote.
+REMOTE_ERRORS = (OSError, GitProtocolError, HangupException, HTTPUnauthorized, HTTPProxyUnauthorized, NotGitRepository)
 _FILE_MODE = stat.S_IFREG | 0o644
 
 
@@ -66,7 +68,7 @@ class DulwichGitOpsRepository:
 
         try:
             result = client.fetch(path, repo, determine_wants=wants, depth=1)
-        except (OSError, GitProtocolError, HangupException) as exc:
+        except REMOTE_ERRORS as exc:
             raise GitRemoteUnavailable(f"cannot fetch {self._ref.decode()} from {self._url}: {exc}") from exc
         head = result.refs.get(self._ref)
         self._repo, self._base = repo, head if head and head != ZERO_SHA else None
@@ -133,7 +135,7 @@ class DulwichGitOpsRepository:
         client, path = self._client()
         try:
             result = client.send_pack(path, update_refs, pack_data)
-        except (OSError, GitProtocolError, HangupException) as exc:
+        except REMOTE_ERRORS as exc:
             raise GitRemoteUnavailable(f"cannot push to {self._url}: {exc}") from exc
         if moved:
             raise BranchMoved(f"{self._ref.decode()} moved from {expected.decode()[:12]} to {moved[0].decode()[:12]}")
@@ -142,7 +144,7 @@ class DulwichGitOpsRepository:
             # The server refused the update: find out whether another writer got there first.
             try:
                 now = client.get_refs(path).refs.get(self._ref, ZERO_SHA)
-            except (OSError, GitProtocolError, HangupException) as exc:
+            except REMOTE_ERRORS as exc:
                 raise GitRemoteUnavailable(
                     f"push to {self._url} was refused ({status}) and refs are unreadable"
                 ) from exc

@@ -77,19 +77,23 @@ class EcrTenantRegistry:
             raise translate(exc, f"ecr:PutLifecyclePolicy {name}") from exc
         return str(repo["repositoryUri"]), created
 
-    def created_by(self, prefix: str, execution: str) -> list[str]:
-        names = []
-        try:
-            for page in self._client.get_paginator("describe_repositories").paginate():
-                for repo in page["repositories"]:
-                    if not repo["repositoryName"].startswith(prefix):
-                        continue
-                    tags = self._client.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
-                    if {"Key": "execution", "Value": execution} in tags:
-                        names.append(repo["repositoryName"])
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "ecr:DescribeRepositories") from exc
-        return names
+    def created_by(self, names: list[str], execution: str) -> list[str]:
+        """Of ``names``, those tagged as created by ``execution`` (only named repositories are described,
+        which is all the tenant's role may describe)."""
+        found = []
+        for name in names:
+            try:
+                repo = self._client.describe_repositories(repositoryNames=[name])["repositories"][0]
+                tags = self._client.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+            except ClientError as exc:
+                if error_code(exc) == "RepositoryNotFoundException":
+                    continue
+                raise translate(exc, f"ecr:DescribeRepositories {name}") from exc
+            except BotoCoreError as exc:
+                raise translate(exc, f"ecr:DescribeRepositories {name}") from exc
+            if {"Key": "execution", "Value": execution} in tags:
+                found.append(name)
+        return found
 
     def delete(self, name: str) -> bool:
         try:
@@ -142,14 +146,20 @@ class DynamoPendingBuilds:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:PutItem pending build {build_id}") from exc
 
-    def take(self, build_id: str) -> Mapping[str, str] | None:
+    def get(self, build_id: str) -> Mapping[str, str] | None:
         try:
-            item = self._client.delete_item(
-                TableName=self._table, Key={"buildId": {"S": build_id}}, ReturnValues="ALL_OLD"
-            ).get("Attributes")
+            item = self._client.get_item(
+                TableName=self._table, Key={"buildId": {"S": build_id}}, ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"dynamodb:GetItem pending build {build_id}") from exc
+        return {k: v["S"] for k, v in item.items() if "S" in v} if item else None
+
+    def remove(self, build_id: str) -> None:
+        try:
+            self._client.delete_item(TableName=self._table, Key={"buildId": {"S": build_id}})
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:DeleteItem pending build {build_id}") from exc
-        return {k: v["S"] for k, v in item.items() if "S" in v} if item else None
 
 
 class StepFunctionsCallbacks:
