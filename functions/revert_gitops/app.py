@@ -7,18 +7,26 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.models import LifecycleFailureInput
 from onboarding.observability import logger, metrics, tracer
-from onboarding.ports import GitOpsRepository
+from onboarding.ports import GitOpsRepository, TenantStore
 from onboarding.revert_gitops import revert_gitops
-from onboarding.runtime import gitops_repository
-from onboarding.settings import GitOpsSettings
+from onboarding.runtime import gitops_repository, tenant_store
+from onboarding.settings import RevertSettings
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    repo: GitOpsRepository | None = None,
+    tenants: TenantStore | None = None,
 ) -> dict[str, Any]:
-    settings = GitOpsSettings()
+    settings = RevertSettings()
     step = parse(event=event, model=LifecycleFailureInput)
-    return revert_gitops(step, repo=repo or gitops_repository(settings), layout=settings.gitops_layout).wire()
+    return revert_gitops(
+        step,
+        repo=repo or gitops_repository(settings),
+        layout=settings.gitops_layout,
+        tenants=tenants or tenant_store(settings),
+    ).wire()

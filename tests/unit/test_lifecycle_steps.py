@@ -187,7 +187,7 @@ def test_revert_restores_the_previous_file_and_failure_releases_the_lock() -> No
     failure = LifecycleFailureInput.model_validate(
         {**state, "gitops": change.wire(), "failedStep": "CompleteOperation", "error": {"Error": "StorageError"}}
     )
-    compensation = revert_gitops(failure, repo=repo, layout=GitOpsLayout())
+    compensation = revert_gitops(failure, repo=repo, layout=GitOpsLayout(), tenants=store)
     assert change.changed and b"suspended: true" in change_content(repo, tenant_id, -2)
     assert compensation.compensated
     assert repo.head[1] == {"README.md": b"x", **original}
@@ -217,3 +217,31 @@ def test_lifecycle_intake_starts_one_execution_per_operation_id() -> None:
     again = handle_lifecycle_request("Tenant Suspend Requested", detail, starter=starter, publisher=publisher)
     assert (first.outcome, again.outcome) == ("started", "duplicate")
     assert list(starter.started) == [operation_execution_name("op-42")]
+
+
+def test_an_operation_whose_announcement_failed_after_completing_is_not_reverted_nor_called_failed() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    tenant_id = active_tenant(store)
+    repo = InMemoryGitOpsRepository({"README.md": b"x"})
+    request = req(tenant_id, Operation.SUSPEND)
+    plan = start_operation(request, tenants=store, now=now)
+    state = {**request.wire(), "plan": plan.wire()}
+    change = update_gitops(
+        CompleteOperationInput.model_validate({**state, "gitops": {"commit": "", "changed": False, "paths": []}}),
+        repo=repo,
+        layout=GitOpsLayout(),
+    )
+    done = CompleteOperationInput.model_validate({**state, "gitops": change.wire()})
+    complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0))
+    failure = LifecycleFailureInput.model_validate(
+        {**state, "gitops": change.wire(), "failedStep": "CompleteOperation", "error": {"Error": "EventPublishFailed"}}
+    )
+    files = dict(repo.head[1])
+    compensation = revert_gitops(failure, repo=repo, layout=GitOpsLayout(), tenants=store)
+    assert not compensation.compensated and repo.head[1] == files  # GitOps keeps the recorded state
+    before = len(publisher.events)
+    event = fail_operation(
+        failure.model_copy(update={"compensation": compensation}), tenants=store, publisher=publisher, now=now
+    )
+    assert "completed" in event.cause and len(publisher.events) == before  # no "Tenant Operation Failed"
+    assert store.records[tenant_id].status is TenantStatus.SUSPENDED

@@ -5,12 +5,16 @@ from __future__ import annotations
 from onboarding.models import HistoryEntry, LifecycleFailureInput, OperationFailed
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.record_failure import failure_reason
+from onboarding.revert_gitops import completed
 
 
 def fail_operation(
     step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
 ) -> OperationFailed:
     reason = failure_reason(step.error)
+    if completed(step, tenants.get(step.tenant_id)):
+        # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed
+        reason = f"the operation completed, but announcing it failed: {reason}"
     entry = HistoryEntry(
         at=now(),
         operation=step.operation.value,
@@ -18,7 +22,8 @@ def fail_operation(
         outcome="FAILED",
         detail=f"{step.failed_step}: {step.error.error}: {reason}"[:500],
     )
-    tenants.release_lock(step.tenant_id, step.execution, entry)  # the tenant keeps its status from before
+    if not reason.startswith("the operation completed"):
+        tenants.release_lock(step.tenant_id, step.execution, entry)  # the tenant keeps its status from before
     event = OperationFailed(
         tenant_id=step.tenant_id,
         signup_id=step.plan.signup_id if step.plan else None,
@@ -29,5 +34,6 @@ def fail_operation(
         cause=reason,
         compensated=step.compensation.compensated if step.compensation else False,
     )
-    publisher.publish([event])
+    if not reason.startswith("the operation completed"):
+        publisher.publish([event])
     return event

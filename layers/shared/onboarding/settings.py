@@ -116,3 +116,7 @@ class BuildCallbackSettings(_Settings):
 
 class RetentionSettings(_Settings):
     remote_repository_retention: Literal["retain", "delete"]
+
+
+class RevertSettings(GitOpsSettings, TenantStoreSettings):
+    pass
