@@ -123,3 +123,23 @@ def test_release_name_only_by_the_owning_execution_and_redrive(store: DynamoTena
     store.register(record(name="Acme Two", execution="t-a-a2", attempts=2), redrive_of="t-a")
     got = store.get("t-a")
     assert got is not None and got.status is TenantStatus.ONBOARDING and got.execution == "t-a-a2"
+
+
+def test_a_lock_is_exclusive_until_its_lease_expires(store: DynamoTenantStore) -> None:
+    from datetime import timedelta
+
+    from onboarding.errors import TenantBusy
+    from onboarding.models import OperationLock
+
+    store.register(record(), redrive_of=None)
+    first = OperationLock(
+        operation="suspend", operation_id="o-1", execution="op-1", at=AT, expires_at=AT + timedelta(hours=1)
+    )
+    store.acquire_lock(store.get("t-a"), first)  # type: ignore[arg-type]
+    early = OperationLock(operation="offboard", operation_id="o-2", execution="op-2", at=AT + timedelta(minutes=5))
+    with pytest.raises(TenantBusy, match="suspend o-1"):
+        store.acquire_lock(store.get("t-a"), early)  # type: ignore[arg-type]
+    late = OperationLock(operation="offboard", operation_id="o-3", execution="op-3", at=AT + timedelta(hours=2))
+    store.acquire_lock(store.get("t-a"), late)  # type: ignore[arg-type]
+    got = store.get("t-a")
+    assert got is not None and got.lock is not None and got.lock.execution == "op-3"

@@ -245,3 +245,16 @@ def test_an_operation_whose_announcement_failed_after_completing_is_not_reverted
     )
     assert "completed" in event.cause and len(publisher.events) == before  # no "Tenant Operation Failed"
     assert store.records[tenant_id].status is TenantStatus.SUSPENDED
+
+
+def test_a_lock_left_past_its_lease_by_a_stopped_execution_is_taken_over() -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store)
+    start_operation(req(tenant_id, Operation.SUSPEND), tenants=store, now=now)  # then stopped by hand
+    with pytest.raises(TenantBusy):  # within the lease: the next operation waits
+        start_operation(req(tenant_id, Operation.OFFBOARD), tenants=store, now=lambda: AT + timedelta(minutes=30))
+    later = AT + timedelta(hours=2)
+    plan = start_operation(req(tenant_id, Operation.OFFBOARD), tenants=store, now=lambda: later)
+    lock = store.records[tenant_id].lock
+    assert plan.operation is Operation.OFFBOARD and lock is not None and lock.operation == "offboard"
+    assert lock.expires_at == later + timedelta(hours=1)

@@ -126,7 +126,9 @@ class InMemoryTenantStore:
 
     def acquire_lock(self, record: TenantRecord, lock: OperationLock) -> None:
         current = self.records.get(record.tenant_id)
-        if current is None or current.version != record.version or current.lock is not None:
+        held = current is not None and current.lock is not None
+        stale = held and current.lock.expires_at is not None and current.lock.expires_at < lock.at  # type: ignore[union-attr]
+        if current is None or current.version != record.version or (held and not stale):
             raise TenantBusy(f"tenant {record.tenant_id} is busy")
         self.records[record.tenant_id] = current.model_copy(update={"lock": lock, "version": current.version + 1})
         self.writes += 1

@@ -343,6 +343,9 @@ class OperationLock(BaseModel):
     operation_id: str
     execution: str
     at: datetime
+    expires_at: datetime | None = Field(
+        default=None, description="A lease: past it, a new operation may take the lock over (a stopped execution)"
+    )
 
 
 class TenantSpec(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from onboarding.errors import OperationRejected
 from onboarding.models import (
     DEFAULT_MODEL_BY_TIER,
@@ -14,6 +16,10 @@ from onboarding.models import (
     TenantStatus,
 )
 from onboarding.ports import Clock, TenantStore
+
+# Far longer than any operation runs (its retries included); a lock older than this was left by an
+# execution that was stopped, and the next operation takes it over instead of waiting forever.
+LOCK_LEASE = timedelta(hours=1)
 
 ALLOWED_FROM: dict[Operation, frozenset[TenantStatus]] = {
     Operation.OFFBOARD: frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}),
@@ -76,8 +82,13 @@ def start_operation(step: LifecycleRequestInput, *, tenants: TenantStore, now: C
     if record.lock is not None and record.lock.execution == step.execution:
         return plan_operation(step, record)  # a retried invocation: the lock is already ours
     plan = plan_operation(step, record)
+    at = now()
     lock = OperationLock(
-        operation=step.operation.value, operation_id=step.operation_id, execution=step.execution, at=now()
+        operation=step.operation.value,
+        operation_id=step.operation_id,
+        execution=step.execution,
+        at=at,
+        expires_at=at + LOCK_LEASE,
     )
     tenants.acquire_lock(record, lock)  # TenantBusy while another operation holds it (or the record moved)
     return plan

@@ -340,11 +340,13 @@ class DynamoTenantStore:
                 TableName=self._tenants,
                 Key={"tenantId": {"S": record.tenant_id}},
                 UpdateExpression="SET #lock = :lock, version = version + :one",
-                ConditionExpression="version = :version AND attribute_not_exists(#lock)",
+                # free, or held past its lease by an execution that was stopped
+                ConditionExpression="version = :version AND (attribute_not_exists(#lock) OR #lock.expiresAt < :now)",
                 ExpressionAttributeNames={"#lock": "lock"},
                 ExpressionAttributeValues={
                     ":lock": _ser.serialize(lock.model_dump(mode="json", by_alias=True)),
                     ":version": {"N": str(record.version)},
+                    ":now": {"S": lock.at.isoformat()},
                     ":one": {"N": "1"},
                 },
             )
