@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from onboarding.identity import derive_tenant_id
-from onboarding_local.stack import REPO_ROOT, LocalStack
+from onboarding_local.stack import REPO_ROOT, LocalStack, plain
 
 DEMO_REMOTE_ACCOUNT, DEMO_REMOTE_SIGNUP = "222222222222", "initech-signup-0003"
 STATE_FILE = "state.json"  # the tenants as the last `run` left them
@@ -99,7 +99,7 @@ def load_tenants(workdir: Path) -> list[dict[str, Any]]:
         )
         de = TypeDeserializer()
         items = client.scan(TableName="TenantsTable", ConsistentRead=True)["Items"]
-        records = [json.loads(json.dumps({k: de.deserialize(v) for k, v in i.items()}, default=_number)) for i in items]
+        records = [{k: plain(de.deserialize(v)) for k, v in i.items()} for i in items]
         return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
     state = workdir / STATE_FILE
     if not state.exists():
@@ -108,10 +108,6 @@ def load_tenants(workdir: Path) -> list[dict[str, Any]]:
         )
     tenants: list[dict[str, Any]] = json.loads(state.read_text(encoding="utf-8"))["tenants"]
     return tenants
-
-
-def _number(value: Any) -> Any:
-    return int(value) if value == int(value) else float(value)
 
 
 def last_operation(tenant: dict[str, Any]) -> str:

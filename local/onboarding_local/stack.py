@@ -63,7 +63,7 @@ def _install_moto_patches() -> None:
             name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
             payload = json.loads(body) if body else {}
             if headers.get("X-Amz-Invocation-Type") == "Event":
-                stack.router.invoke_async(name, payload, dead_letter_arn=None)
+                stack.router.invoke_async(name, payload)
                 return b""
             result, error_type = stack.runtime.invoke(name, payload)
             if error_type:
@@ -165,9 +165,9 @@ class EventRouter:
             # EventBridge could not deliver: after its retry policy, the event goes to the rule's DLQ.
             self.stack.send_dead_letter(dead_letter, event, f"rule {rule}: function {function} not found")
             return
-        self.invoke_async(function, event, dead_letter_arn=None)
+        self.invoke_async(function, event)
 
-    def invoke_async(self, function: str, payload: dict[str, Any], dead_letter_arn: str | None) -> None:
+    def invoke_async(self, function: str, payload: dict[str, Any]) -> None:
         self._track(self._invoke_with_retries, function, payload)
 
     def _invoke_with_retries(self, function: str, payload: dict[str, Any]) -> None:
@@ -518,7 +518,7 @@ class LocalStack:
     def tenants(self) -> list[dict[str, Any]]:
         de = TypeDeserializer()
         items = self.client("dynamodb").scan(TableName="TenantsTable", ConsistentRead=True)["Items"]
-        records = [{k: _plain(de.deserialize(v)) for k, v in item.items()} for item in items]
+        records = [{k: plain(de.deserialize(v)) for k, v in item.items()} for item in items]
         return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
 
     def tenant(self, tenant_id: str) -> dict[str, Any] | None:
@@ -540,15 +540,16 @@ class LocalStack:
         return sorted(result, key=lambda e: e["startDate"])
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A deserialized DynamoDB value as plain JSON types (Decimal -> int or float)."""
     from decimal import Decimal
 
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 

@@ -12,7 +12,8 @@ def fail_operation(
     step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
 ) -> OperationFailed:
     reason = failure_reason(step.error)
-    if completed(step, tenants.get(step.tenant_id)):
+    done = completed(step, tenants.get(step.tenant_id))
+    if done:
         # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed
         reason = f"the operation completed, but announcing it failed: {reason}"
     entry = HistoryEntry(
@@ -22,7 +23,7 @@ def fail_operation(
         outcome="FAILED",
         detail=f"{step.failed_step}: {step.error.error}: {reason}"[:500],
     )
-    if not reason.startswith("the operation completed"):
+    if not done:
         tenants.release_lock(step.tenant_id, step.execution, entry)  # the tenant keeps its status from before
     event = OperationFailed(
         tenant_id=step.tenant_id,
@@ -34,6 +35,6 @@ def fail_operation(
         cause=reason,
         compensated=step.compensation.compensated if step.compensation else False,
     )
-    if not reason.startswith("the operation completed"):
+    if not done:
         publisher.publish([event])
     return event

@@ -83,17 +83,20 @@ class CreateHybridActivationSettings(HybridSettings, LayoutSettings):
     pass
 
 
-class RegisterSettings(StepSettings):
+class NetworkClaimsSettings(_Settings):
     network_claims_table: str = Field(min_length=3)
 
 
-class HybridCompensateSettings(CompensateSettings, HybridSettings):
-    network_claims_table: str = Field(min_length=3)
+class RegisterSettings(StepSettings, NetworkClaimsSettings):
+    pass
+
+
+class HybridCompensateSettings(CompensateSettings, HybridSettings, NetworkClaimsSettings):
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
 
 
-class ReleaseHybridSettings(TenantStoreSettings, HybridSettings):
-    network_claims_table: str = Field(min_length=3)
+class ReleaseHybridSettings(TenantStoreSettings, HybridSettings, NetworkClaimsSettings):
+    pass
 
 
 class RemoteSettings(_Settings):
