@@ -20,9 +20,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from onboarding_local.processwide import ProcessChanges
 
 PHASES = ("install", "pre_build", "build", "post_build")
 ECR_HOST = re.compile(r"\b\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\b")
@@ -169,8 +172,8 @@ class CodeBuildEmulator:
         )
 
 
-def install(get_emulator: Any) -> None:
-    """Route moto's StartBuild and BatchGetBuilds through the running emulator."""
+def install(get_emulator: Any, changes: ProcessChanges) -> None:
+    """Route moto's StartBuild and BatchGetBuilds through the running emulator (until ``changes`` are restored)."""
     from moto.codebuild.models import CodeBuildBackend
     from moto.codebuild.responses import CodeBuildResponse
     from moto.core.responses import ActionResult
@@ -194,5 +197,5 @@ def install(get_emulator: Any) -> None:
     def batch_get_builds(self: Any, ids: list[str]) -> list[dict[str, Any]]:
         return [b for history in self.build_metadata_history.values() for b in history if b["id"] in ids]
 
-    CodeBuildResponse.start_build = start_build  # type: ignore[method-assign]
-    CodeBuildBackend.batch_get_builds = batch_get_builds  # type: ignore[method-assign]
+    changes.patch(CodeBuildResponse, "start_build", start_build)
+    changes.patch(CodeBuildBackend, "batch_get_builds", batch_get_builds)

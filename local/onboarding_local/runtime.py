@@ -3,6 +3,9 @@
 Invocations are serialized by one lock: Lambda isolates concurrent invocations in separate
 sandboxes, and the closest in-process equivalent is to never let two share the interpreter's
 environment and Powertools' per-process state at once.
+
+What the runtime changes for the process (the functions' environment variables, the handler log
+streams) is undone by ``close()``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onboarding_local.processwide import ProcessChanges
 from onboarding_local.template import ACCOUNT, REGION, Template
 
 
@@ -65,10 +69,11 @@ class LambdaRuntime:
         self.counts: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._log_path = log_path
+        self._changes = ProcessChanges()
 
     def load(self) -> None:
         common = self.template.function_environment(next(iter(self.template.of_type("AWS::Serverless::Function"))))
-        os.environ.update({**self.base_env, **common})  # what the modules see at import (init phase)
+        self._changes.setenv({**self.base_env, **common})  # what the modules see at import (init phase)
         for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
             props = resource["Properties"]
             handler_ref = self.template.function_property(logical, "Handler")
@@ -105,16 +110,25 @@ class LambdaRuntime:
                 if key in union and union[key] != value:
                     self._differing.add(key)
                 union.setdefault(key, value)
-        os.environ.update(union)
+        self._changes.setenv(union)
 
     def _redirect_logs(self) -> None:
         """Handler logs go to the work dir, not the terminal (Powertools writes JSON lines)."""
         from onboarding.observability import logger
 
         stream = self._log_path.open("a", encoding="utf-8")
+        self._changes.on_restore(stream.close)  # closed once the handlers write where they wrote before
         for handler in logging.getLogger(logger.name).handlers:
             if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
+                self._changes.set_stream(handler, stream)
+
+    def close(self) -> None:
+        """Put back the environment variables and log streams as they were before ``load()``.
+
+        Taken under the invocation lock, so a handler still running finishes with its environment first.
+        """
+        with self._lock:
+            self._changes.restore()
 
     def invoke(self, name: str, payload: Any) -> tuple[Any, str | None]:
         """Run the handler; returns (result, None) or (error payload, errorType)."""

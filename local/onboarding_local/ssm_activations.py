@@ -12,7 +12,10 @@ import string
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from onboarding_local.processwide import ProcessChanges
 
 MAX_EXPIRY = timedelta(days=30)
 
@@ -50,7 +53,8 @@ def _activations(backend: Any) -> dict[str, Activation]:
     return store
 
 
-def install() -> None:
+def install(changes: ProcessChanges) -> None:
+    """Add the three operations to moto's SSM responses (removed again when ``changes`` are restored)."""
     from moto.core.exceptions import JsonRESTError
     from moto.core.responses import ActionResult
     from moto.ssm.responses import SimpleSystemManagerResponse
@@ -109,6 +113,6 @@ def install() -> None:
             raise InvalidActivationId(activation_id)
         return ActionResult({})
 
-    SimpleSystemManagerResponse.create_activation = create_activation  # type: ignore[attr-defined]
-    SimpleSystemManagerResponse.describe_activations = describe_activations  # type: ignore[attr-defined]
-    SimpleSystemManagerResponse.delete_activation = delete_activation  # type: ignore[attr-defined]
+    changes.patch(SimpleSystemManagerResponse, "create_activation", create_activation)
+    changes.patch(SimpleSystemManagerResponse, "describe_activations", describe_activations)
+    changes.patch(SimpleSystemManagerResponse, "delete_activation", delete_activation)

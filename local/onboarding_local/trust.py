@@ -9,8 +9,11 @@ unenforced locally and is tested as data and on AWS.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from onboarding_local.processwide import ProcessChanges
 
 PROVIDER_ACCOUNT = "123456789012"
 
@@ -35,7 +38,8 @@ def trust_allows(document: dict[str, Any], caller_account: str, external_id: str
     return f"the role's trust policy does not allow account {caller_account}"
 
 
-def install() -> None:
+def install(changes: ProcessChanges) -> None:
+    """Enforce the trust check on moto's ``AssumeRole`` (undone when ``changes`` are restored)."""
     from moto.iam.models import iam_backends
     from moto.sts.exceptions import STSClientError
     from moto.sts.models import STSBackend
@@ -73,4 +77,4 @@ def install() -> None:
             raise AccessDenied(f"{denied} ({reason})")
         return original(self, region_name, role_session_name, role_arn, policy, duration, external_id, **kwargs)
 
-    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+    changes.patch(STSBackend, "assume_role", assume_role)

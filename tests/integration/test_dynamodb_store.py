@@ -28,7 +28,6 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
