@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.activate_tenant import activate_tenant
-from onboarding.models import ActivateInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import ActivateInput
 from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
+from onboarding.steps.activate_tenant import activate_tenant
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -6,11 +6,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.build_callback import handle_build_state_change
 from onboarding.observability import logger, metrics, tracer
 from onboarding.ports import PendingBuilds, TaskCallbacks
 from onboarding.runtime import pending_builds, task_callbacks
 from onboarding.settings import BuildCallbackSettings
+from onboarding.steps.build_callback import handle_build_state_change
 
 
 @logger.inject_lambda_context

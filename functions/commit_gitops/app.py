@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.commit_gitops import commit_gitops
-from onboarding.models import StepInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import GitOpsRepository
 from onboarding.runtime import gitops_repository
 from onboarding.settings import GitOpsSettings
+from onboarding.steps.commit_gitops import commit_gitops
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,10 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.compensate import HybridCleanup, RemoteCleanup, compensate
 from onboarding.errors import OnboardingError
-from onboarding.models import CompensateInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import CompensateInput
 from onboarding.ports import GitOpsRepository, TenantStore
 from onboarding.runtime import (
     gitops_repository,
@@ -19,6 +18,7 @@ from onboarding.runtime import (
     tenant_store,
 )
 from onboarding.settings import HybridCompensateSettings
+from onboarding.steps.compensate import HybridCleanup, RemoteCleanup, compensate
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

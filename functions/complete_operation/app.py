@@ -6,12 +6,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.complete_operation import complete_operation
-from onboarding.models import CompleteOperationInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import CompleteOperationInput
 from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import CompleteOperationSettings
+from onboarding.steps.complete_operation import complete_operation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -6,12 +6,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.create_hybrid_activation import HybridConfig, create_hybrid_activation
-from onboarding.models import StepInput
+from onboarding.hybrid import HybridConfig
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import DocumentStore, HybridActivations, SecretStore
 from onboarding.runtime import hybrid_adapters, utcnow
 from onboarding.settings import CreateHybridActivationSettings
+from onboarding.steps.create_hybrid_activation import create_hybrid_activation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

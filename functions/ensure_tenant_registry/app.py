@@ -5,12 +5,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.ensure_tenant_registry import RegistryFactory, ensure_tenant_registry
-from onboarding.models import Release, StepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import TenantAccounts
+from onboarding.records import Release
+from onboarding.remote import RegistryFactory
 from onboarding.runtime import release, remote_accounts, tenant_registry
 from onboarding.settings import EnsureRegistrySettings
+from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,13 +5,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.fail_operation import fail_operation
-from onboarding.models import LifecycleFailureInput
+from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import EventPublisher, TenantStore
-from onboarding.record_failure import execution_error
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
+from onboarding.steps.fail_operation import fail_operation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

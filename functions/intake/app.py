@@ -8,11 +8,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.intake import handle_signup
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
 from onboarding.runtime import event_publisher, execution_starter, idempotency_store, tenant_store
 from onboarding.settings import SignupIntakeSettings
+from onboarding.steps.intake import handle_signup
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.signupId")

@@ -6,11 +6,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.lifecycle_intake import handle_lifecycle_request
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, ExecutionStarter
 from onboarding.runtime import event_publisher, execution_starter
 from onboarding.settings import LifecycleIntakeSettings
+from onboarding.steps.lifecycle_intake import handle_lifecycle_request
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.tenantId")

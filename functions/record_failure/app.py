@@ -5,12 +5,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import OnboardingFailed, RecordFailureInput
+from onboarding.contract import OnboardingFailed
+from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import RecordFailureInput
 from onboarding.ports import EventPublisher, TenantStore
-from onboarding.record_failure import execution_error, record_failure
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
+from onboarding.steps.record_failure import record_failure
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import StepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import EventPublisher, TenantStore
-from onboarding.register_tenant import register_tenant
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import RegisterSettings
+from onboarding.steps.register_tenant import register_tenant
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import LifecycleRejectInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
+from onboarding.payloads import LifecycleRejectInput
 from onboarding.ports import EventPublisher
-from onboarding.reject_operation import reject_operation
 from onboarding.runtime import event_publisher
 from onboarding.settings import EventSettings
+from onboarding.steps.reject_operation import reject_operation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import LifecycleStepInput
 from onboarding.ports import DocumentStore, HybridActivations, SecretStore, TenantStore
-from onboarding.release_hybrid_activation import release_hybrid_activation
 from onboarding.runtime import hybrid_adapters, tenant_store
 from onboarding.settings import ReleaseHybridSettings
+from onboarding.steps.release_hybrid_activation import release_hybrid_activation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,13 +5,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.ensure_tenant_registry import RegistryFactory
-from onboarding.models import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import LifecycleStepInput
 from onboarding.ports import TenantAccounts
-from onboarding.release_remote_registry import release_remote_registry
+from onboarding.remote import RegistryFactory
 from onboarding.runtime import remote_accounts, tenant_registry
 from onboarding.settings import RetentionSettings
+from onboarding.steps.release_remote_registry import release_remote_registry
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

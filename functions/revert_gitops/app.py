@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import LifecycleFailureInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import GitOpsRepository, TenantStore
-from onboarding.revert_gitops import revert_gitops
 from onboarding.runtime import gitops_repository, tenant_store
 from onboarding.settings import RevertSettings
+from onboarding.steps.revert_gitops import revert_gitops
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

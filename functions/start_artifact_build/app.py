@@ -6,12 +6,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from onboarding.models import StepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import ArtifactBuilds, PendingBuilds
 from onboarding.runtime import artifact_builds, pending_builds
 from onboarding.settings import StartBuildSettings
-from onboarding.start_artifact_build import start_artifact_build
+from onboarding.steps.start_artifact_build import start_artifact_build
 
 
 class WaitingStep(StepInput):

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import LifecycleRequestInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import LifecycleRequestInput
 from onboarding.ports import TenantStore
 from onboarding.runtime import tenant_store, utcnow
 from onboarding.settings import TenantStoreSettings
-from onboarding.start_operation import start_operation
+from onboarding.steps.start_operation import start_operation
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

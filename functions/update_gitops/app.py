@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import LifecycleStepInput
 from onboarding.ports import GitOpsRepository
 from onboarding.runtime import gitops_repository
 from onboarding.settings import GitOpsSettings
-from onboarding.update_gitops import update_gitops
+from onboarding.steps.update_gitops import update_gitops
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -5,12 +5,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.models import StepInput
 from onboarding.observability import logger, metrics, tracer
+from onboarding.payloads import StepInput
 from onboarding.ports import TenantAccounts
 from onboarding.runtime import remote_accounts
 from onboarding.settings import RemoteSettings
-from onboarding.verify_tenant_access import verify_tenant_access
+from onboarding.steps.verify_tenant_access import verify_tenant_access
 
 
 @logger.inject_lambda_context(correlation_id_path="tenantId")

@@ -13,7 +13,7 @@ from moto import mock_aws
 from onboarding.adapters.dynamodb import DynamoTenantStore
 from onboarding.errors import TenantConflict, TenantNameTaken
 from onboarding.identity import name_key
-from onboarding.models import HistoryEntry, TenantRecord, TenantStatus
+from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 from onboarding_local.stack import REPO_ROOT
 from onboarding_local.template import Template
 
@@ -128,7 +128,7 @@ def test_a_lock_is_exclusive_until_its_lease_expires(store: DynamoTenantStore) -
     from datetime import timedelta
 
     from onboarding.errors import TenantBusy
-    from onboarding.models import OperationLock
+    from onboarding.records import OperationLock
 
     store.register(record(), redrive_of=None)
     first = OperationLock(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.commit_gitops import apply_files
 from onboarding.errors import BranchMoved, GitRemoteUnavailable
+from onboarding.gitops import apply_files
 from onboarding_local.gitserver import GitServer
 
 

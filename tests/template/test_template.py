@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import json
@@ -16,11 +17,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from onboarding import errors
-from onboarding.models import INBOUND_DETAIL_TYPES, SignupRequested
+from onboarding.contract import INBOUND_DETAIL_TYPES, SignupRequested
 from onboarding.schemas import contract_schemas
 from onboarding_local.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
+LAYER = REPO / "layers" / "shared" / "onboarding"
 BIN = Path(sys.executable).parent
 TEMPLATE = load_template(REPO / "template.yaml")
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
@@ -148,6 +150,9 @@ def test_sam_build_produces_the_functions_and_a_layer_with_the_package_and_its_d
     assert list((layer / "pydantic_core").glob("*aarch64*.so")), "pydantic_core is not built for arm64"
     for name in of_type("AWS::Serverless::Function"):
         assert (build / name / "app.py").is_file(), f"{name} has no app.py in the build"
+    shipped = {p.relative_to(layer / "onboarding") for p in (layer / "onboarding").rglob("*.py")}
+    missing = {p.relative_to(LAYER) for p in LAYER.rglob("*.py")} - shipped
+    assert not missing, f"sam build left modules out of the layer: {sorted(map(str, missing))}"
 
 
 # ------------------------------------------------------------------ state machine <-> template
@@ -300,7 +305,51 @@ def test_every_task_uses_the_same_words_for_state_function_folder_and_domain_mod
     assert substitution == {"Fn::GetAtt": [f"{step}Function", "Arn"]}
     assert RESOURCES[f"{step}Function"]["Properties"]["CodeUri"].rstrip("/") == f"functions/{words}"
     assert (REPO / "functions" / words / "app.py").is_file()
-    assert (REPO / "layers" / "shared" / "onboarding" / f"{words}.py").is_file(), f"no onboarding/{words}.py"
+    assert (LAYER / "steps" / f"{words}.py").is_file(), f"no onboarding/steps/{words}.py"
+
+
+def test_every_function_folder_has_its_step_module_and_nothing_else_is_a_step() -> None:
+    folders = {p.parent.name for p in (REPO / "functions").glob("*/app.py")}
+    steps = {p.stem for p in (LAYER / "steps").glob("*.py")} - {"__init__"}
+    assert folders == steps
+
+
+def test_steps_package_is_empty_so_each_function_imports_only_its_own_step() -> None:
+    assert (LAYER / "steps" / "__init__.py").read_text().strip() == ""
+
+
+@pytest.mark.parametrize("path", sorted((LAYER / "steps").glob("*.py")), ids=lambda p: p.stem)
+def test_a_step_never_imports_another_step(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("onboarding.steps")
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("onboarding.steps")
+    }
+    assert not imported, f"{path.name} imports {sorted(imported)}: shared helpers belong in a module of their own"
+
+
+@pytest.mark.parametrize("path", sorted(LAYER.rglob("*.py")), ids=lambda p: str(p.relative_to(LAYER)))
+def test_every_layer_module_stays_under_300_lines(path: Path) -> None:
+    assert len(path.read_text(encoding="utf-8").splitlines()) < 300
+
+
+@pytest.mark.parametrize("path", sorted(LAYER.rglob("*.py")), ids=lambda p: str(p.relative_to(LAYER)))
+def test_the_domain_imports_no_sdk_outside_the_adapters(path: Path) -> None:
+    if "adapters" in path.parts or path.name == "runtime.py":  # runtime.py is the composition root
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names} | {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    sdk = {m for m in modules if m.split(".")[0] in ("boto3", "botocore", "dulwich")}
+    assert not sdk, f"{path.name} imports {sorted(sdk)}: only adapters talk to SDKs"
 
 
 def test_snake_case_keeps_compound_words_whole() -> None:
@@ -363,7 +412,7 @@ def test_the_signup_rule_matches_the_signup_source_and_detail_type() -> None:
 def test_committed_json_schemas_match_the_contract_models() -> None:
     generated = contract_schemas()
     committed = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMA_DIR.glob("*.json"))}
-    hint = "schemas/v1 is out of date with onboarding.models: run `make schemas` and commit the result"
+    hint = "schemas/v1 is out of date with onboarding.contract: run `make schemas` and commit the result"
     assert sorted(committed) == sorted(generated), hint
     for name, schema in generated.items():
         assert committed[name] == json.loads(json.dumps(schema)), f"{name}: {hint}"

@@ -103,7 +103,7 @@ def test_the_nodes_get_pull_only_on_the_tenants_repositories() -> None:
 
 
 def test_the_role_name_is_the_one_the_pipeline_assumes() -> None:
-    from onboarding.verify_tenant_access import ROLE_PREFIX, role_arn
+    from onboarding.remote import ROLE_PREFIX, role_arn
 
     assert role()["RoleName"] == f"{ROLE_PREFIX}t-acme-0123456789"
     assert role_arn("222222222222", "t-acme-0123456789").endswith(f":role/{ROLE_PREFIX}t-acme-0123456789")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from onboarding.contract import SignupRejected
 from onboarding.identity import derive_tenant_id
-from onboarding.models import SignupRejected
 from tests.conftest import REPO, sample_event
 from tests.utils.fakes import InMemoryIdempotencyStore, InMemoryTenantStore, RecordingPublisher, RecordingStarter
 

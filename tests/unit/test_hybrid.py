@@ -11,13 +11,16 @@ import pytest
 import yaml
 
 from onboarding.cidrs import claims_of, cluster_conflicts, tenant_conflicts
-from onboarding.compensate import HybridCleanup, compensate
-from onboarding.create_hybrid_activation import HybridConfig, activation_secret_name, create_hybrid_activation
+from onboarding.contract import HybridSpec, Tier
 from onboarding.errors import CidrConflict, StorageError
+from onboarding.hybrid import HybridConfig, activation_secret_name
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import NODE_LABEL, TAINT_KEY, GitOpsLayout, SharedEndpoint, tenant_files
-from onboarding.models import CompensateInput, HybridSpec, StepInput, TenantSpec, Tier
-from onboarding.register_tenant import register_tenant
+from onboarding.payloads import CompensateInput, StepInput
+from onboarding.records import TenantSpec
+from onboarding.steps.compensate import HybridCleanup, compensate
+from onboarding.steps.create_hybrid_activation import create_hybrid_activation
+from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import InMemoryTenantStore, RecordingPublisher
 from tests.utils.flux import assert_valid
 

@@ -7,30 +7,27 @@ from typing import Any
 
 import pytest
 
-from onboarding.complete_operation import complete_operation
-from onboarding.errors import OperationRejected, TenantBusy
-from onboarding.fail_operation import fail_operation
-from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
-from onboarding.lifecycle_intake import handle_lifecycle_request
-from onboarding.manifests import GitOpsLayout, tenant_files
-from onboarding.models import (
-    CompleteOperationInput,
+from onboarding.contract import (
     DeploymentModel,
-    LifecycleFailureInput,
-    LifecycleRequestInput,
     Operation,
     OperationFailed,
     OperationRejectedEvent,
-    StepInput,
     TenantOffboarded,
-    TenantStatus,
     TenantTierChanged,
     Tier,
 )
-from onboarding.register_tenant import register_tenant
-from onboarding.revert_gitops import revert_gitops
-from onboarding.start_operation import plan_operation, start_operation
-from onboarding.update_gitops import update_gitops
+from onboarding.errors import OperationRejected, TenantBusy
+from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
+from onboarding.manifests import GitOpsLayout, tenant_files
+from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput, LifecycleRequestInput, StepInput
+from onboarding.records import TenantStatus
+from onboarding.steps.complete_operation import complete_operation
+from onboarding.steps.fail_operation import fail_operation
+from onboarding.steps.lifecycle_intake import handle_lifecycle_request
+from onboarding.steps.register_tenant import register_tenant
+from onboarding.steps.revert_gitops import revert_gitops
+from onboarding.steps.start_operation import plan_operation, start_operation
+from onboarding.steps.update_gitops import update_gitops
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)

@@ -11,9 +11,10 @@ import yaml
 from jsonschema import Draft7Validator
 from pydantic import ValidationError
 
+from onboarding.contract import DeploymentModel, SignupRequested, Tier
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths
-from onboarding.models import DeploymentModel, SignupRequested, TenantSpec, Tier
+from onboarding.records import TenantSpec
 from onboarding_local.gitserver import seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
 

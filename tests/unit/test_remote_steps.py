@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from onboarding.build_callback import failure_cause, handle_build_state_change
-from onboarding.ensure_tenant_registry import ensure_tenant_registry, remove_created_repositories
 from onboarding.errors import TenantAccessDenied, TransientError
 from onboarding.identity import derive_tenant_id
-from onboarding.models import Release, StepInput
-from onboarding.start_artifact_build import build_environment, start_artifact_build
-from onboarding.verify_tenant_access import verify_tenant_access
+from onboarding.payloads import StepInput
+from onboarding.records import Release
+from onboarding.remote import remove_created_repositories
+from onboarding.steps.build_callback import failure_cause, handle_build_state_change
+from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
+from onboarding.steps.start_artifact_build import build_environment, start_artifact_build
+from onboarding.steps.verify_tenant_access import verify_tenant_access
 
 DIGEST = "sha256:" + "a" * 64
 RELEASE = Release.model_validate(

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from onboarding.contract import DeploymentModel, SignupRequested
 from onboarding.identity import TENANT_ID_PATTERN, derive_tenant_id, execution_name, name_key
-from onboarding.intake import field_errors
-from onboarding.models import DeploymentModel, SignupRequested
+from onboarding.validation import field_errors
 
 
 def detail(**overrides: Any) -> dict[str, Any]:

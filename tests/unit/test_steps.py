@@ -8,26 +8,19 @@ from typing import Any
 
 import pytest
 
-from onboarding.activate_tenant import activate_tenant
-from onboarding.commit_gitops import apply_files, commit_gitops
-from onboarding.compensate import compensate
+from onboarding.contract import OnboardingFailed, OnboardingStarted, SignupRejected, TenantOnboarded
 from onboarding.errors import GitOpsConflict, GitRemoteUnavailable, TenantConflict, TenantNameTaken
+from onboarding.gitops import apply_files
 from onboarding.identity import derive_tenant_id
-from onboarding.intake import handle_signup
 from onboarding.manifests import GitOpsLayout
-from onboarding.models import (
-    ActivateInput,
-    CompensateInput,
-    OnboardingFailed,
-    OnboardingStarted,
-    RecordFailureInput,
-    SignupRejected,
-    StepInput,
-    TenantOnboarded,
-    TenantStatus,
-)
-from onboarding.record_failure import record_failure
-from onboarding.register_tenant import register_tenant
+from onboarding.payloads import ActivateInput, CompensateInput, RecordFailureInput, StepInput
+from onboarding.records import TenantStatus
+from onboarding.steps.activate_tenant import activate_tenant
+from onboarding.steps.commit_gitops import commit_gitops
+from onboarding.steps.compensate import compensate
+from onboarding.steps.intake import handle_signup
+from onboarding.steps.record_failure import record_failure
+from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
 
 
@@ -270,7 +263,7 @@ def test_an_https_remote_authenticates_with_the_token_as_password_and_git_remote
 
 
 def test_execution_error_names_never_take_the_reserved_states_prefix() -> None:
-    from onboarding.record_failure import execution_error
+    from onboarding.failures import execution_error
 
     assert execution_error("States.Timeout") == "StepTimeout"
     assert execution_error("States.TaskFailed") == "StepTaskFailed"

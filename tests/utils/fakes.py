@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from onboarding.cidrs import CidrRegistry
+from onboarding.contract import ContractModel
 from onboarding.errors import (
     BranchMoved,
     GitRemoteUnavailable,
@@ -16,8 +17,8 @@ from onboarding.errors import (
     TenantNameTaken,
     TransientError,
 )
-from onboarding.models import ContractModel, HistoryEntry, OperationLock, TenantRecord, TenantStatus
 from onboarding.ports import Snapshot
+from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
 
 class InMemoryTenantStore:

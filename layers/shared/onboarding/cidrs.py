@@ -8,7 +8,7 @@ from ipaddress import IPv4Network
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from onboarding.models import FieldError, HybridSpec
+from onboarding.contract import FieldError, HybridSpec
 
 
 class CidrClaim(BaseModel):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from onboarding.contract import HybridSpec
 from onboarding.manifests import NODE_LABEL, TAINT_KEY, GitOpsLayout
-from onboarding.models import HybridSpec
 
 
 def render_handover(

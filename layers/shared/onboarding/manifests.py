@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from onboarding.models import DeploymentModel, TenantSpec, Tier
+from onboarding.contract import DeploymentModel, Tier
+from onboarding.records import TenantSpec
 
 LABEL_PREFIX = "onboarding.saas.aws"
 

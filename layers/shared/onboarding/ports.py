@@ -8,15 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from onboarding.cidrs import CidrRegistry
-from onboarding.models import (
-    ContractModel,
-    DeploymentModel,
-    HistoryEntry,
-    OperationLock,
-    TenantRecord,
-    TenantStatus,
-    Tier,
-)
+from onboarding.contract import ContractModel, DeploymentModel, Tier
+from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
 
 class TenantStore(Protocol):

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from onboarding.adapters.dynamodb import DynamoTenantStore
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from onboarding.adapters.codebuild import CodeBuildArtifactBuilds
+    from onboarding.adapters.dynamodb import DynamoPendingBuilds, DynamoTenantStore
+    from onboarding.adapters.ecr import EcrTenantRegistry
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.adapters.s3 import S3DocumentStore
     from onboarding.adapters.secrets import SecretsManagerStore
     from onboarding.adapters.ssm import SsmHybridActivations
+    from onboarding.adapters.stepfunctions import StepFunctionsCallbacks, StepFunctionsStarter
+    from onboarding.adapters.sts import StsTenantAccounts
+    from onboarding.records import Release
     from onboarding.settings import EventSettings, GitOpsSettings, HybridSettings, TenantStoreSettings
 
 
@@ -71,55 +79,55 @@ def gitops_repository(settings: GitOpsSettings) -> DulwichGitOpsRepository:
     return DulwichGitOpsRepository(settings.gitops_repo_url, settings.gitops_branch, token=token)
 
 
-def execution_starter(state_machine_arn: str) -> Any:
+def execution_starter(state_machine_arn: str) -> StepFunctionsStarter:
     from onboarding.adapters.stepfunctions import StepFunctionsStarter
 
     return StepFunctionsStarter(state_machine_arn, client("stepfunctions"))
 
 
 @lru_cache(maxsize=8)
-def _idempotency_store(table: str, endpoint: str | None) -> Any:
+def _idempotency_store(table: str, endpoint: str | None) -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(table_name=table)
 
 
-def idempotency_store(table: str) -> Any:
+def idempotency_store(table: str) -> DynamoDBPersistenceLayer:
     """Powertools' DynamoDB persistence layer, built once per table (and endpoint) per sandbox."""
     return _idempotency_store(table, os.environ.get("AWS_ENDPOINT_URL"))
 
 
-def remote_accounts() -> Any:
-    from onboarding.adapters.remote import StsTenantAccounts
+def remote_accounts() -> StsTenantAccounts:
+    from onboarding.adapters.sts import StsTenantAccounts
 
     return StsTenantAccounts(client("sts"))
 
 
-def tenant_registry(credentials: Any, region: str) -> Any:
-    from onboarding.adapters.remote import EcrTenantRegistry
+def tenant_registry(credentials: Mapping[str, str], region: str) -> EcrTenantRegistry:
+    from onboarding.adapters.ecr import EcrTenantRegistry
 
     return EcrTenantRegistry(credentials, region)
 
 
-def release(parameter: str) -> Any:
-    from onboarding.adapters.remote import read_release
+def release(parameter: str) -> Release:
+    from onboarding.adapters.ssm import read_release
 
     return read_release(parameter, client("ssm"))
 
 
-def artifact_builds() -> Any:
-    from onboarding.adapters.remote import CodeBuildArtifactBuilds
+def artifact_builds() -> CodeBuildArtifactBuilds:
+    from onboarding.adapters.codebuild import CodeBuildArtifactBuilds
 
     return CodeBuildArtifactBuilds(client("codebuild"))
 
 
-def pending_builds(table: str) -> Any:
-    from onboarding.adapters.remote import DynamoPendingBuilds
+def pending_builds(table: str) -> DynamoPendingBuilds:
+    from onboarding.adapters.dynamodb import DynamoPendingBuilds
 
     return DynamoPendingBuilds(table, client("dynamodb"))
 
 
-def task_callbacks() -> Any:
-    from onboarding.adapters.remote import StepFunctionsCallbacks
+def task_callbacks() -> StepFunctionsCallbacks:
+    from onboarding.adapters.stepfunctions import StepFunctionsCallbacks
 
     return StepFunctionsCallbacks(client("stepfunctions"))

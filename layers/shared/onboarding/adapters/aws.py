@@ -1,6 +1,9 @@
-"""Shared translation of botocore failures into domain errors."""
+"""The one translation of botocore failures into domain errors, used by every adapter."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
@@ -13,9 +16,16 @@ TRANSIENT_CODES = frozenset(
         "Throttling",
         "TooManyRequestsException",
         "RequestLimitExceeded",
+        "LimitExceededException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
         "InternalServerError",
+        "InternalServerException",
         "InternalFailure",
+        "InternalError",
         "ServiceUnavailable",
+        "ServiceUnavailableException",
         "TransactionConflictException",
         "TransactionInProgressException",
     }
@@ -38,3 +48,16 @@ def translate(exc: Exception, what: str, permanent: type[OnboardingError] = Stor
     if isinstance(exc, BotoCoreError):
         return permanent(f"{what}: {exc}")
     raise exc
+
+
+@contextmanager
+def translated(what: str, permanent: type[OnboardingError] = StorageError) -> Iterator[None]:
+    """Every boto failure inside the block leaves it as a domain error (``raise ... from`` the original).
+
+    An expected error code is handled by catching ``ClientError`` inside the block and re-raising
+    what is not expected, which this then translates.
+    """
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, what, permanent) from exc

@@ -11,8 +11,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onboarding.adapters.aws import translate
+from onboarding.contract import OUTBOUND_DETAIL_TYPES, ContractModel
 from onboarding.errors import EventPublishFailed, TransientError
-from onboarding.models import OUTBOUND_DETAIL_TYPES, ContractModel
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient

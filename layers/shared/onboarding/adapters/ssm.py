@@ -1,4 +1,4 @@
-"""Systems Manager hybrid activations (the node image's pre-baked registration for EKS Hybrid Nodes)."""
+"""Systems Manager: hybrid activations (EKS Hybrid Nodes registration) and the release parameter."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from onboarding.adapters.aws import error_code, translate
-from onboarding.errors import ActivationFailed
+from onboarding.adapters.aws import error_code, translated
+from onboarding.errors import ActivationFailed, ReleaseUnavailable
+from onboarding.records import Release
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -18,12 +19,12 @@ if TYPE_CHECKING:
 
 class SsmHybridActivations:
     def __init__(self, client: SSMClient | None = None) -> None:
-        self._client = client or boto3.client("ssm")
+        self._client: SSMClient = client or boto3.client("ssm")
 
     def create(
         self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Mapping[str, str]
     ) -> tuple[str, str]:
-        try:
+        with translated(f"ssm:CreateActivation for {name}", ActivationFailed):
             response = self._client.create_activation(
                 Description=f"EKS Hybrid Nodes of tenant {name}",
                 DefaultInstanceName=name,
@@ -32,17 +33,30 @@ class SsmHybridActivations:
                 ExpirationDate=expires,
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"ssm:CreateActivation for {name}", ActivationFailed) from exc
         return response["ActivationId"], response["ActivationCode"]
 
     def delete(self, activation_id: str) -> bool:
-        try:
-            self._client.delete_activation(ActivationId=activation_id)
-        except ClientError as exc:
-            if error_code(exc) in ("InvalidActivationId", "InvalidActivation"):
-                return False
-            raise translate(exc, "ssm:DeleteActivation", ActivationFailed) from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "ssm:DeleteActivation", ActivationFailed) from exc
+        with translated("ssm:DeleteActivation", ActivationFailed):
+            try:
+                self._client.delete_activation(ActivationId=activation_id)
+            except ClientError as exc:
+                if error_code(exc) in ("InvalidActivationId", "InvalidActivation"):
+                    return False
+                raise
         return True
+
+
+def read_release(parameter: str, client: SSMClient | None = None) -> Release:
+    """The current release (version, registry, images by digest) from an SSM parameter."""
+    client = client or boto3.client("ssm")
+    with translated(f"ssm:GetParameter {parameter}"):
+        try:
+            value = client.get_parameter(Name=parameter)["Parameter"]["Value"]
+        except ClientError as exc:
+            if error_code(exc) == "ParameterNotFound":
+                raise ReleaseUnavailable(f"release parameter {parameter} does not exist") from exc
+            raise
+    try:
+        return Release.model_validate_json(value)
+    except ValueError as exc:
+        raise ReleaseUnavailable(f"release parameter {parameter} is not a valid release: {exc}") from exc

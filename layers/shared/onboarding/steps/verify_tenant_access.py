@@ -7,22 +7,9 @@ customer deploys or fixes.
 from __future__ import annotations
 
 from onboarding.errors import TenantAccessDenied
-from onboarding.models import StepInput
+from onboarding.payloads import StepInput
 from onboarding.ports import TenantAccounts
-
-ROLE_PREFIX = "saas-onboarding-"
-
-
-def role_arn(account: str, tenant_id: str) -> str:
-    return f"arn:aws:iam::{account}:role/{ROLE_PREFIX}{tenant_id}"
-
-
-def bootstrap_command(tenant_id: str, provider_roles: str) -> str:
-    return (
-        "aws cloudformation deploy --template-file tenant-account/bootstrap.yaml "
-        f"--stack-name saas-onboarding-{tenant_id} --capabilities CAPABILITY_NAMED_IAM "
-        f"--parameter-overrides TenantId={tenant_id} ProviderPipelineRoleArns={provider_roles}"
-    )
+from onboarding.remote import bootstrap_command, role_arn
 
 
 def verify_tenant_access(step: StepInput, *, accounts: TenantAccounts, provider_roles: str) -> str:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.identity import name_key
-from onboarding.models import (
-    CompleteOperationInput,
+from onboarding.contract import (
     ContractModel,
-    HistoryEntry,
     Operation,
     TenantOffboarded,
     TenantResumed,
     TenantSuspended,
     TenantTierChanged,
 )
+from onboarding.identity import name_key
+from onboarding.payloads import CompleteOperationInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
+from onboarding.records import HistoryEntry
 
 
 def complete_operation(

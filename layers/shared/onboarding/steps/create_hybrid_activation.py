@@ -8,33 +8,15 @@ guide is written next to it for the operator.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
-
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
 
 from onboarding.errors import OnboardingError
 from onboarding.handover import render_handover
+from onboarding.hybrid import HybridConfig, activation_secret_name, handover_key
 from onboarding.manifests import GitOpsLayout
-from onboarding.models import HybridResources, StepInput
+from onboarding.payloads import StepInput
 from onboarding.ports import Clock, DocumentStore, HybridActivations, SecretStore
-
-
-class HybridConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    nodes_role: str
-    activation_expiry: timedelta
-    secret_prefix: str
-    cluster_name: str
-    region: str
-
-
-def activation_secret_name(prefix: str, tenant_id: str) -> str:
-    return f"{prefix.rstrip('/')}/{tenant_id}/hybrid-activation"
-
-
-def handover_key(tenant_id: str) -> str:
-    return f"handover/{tenant_id}/hybrid-nodes.md"
+from onboarding.records import HybridResources
 
 
 def create_hybrid_activation(

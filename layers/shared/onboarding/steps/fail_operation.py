@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from onboarding.models import HistoryEntry, LifecycleFailureInput, OperationFailed
+from onboarding.contract import OperationFailed
+from onboarding.failures import failure_reason, operation_completed
+from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
-from onboarding.record_failure import failure_reason
-from onboarding.revert_gitops import completed
+from onboarding.records import HistoryEntry
 
 
 def fail_operation(
     step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
 ) -> OperationFailed:
     reason = failure_reason(step.error)
-    done = completed(step, tenants.get(step.tenant_id))
+    done = operation_completed(step, tenants.get(step.tenant_id))
     if done:
         # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed
         reason = f"the operation completed, but announcing it failed: {reason}"

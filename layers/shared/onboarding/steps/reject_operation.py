@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from onboarding.models import FieldError, LifecycleRejectInput, OperationRejectedEvent
+from onboarding.contract import FieldError, OperationRejectedEvent
+from onboarding.failures import failure_reason
+from onboarding.payloads import LifecycleRejectInput
 from onboarding.ports import EventPublisher
-from onboarding.record_failure import failure_reason
 
 
 def reject_operation(step: LifecycleRejectInput, *, publisher: EventPublisher) -> OperationRejectedEvent:

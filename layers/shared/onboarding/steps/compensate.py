@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from onboarding.commit_gitops import apply_files
-from onboarding.ensure_tenant_registry import RegistryFactory, remove_created_repositories
 from onboarding.errors import OnboardingError
+from onboarding.gitops import apply_files
+from onboarding.hybrid import release_activation
 from onboarding.identity import name_key
 from onboarding.manifests import tenant_paths
-from onboarding.models import CompensateInput, Compensation, TenantStatus
+from onboarding.payloads import CompensateInput, Compensation
 from onboarding.ports import (
     DocumentStore,
     GitOpsRepository,
@@ -19,7 +19,8 @@ from onboarding.ports import (
     TenantAccounts,
     TenantStore,
 )
-from onboarding.release_hybrid_activation import release_activation
+from onboarding.records import TenantStatus
+from onboarding.remote import RegistryFactory, remove_created_repositories
 
 # Errors raised before CommitGitOps could have pushed anything.
 _NOTHING_PUSHED = frozenset({"GitRemoteUnavailable", "GitOpsConflict", "States.Timeout"})

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-from onboarding.create_hybrid_activation import activation_secret_name, handover_key
-from onboarding.models import Compensation, LifecycleStepInput
+from onboarding.hybrid import handover_key, release_activation
+from onboarding.payloads import Compensation, LifecycleStepInput
 from onboarding.ports import DocumentStore, HybridActivations, SecretStore, TenantStore
-
-
-def release_activation(
-    tenant_id: str, *, activations: HybridActivations, secrets: SecretStore, secret_prefix: str
-) -> list[str]:
-    """Delete the tenant's activation and its secret (compensation and offboarding). Idempotent."""
-    actions = []
-    name = activation_secret_name(secret_prefix, tenant_id)
-    stored = secrets.read(name)
-    if stored is not None:
-        if activations.delete(json.loads(stored)["activationId"]):
-            actions.append("deleted the hybrid activation")
-        secrets.delete(name)
-        actions.append("deleted the activation secret")
-    return actions
 
 
 def release_hybrid_activation(

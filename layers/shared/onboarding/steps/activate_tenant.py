@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from onboarding.models import ActivateInput, HistoryEntry, TenantOnboarded, TenantStatus
+from onboarding.contract import TenantOnboarded
+from onboarding.payloads import ActivateInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
+from onboarding.records import HistoryEntry, TenantStatus
 
 
 def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from onboarding.cidrs import CidrRegistry, claims_of, tenant_conflicts
+from onboarding.contract import OnboardingStarted
 from onboarding.errors import CidrConflict, TenantConflict
 from onboarding.identity import name_key
-from onboarding.models import HistoryEntry, OnboardingStarted, Registration, StepInput, TenantRecord, TenantStatus
+from onboarding.payloads import Registration, StepInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
+from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 
 
 def _started(step: StepInput) -> OnboardingStarted:

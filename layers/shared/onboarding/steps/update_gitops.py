@@ -6,18 +6,10 @@ neither; offboarding deletes the file and Flux prunes what it described.
 
 from __future__ import annotations
 
-from onboarding.commit_gitops import apply_files
-from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
-from onboarding.models import GitOpsChange, LifecycleStepInput, OperationPlan, TenantSpec
+from onboarding.gitops import apply_files, desired_files
+from onboarding.manifests import GitOpsLayout
+from onboarding.payloads import GitOpsChange, LifecycleStepInput, OperationPlan
 from onboarding.ports import GitOpsRepository
-
-
-def desired_files(tenant_id: str, spec: TenantSpec | None, layout: GitOpsLayout) -> dict[str, bytes | None]:
-    """Every path the tenant may own: its rendered content, or None (absent)."""
-    files: dict[str, bytes | None] = dict.fromkeys(tenant_paths(tenant_id))
-    if spec is not None:
-        files.update(tenant_files(spec, layout))
-    return files
 
 
 def describe(plan: OperationPlan) -> str:

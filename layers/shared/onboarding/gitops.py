@@ -1,8 +1,7 @@
-"""CommitGitOps: write the tenant's manifests to the GitOps repository, exactly once.
+"""Writing the GitOps branch: make it hold the desired files with at most one new commit.
 
-Re-applying is a no-op when the files already hold the desired content (no second commit). A push
-rejected because the branch moved is fetched again, re-applied and retried with full jitter, within
-a bound; past the bound the state machine's own Retry takes over (GitOpsConflict is transient).
+A push rejected because the branch moved is fetched again, re-applied and retried with full jitter,
+within a bound; past the bound the state machine's own Retry takes over (GitOpsConflict is transient).
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from collections.abc import Callable, Mapping
 
 from onboarding.errors import BranchMoved, GitOpsConflict
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
-from onboarding.models import GitOpsChange, StepInput
+from onboarding.payloads import GitOpsChange
 from onboarding.ports import GitOpsRepository
+from onboarding.records import TenantSpec
 
 MAX_PUSH_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
@@ -46,12 +46,9 @@ def apply_files(
     raise GitOpsConflict(f"the GitOps branch moved on each of {attempts} push attempts")
 
 
-def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
-    files = tenant_files(step.spec, layout)
-    message = (
-        f"Onboard tenant {step.tenant_id} ({step.signup.tier.value}, {step.signup.model.value})\n\n"
-        f"Execution: {step.execution}\n"
-    )
-    # every other path the tenant may own is absent (a re-driven tenant may have changed model)
-    desired: dict[str, bytes | None] = {**dict.fromkeys(tenant_paths(step.tenant_id)), **files}
-    return apply_files(repo, desired, message)
+def desired_files(tenant_id: str, spec: TenantSpec | None, layout: GitOpsLayout) -> dict[str, bytes | None]:
+    """Every path the tenant may own: its rendered content, or None (absent)."""
+    files: dict[str, bytes | None] = dict.fromkeys(tenant_paths(tenant_id))
+    if spec is not None:
+        files.update(tenant_files(spec, layout))
+    return files

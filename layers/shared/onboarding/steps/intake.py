@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
 from pydantic import ValidationError
 
 from onboarding.cidrs import cluster_conflicts
+from onboarding.contract import FieldError, SignupRejected, SignupRequested
 from onboarding.identity import derive_tenant_id, execution_name
-from onboarding.models import FieldError, HybridSpec, OnboardingRequest, SignupRejected, SignupRequested, TenantStatus
 from onboarding.observability import logger
+from onboarding.payloads import OnboardingRequest
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
-
-_WIRE_NAMES = {
-    name: info.alias or name for model in (SignupRequested, HybridSpec) for name, info in model.model_fields.items()
-}
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    outcome: str  # "started" | "duplicate" | "rejected"
-    tenant_id: str | None = None
-    execution: str | None = None
-    errors: tuple[FieldError, ...] = ()
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "tenantId": self.tenant_id,
-            "execution": self.execution,
-            "errors": [e.wire() for e in self.errors],
-        }
-
-
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """One entry per wrong field, named as on the wire (``hybrid.nodeCidrs.0``)."""
-    errors = []
-    for err in exc.errors(include_url=False):
-        # pydantic reports a failing *default* under the Python name; the contract speaks camelCase.
-        parts = [_WIRE_NAMES.get(part, part) if isinstance(part, str) else part for part in err["loc"]]
-        field = ".".join(str(part) for part in parts) or "detail"
-        message = err["msg"].removeprefix("Value error, ")
-        errors.append(FieldError(field=field, message=message))
-    return errors
+from onboarding.records import TenantStatus
+from onboarding.validation import IntakeResult, field_errors
 
 
 def _reject(publisher: EventPublisher, signup_id: str | None, errors: list[FieldError]) -> IntakeResult:

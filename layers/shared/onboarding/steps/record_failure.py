@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
+from onboarding.contract import OnboardingFailed, TenantOnboarded
 from onboarding.errors import TenantConflict
+from onboarding.failures import failure_reason
 from onboarding.identity import name_key
-from onboarding.models import (
-    HistoryEntry,
-    OnboardingFailed,
-    RecordFailureInput,
-    StepError,
-    TenantOnboarded,
-    TenantRecord,
-    TenantStatus,
-)
+from onboarding.payloads import RecordFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
-
-
-def execution_error(error: str) -> str:
-    """The name the execution fails with: the step's error, except that "States." names are reserved."""
-    return "Step" + error.removeprefix("States.") if error.startswith("States.") else error
-
-
-def failure_reason(error: StepError) -> str:
-    """The human reason: a Lambda error's message, or the Cause Step Functions gave."""
-    try:
-        cause = json.loads(error.cause)
-    except ValueError:
-        return error.cause or error.error
-    if isinstance(cause, dict) and cause.get("errorMessage"):
-        return str(cause["errorMessage"])
-    return error.cause or error.error
+from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 
 
 def record_failure(

@@ -6,7 +6,7 @@ the execution when CodeBuild reports the build's end.
 
 from __future__ import annotations
 
-from onboarding.models import StepInput
+from onboarding.payloads import StepInput
 from onboarding.ports import ArtifactBuilds, PendingBuilds
 
 

@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from onboarding.contract import LIFECYCLE_OPERATIONS, OperationRejectedEvent, TierChangeRequested
 from onboarding.identity import operation_execution_name
-from onboarding.intake import IntakeResult, field_errors
-from onboarding.models import LIFECYCLE_OPERATIONS, LifecycleRequestInput, OperationRejectedEvent, TierChangeRequested
 from onboarding.observability import logger
+from onboarding.payloads import LifecycleRequestInput
 from onboarding.ports import EventPublisher, ExecutionStarter
+from onboarding.validation import IntakeResult, field_errors
 
 
 def _raw(detail: Any, key: str) -> str | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from onboarding.ensure_tenant_registry import RegistryFactory, repository_name
-from onboarding.models import Compensation, LifecycleStepInput
+from onboarding.payloads import Compensation, LifecycleStepInput
 from onboarding.ports import TenantAccounts
-from onboarding.verify_tenant_access import role_arn
+from onboarding.remote import RegistryFactory, repository_name, role_arn
 
 RETAIN, DELETE = "retain", "delete"
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from onboarding.contract import DEFAULT_MODEL_BY_TIER, DeploymentModel, Operation
 from onboarding.errors import OperationRejected
-from onboarding.models import (
-    DEFAULT_MODEL_BY_TIER,
-    DeploymentModel,
-    LifecycleRequestInput,
-    Operation,
-    OperationLock,
-    OperationPlan,
-    TenantRecord,
-    TenantStatus,
-)
+from onboarding.payloads import LifecycleRequestInput, OperationPlan
 from onboarding.ports import Clock, TenantStore
+from onboarding.records import OperationLock, TenantRecord, TenantStatus
 
 # Far longer than any operation runs (its retries included); a lock older than this was left by an
 # execution that was stopped, and the next operation takes it over instead of waiting forever.

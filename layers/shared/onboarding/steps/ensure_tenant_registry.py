@@ -6,17 +6,10 @@ it, so compensation deletes those and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
-from onboarding.models import RegistryRepository, Release, StepInput, TenantRegistry
-from onboarding.ports import TenantAccounts, TenantRegistryClient
-from onboarding.verify_tenant_access import role_arn
-
-RegistryFactory = Callable[[Mapping[str, str], str], TenantRegistryClient]
-
-
-def repository_name(tenant_id: str, image: str) -> str:
-    return f"{tenant_id}/{image}"
+from onboarding.payloads import RegistryRepository, StepInput, TenantRegistry
+from onboarding.ports import TenantAccounts
+from onboarding.records import Release
+from onboarding.remote import RegistryFactory, repository_name, role_arn
 
 
 def ensure_tenant_registry(
@@ -46,21 +39,3 @@ def ensure_tenant_registry(
         release=release,
         build_timeout_seconds=build_timeout_seconds,
     )
-
-
-def remove_created_repositories(
-    step: StepInput, *, accounts: TenantAccounts, registry_for: RegistryFactory, image_names: list[str]
-) -> list[str]:
-    """Compensation: delete the repositories this execution created (found by their tag), and only those."""
-    account, region = step.signup.aws_account_id, step.signup.region
-    if account is None or region is None:
-        return []
-    registry = registry_for(
-        accounts.assume(role_arn(account, step.tenant_id), step.tenant_id, f"cleanup-{step.tenant_id}"[:64]), region
-    )
-    removed = []
-    candidates = [repository_name(step.tenant_id, image) for image in image_names]
-    for name in registry.created_by(candidates, step.execution):
-        if registry.delete(name):
-            removed.append(name)
-    return removed

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from onboarding.commit_gitops import apply_files
 from onboarding.errors import OnboardingError
+from onboarding.failures import operation_completed
+from onboarding.gitops import apply_files, desired_files
 from onboarding.manifests import GitOpsLayout
-from onboarding.models import Compensation, LifecycleFailureInput, TenantRecord
+from onboarding.payloads import Compensation, LifecycleFailureInput
 from onboarding.ports import GitOpsRepository, TenantStore
-from onboarding.update_gitops import desired_files
-
-
-def completed(step: LifecycleFailureInput, record: TenantRecord | None) -> bool:
-    """Whether CompleteOperation's write landed (only its announcement can have failed)."""
-    return (
-        record is not None
-        and record.lock is None
-        and bool(record.history)
-        and record.history[-1].execution == step.execution
-        and step.plan is not None
-        and record.history[-1].outcome == step.plan.to_status.value
-    )
 
 
 def revert_gitops(
     step: LifecycleFailureInput, *, repo: GitOpsRepository, layout: GitOpsLayout, tenants: TenantStore
 ) -> Compensation:
-    if completed(step, tenants.get(step.tenant_id)):
+    if operation_completed(step, tenants.get(step.tenant_id)):
         return Compensation(compensated=False, actions=["the operation completed: GitOps is kept as recorded"])
     if step.plan is None or step.gitops is None:
         return Compensation(compensated=True, actions=["nothing to undo in GitOps"])

@@ -1,0 +1,6 @@
+"""DynamoDB: the tenant store (records, name and network claims, lifecycle locks) and pending builds."""
+
+from onboarding.adapters.dynamodb.builds import DynamoPendingBuilds
+from onboarding.adapters.dynamodb.store import DynamoTenantStore
+
+__all__ = ["DynamoPendingBuilds", "DynamoTenantStore"]

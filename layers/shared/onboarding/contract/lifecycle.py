@@ -1,0 +1,116 @@
+"""Lifecycle requests (inbound) and their outcomes (outbound): offboarding, tier change, suspend, resume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from onboarding.contract.common import (
+    SIGNUP_ID_PATTERN,
+    TENANT_ID_FIELD_PATTERN,
+    ContractModel,
+    DeploymentModel,
+    FieldError,
+    Tier,
+)
+
+OPERATION_ID_PATTERN = SIGNUP_ID_PATTERN
+
+
+class Operation(StrEnum):
+    OFFBOARD = "offboard"
+    CHANGE_TIER = "change-tier"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+
+
+class LifecycleRequest(ContractModel):
+    """Common detail of every lifecycle request: the tenant and the operation's idempotency key."""
+
+    schema_version: Literal["1"] = "1"
+    tenant_id: str = Field(pattern=TENANT_ID_FIELD_PATTERN, max_length=63)
+    operation_id: str = Field(pattern=OPERATION_ID_PATTERN, description="Idempotency key of the operation.")
+
+
+class OffboardingRequested(LifecycleRequest):
+    """Detail of ``Tenant Offboarding Requested``."""
+
+
+class TierChangeRequested(LifecycleRequest):
+    """Detail of ``Tenant Tier Change Requested``."""
+
+    tier: Tier
+
+
+class SuspendRequested(LifecycleRequest):
+    """Detail of ``Tenant Suspend Requested``."""
+
+
+class ResumeRequested(LifecycleRequest):
+    """Detail of ``Tenant Resume Requested``."""
+
+
+LIFECYCLE_OPERATIONS: dict[str, tuple[Operation, type[LifecycleRequest]]] = {
+    "Tenant Offboarding Requested": (Operation.OFFBOARD, OffboardingRequested),
+    "Tenant Tier Change Requested": (Operation.CHANGE_TIER, TierChangeRequested),
+    "Tenant Suspend Requested": (Operation.SUSPEND, SuspendRequested),
+    "Tenant Resume Requested": (Operation.RESUME, ResumeRequested),
+}
+
+
+class LifecycleOutcome(ContractModel):
+    schema_version: Literal["1"] = "1"
+    tenant_id: str
+    signup_id: str | None = None
+    operation_id: str
+
+
+class TenantOffboarded(LifecycleOutcome):
+    """Detail of ``Tenant Offboarded``."""
+
+    git_commit: str
+    name_released_at: datetime
+
+
+class TenantTierChanged(LifecycleOutcome):
+    """Detail of ``Tenant Tier Changed``."""
+
+    from_tier: Tier
+    to_tier: Tier
+    deployment_model: DeploymentModel
+    git_commit: str
+
+
+class TenantSuspended(LifecycleOutcome):
+    """Detail of ``Tenant Suspended``."""
+
+    git_commit: str
+
+
+class TenantResumed(LifecycleOutcome):
+    """Detail of ``Tenant Resumed``."""
+
+    git_commit: str
+
+
+class OperationRejectedEvent(ContractModel):
+    """Detail of ``Tenant Operation Rejected``: the request was not carried out, and nothing changed."""
+
+    schema_version: Literal["1"] = "1"
+    tenant_id: str | None = None
+    operation_id: str | None = None
+    operation: Operation | None = None
+    errors: list[FieldError] = Field(min_length=1)
+
+
+class OperationFailed(LifecycleOutcome):
+    """Detail of ``Tenant Operation Failed``: the operation failed halfway and was compensated."""
+
+    operation: Operation
+    failed_step: str
+    error: str
+    cause: str
+    compensated: bool

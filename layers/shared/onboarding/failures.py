@@ -1,0 +1,36 @@
+"""How a failure is named and explained: the execution's error name and the human reason."""
+
+from __future__ import annotations
+
+import json
+
+from onboarding.payloads import LifecycleFailureInput, StepError
+from onboarding.records import TenantRecord
+
+
+def execution_error(error: str) -> str:
+    """The name the execution fails with: the step's error, except that "States." names are reserved."""
+    return "Step" + error.removeprefix("States.") if error.startswith("States.") else error
+
+
+def failure_reason(error: StepError) -> str:
+    """The human reason: a Lambda error's message, or the Cause Step Functions gave."""
+    try:
+        cause = json.loads(error.cause)
+    except ValueError:
+        return error.cause or error.error
+    if isinstance(cause, dict) and cause.get("errorMessage"):
+        return str(cause["errorMessage"])
+    return error.cause or error.error
+
+
+def operation_completed(step: LifecycleFailureInput, record: TenantRecord | None) -> bool:
+    """Whether CompleteOperation's write landed (only its announcement can have failed)."""
+    return (
+        record is not None
+        and record.lock is None
+        and bool(record.history)
+        and record.history[-1].execution == step.execution
+        and step.plan is not None
+        and record.history[-1].outcome == step.plan.to_status.value
+    )

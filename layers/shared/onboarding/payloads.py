@@ -1,0 +1,169 @@
+"""The step payloads: what the state machines pass between states (execution input and results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator
+
+from onboarding.base import CamelModel
+from onboarding.contract import Operation, SignupRequested, Tier
+from onboarding.records import HybridResources, ImageRef, Release, TenantSpec, TenantStatus
+
+
+class StepModel(CamelModel):
+    model_config = ConfigDict(extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class OnboardingRequest(StepModel):
+    """The execution input the intake starts the onboarding state machine with."""
+
+    tenant_id: str
+    attempt: int = Field(ge=1)
+    execution: str = Field(description="The execution's own name, so every step can condition on it.")
+    signup: SignupRequested
+
+
+class RegistryRepository(StepModel):
+    name: str
+    uri: str
+    created: bool
+
+
+class TenantRegistry(StepModel):
+    """EnsureTenantRegistry's result: the tenant's repositories and the release to copy into them."""
+
+    role_arn: str
+    account: str
+    region: str
+    repositories: list[RegistryRepository]
+    release: Release
+    build_timeout_seconds: int
+
+
+class Artifacts(StepModel):
+    """What the artifact build pushed: each image's digest in the tenant's registry."""
+
+    digests: dict[str, str]
+    build_id: str
+
+
+class StepInput(OnboardingRequest):
+    """What every onboarding step receives: the execution state (extra keys ignored)."""
+
+    registry: TenantRegistry | None = None
+    artifacts: Artifacts | None = None
+
+    @property
+    def images(self) -> list[ImageRef] | None:
+        """The pushed images, pinned by digest to their repositories in the tenant's registry."""
+        if self.artifacts is None or self.registry is None:
+            return None
+        uris = {repo.name.rsplit("/", 1)[-1]: repo.uri for repo in self.registry.repositories}
+        return [
+            ImageRef(name=name, repository=uris[name], digest=digest)
+            for name, digest in sorted(self.artifacts.digests.items())
+        ]
+
+    @property
+    def spec(self) -> TenantSpec:
+        spec = TenantSpec.of_signup(self.tenant_id, self.signup)
+        images = self.images
+        if images is not None and self.registry is not None:
+            spec = spec.model_copy(update={"images": tuple(images), "release_version": self.registry.release.version})
+        return spec
+
+
+class Registration(StepModel):
+    created: bool
+    name_claimed: bool
+    previous_status: TenantStatus | None = None
+
+
+class GitOpsChange(StepModel):
+    commit: str
+    changed: bool
+    paths: list[str]
+
+
+class ActivateInput(StepInput):
+    gitops: GitOpsChange
+    hybrid_resources: HybridResources | None = None
+
+
+class StepError(StepModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+    @field_validator("cause", mode="before")
+    @classmethod
+    def _no_cause(cls, value: object) -> object:
+        return "" if value is None else value  # Step Functions may report a null Cause
+
+
+class CompensateInput(StepInput):
+    failed_step: str
+    error: StepError
+    registration: Registration | None = None
+    hybrid_resources: HybridResources | None = None
+    gitops: GitOpsChange | None = None
+
+
+class Compensation(StepModel):
+    compensated: bool
+    actions: list[str]
+
+
+class RecordFailureInput(StepInput):
+    failed_step: str
+    error: StepError
+    compensation: Compensation | None = None
+
+
+# ---------------------------------------------------------------- lifecycle step payloads
+class LifecycleRequestInput(StepModel):
+    """The execution input the lifecycle intake starts the lifecycle state machine with."""
+
+    tenant_id: str
+    operation: Operation
+    operation_id: str
+    execution: str
+    to_tier: Tier | None = None
+
+
+class OperationPlan(StepModel):
+    """What StartOperation decided: the tenant before, and after (None when offboarded)."""
+
+    operation: Operation
+    signup_id: str
+    from_status: TenantStatus
+    to_status: TenantStatus
+    before: TenantSpec
+    after: TenantSpec | None
+    aws_account_id: str | None = None  # remote tenants: where their registry lives
+    region: str | None = None
+
+
+class LifecycleStepInput(LifecycleRequestInput):
+    plan: OperationPlan
+
+
+class CompleteOperationInput(LifecycleStepInput):
+    gitops: GitOpsChange
+
+
+class LifecycleRejectInput(LifecycleRequestInput):
+    error: StepError
+
+
+class LifecycleFailureInput(LifecycleRequestInput):
+    failed_step: str
+    error: StepError
+    plan: OperationPlan | None = None
+    gitops: GitOpsChange | None = None
+    compensation: Compensation | None = None
