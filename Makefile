@@ -77,7 +77,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/shared local
+	$(BIN)/mypy layers/shared local functions tests
 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint

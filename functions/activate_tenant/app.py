@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import ActivateInput
-from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
 from onboarding.steps.activate_tenant import activate_tenant
@@ -16,18 +15,13 @@ from onboarding.steps.activate_tenant import activate_tenant
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StepSettings()
     step = parse(event=event, model=ActivateInput)
     status = activate_tenant(
         step,
-        tenants=tenants or tenant_store(settings),
-        publisher=publisher or event_publisher(settings),
+        tenants=tenant_store(settings),
+        publisher=event_publisher(settings),
         now=utcnow,
     )
     metrics.add_metric(name="TenantsOnboarded", unit=MetricUnit.Count, value=1)

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.ports import GitOpsRepository
 from onboarding.runtime import gitops_repository
 from onboarding.settings import GitOpsSettings
 from onboarding.steps.commit_gitops import commit_gitops
@@ -16,11 +15,9 @@ from onboarding.steps.commit_gitops import commit_gitops
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, repo: GitOpsRepository | None = None
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = GitOpsSettings()
     step = parse(event=event, model=StepInput)
-    change = commit_gitops(step, repo=repo or gitops_repository(settings), layout=settings.gitops_layout)
+    change = commit_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout)
     metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
     return change.wire()

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import CompleteOperationInput
-from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import CompleteOperationSettings
 from onboarding.steps.complete_operation import complete_operation
@@ -17,18 +16,13 @@ from onboarding.steps.complete_operation import complete_operation
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = CompleteOperationSettings()
     step = parse(event=event, model=CompleteOperationInput)
     outcome = complete_operation(
         step,
-        tenants=tenants or tenant_store(settings),
-        publisher=publisher or event_publisher(settings),
+        tenants=tenant_store(settings),
+        publisher=event_publisher(settings),
         now=utcnow,
         name_release_after=timedelta(days=settings.name_release_after_days),
     )

@@ -9,7 +9,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.hybrid import HybridConfig
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.ports import DocumentStore, HybridActivations, SecretStore
 from onboarding.runtime import hybrid_adapters, utcnow
 from onboarding.settings import CreateHybridActivationSettings
 from onboarding.steps.create_hybrid_activation import create_hybrid_activation
@@ -18,13 +17,7 @@ from onboarding.steps.create_hybrid_activation import create_hybrid_activation
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    activations: HybridActivations | None = None,
-    secrets: SecretStore | None = None,
-    documents: DocumentStore | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = CreateHybridActivationSettings()
     step = parse(event=event, model=StepInput)
     real_activations, real_secrets, real_documents = hybrid_adapters(settings)
@@ -37,9 +30,9 @@ def lambda_handler(
     )
     resources = create_hybrid_activation(
         step,
-        activations=activations or real_activations,
-        secrets=secrets or real_secrets,
-        documents=documents or real_documents,
+        activations=real_activations,
+        secrets=real_secrets,
+        documents=real_documents,
         config=config,
         layout=settings.gitops_layout,
         now=utcnow,

@@ -7,9 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.ports import TenantAccounts
-from onboarding.records import Release
-from onboarding.remote import RegistryFactory
 from onboarding.runtime import release, remote_accounts, tenant_registry
 from onboarding.settings import EnsureRegistrySettings
 from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
@@ -18,20 +15,14 @@ from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    accounts: TenantAccounts | None = None,
-    registry_for: RegistryFactory | None = None,
-    current_release: Release | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = EnsureRegistrySettings()
     step = parse(event=event, model=StepInput)
     registry = ensure_tenant_registry(
         step,
-        accounts=accounts or remote_accounts(),
-        registry_for=registry_for or tenant_registry,
-        release=current_release or release(settings.release_parameter),
+        accounts=remote_accounts(),
+        registry_for=tenant_registry,
+        release=release(settings.release_parameter),
         build_timeout_seconds=settings.artifact_build_timeout_seconds,
     )
     return registry.wire()

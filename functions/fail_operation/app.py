@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import LifecycleFailureInput
-from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
 from onboarding.steps.fail_operation import fail_operation
@@ -17,16 +16,9 @@ from onboarding.steps.fail_operation import fail_operation
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StepSettings()
     step = parse(event=event, model=LifecycleFailureInput)
-    outcome = fail_operation(
-        step, tenants=tenants or tenant_store(settings), publisher=publisher or event_publisher(settings), now=utcnow
-    )
+    outcome = fail_operation(step, tenants=tenant_store(settings), publisher=event_publisher(settings), now=utcnow)
     metrics.add_metric(name="OperationsFailed", unit=MetricUnit.Count, value=1)
     return {**outcome.wire(), "executionError": execution_error(outcome.error)}

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
-from onboarding.ports import EventPublisher, ExecutionStarter
 from onboarding.runtime import event_publisher, execution_starter
 from onboarding.settings import LifecycleIntakeSettings
 from onboarding.steps.lifecycle_intake import handle_lifecycle_request
@@ -16,19 +15,14 @@ from onboarding.steps.lifecycle_intake import handle_lifecycle_request
 @logger.inject_lambda_context(correlation_id_path="detail.tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    starter: ExecutionStarter | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = LifecycleIntakeSettings()
     envelope = parse(event=event, model=EventBridgeModel)
     result = handle_lifecycle_request(
         envelope.detail_type,
         envelope.detail,
-        starter=starter or execution_starter(settings.lifecycle_state_machine_arn),
-        publisher=publisher or event_publisher(settings),
+        starter=execution_starter(settings.lifecycle_state_machine_arn),
+        publisher=event_publisher(settings),
     )
     metrics.add_metric(name=f"Operation{result.outcome.title()}", unit=MetricUnit.Count, value=1)
     return result.wire()

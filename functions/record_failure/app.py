@@ -9,7 +9,6 @@ from onboarding.contract import OnboardingFailed
 from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import RecordFailureInput
-from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import StepSettings
 from onboarding.steps.record_failure import record_failure
@@ -18,18 +17,13 @@ from onboarding.steps.record_failure import record_failure
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StepSettings()
     step = parse(event=event, model=RecordFailureInput)
     event_out = record_failure(
         step,
-        tenants=tenants or tenant_store(settings),
-        publisher=publisher or event_publisher(settings),
+        tenants=tenant_store(settings),
+        publisher=event_publisher(settings),
         now=utcnow,
     )
     metrics.add_metric(name="OnboardingsFailed", unit=MetricUnit.Count, value=1)

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.ports import EventPublisher, TenantStore
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import RegisterSettings
 from onboarding.steps.register_tenant import register_tenant
@@ -16,18 +15,13 @@ from onboarding.steps.register_tenant import register_tenant
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    publisher: EventPublisher | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = RegisterSettings()
     step = parse(event=event, model=StepInput)
     registration = register_tenant(
         step,
-        tenants=tenants or tenant_store(settings, settings.network_claims_table),
-        publisher=publisher or event_publisher(settings),
+        tenants=tenant_store(settings, settings.network_claims_table),
+        publisher=event_publisher(settings),
         now=utcnow,
     )
     return registration.wire()

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import LifecycleRejectInput
-from onboarding.ports import EventPublisher
 from onboarding.runtime import event_publisher
 from onboarding.settings import EventSettings
 from onboarding.steps.reject_operation import reject_operation
@@ -16,11 +15,9 @@ from onboarding.steps.reject_operation import reject_operation
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, publisher: EventPublisher | None = None
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = EventSettings()
     step = parse(event=event, model=LifecycleRejectInput)
-    outcome = reject_operation(step, publisher=publisher or event_publisher(settings))
+    outcome = reject_operation(step, publisher=event_publisher(settings))
     metrics.add_metric(name="OperationsRejected", unit=MetricUnit.Count, value=1)
     return outcome.wire()

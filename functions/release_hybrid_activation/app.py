@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleStepInput
-from onboarding.ports import DocumentStore, HybridActivations, SecretStore, TenantStore
 from onboarding.runtime import hybrid_adapters, tenant_store
 from onboarding.settings import ReleaseHybridSettings
 from onboarding.steps.release_hybrid_activation import release_hybrid_activation
@@ -16,23 +15,16 @@ from onboarding.steps.release_hybrid_activation import release_hybrid_activation
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    tenants: TenantStore | None = None,
-    activations: HybridActivations | None = None,
-    secrets: SecretStore | None = None,
-    documents: DocumentStore | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = ReleaseHybridSettings()
     step = parse(event=event, model=LifecycleStepInput)
     real_activations, real_secrets, real_documents = hybrid_adapters(settings)
     released = release_hybrid_activation(
         step,
-        tenants=tenants or tenant_store(settings, settings.network_claims_table),
-        activations=activations or real_activations,
-        secrets=secrets or real_secrets,
-        documents=documents or real_documents,
+        tenants=tenant_store(settings, settings.network_claims_table),
+        activations=real_activations,
+        secrets=real_secrets,
+        documents=real_documents,
         secret_prefix=settings.tenant_secret_prefix,
         handover_bucket=settings.handover_bucket,
     )

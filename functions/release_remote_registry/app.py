@@ -7,8 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleStepInput
-from onboarding.ports import TenantAccounts
-from onboarding.remote import RegistryFactory
 from onboarding.runtime import remote_accounts, tenant_registry
 from onboarding.settings import RetentionSettings
 from onboarding.steps.release_remote_registry import release_remote_registry
@@ -17,18 +15,13 @@ from onboarding.steps.release_remote_registry import release_remote_registry
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    accounts: TenantAccounts | None = None,
-    registry_for: RegistryFactory | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = RetentionSettings()
     step = parse(event=event, model=LifecycleStepInput)
     released = release_remote_registry(
         step,
-        accounts=accounts or remote_accounts(),
-        registry_for=registry_for or tenant_registry,
+        accounts=remote_accounts(),
+        registry_for=tenant_registry,
         retention=settings.remote_repository_retention,
     )
     return released.wire()

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleFailureInput
-from onboarding.ports import GitOpsRepository, TenantStore
 from onboarding.runtime import gitops_repository, tenant_store
 from onboarding.settings import RevertSettings
 from onboarding.steps.revert_gitops import revert_gitops
@@ -16,17 +15,12 @@ from onboarding.steps.revert_gitops import revert_gitops
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    repo: GitOpsRepository | None = None,
-    tenants: TenantStore | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = RevertSettings()
     step = parse(event=event, model=LifecycleFailureInput)
     return revert_gitops(
         step,
-        repo=repo or gitops_repository(settings),
+        repo=gitops_repository(settings),
         layout=settings.gitops_layout,
-        tenants=tenants or tenant_store(settings),
+        tenants=tenant_store(settings),
     ).wire()

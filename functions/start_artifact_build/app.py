@@ -8,7 +8,6 @@ from pydantic import Field
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.ports import ArtifactBuilds, PendingBuilds
 from onboarding.runtime import artifact_builds, pending_builds
 from onboarding.settings import StartBuildSettings
 from onboarding.steps.start_artifact_build import start_artifact_build
@@ -21,19 +20,14 @@ class WaitingStep(StepInput):
 @logger.inject_lambda_context(correlation_id_path="tenantId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    builds: ArtifactBuilds | None = None,
-    pending: PendingBuilds | None = None,
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = StartBuildSettings()
     step = parse(event=event, model=WaitingStep)
     build_id = start_artifact_build(
         step,
         step.task_token,
-        builds=builds or artifact_builds(),
-        pending=pending or pending_builds(settings.pending_builds_table),
+        builds=artifact_builds(),
+        pending=pending_builds(settings.pending_builds_table),
         project=settings.artifact_build_project,
     )
     return {"buildId": build_id}

@@ -79,7 +79,8 @@ def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
             "aws_secret_access_key": "x",
         }
         event = signup_event("serve-1", "Served Co")
-        boto3.client("events", **kwargs).put_events(
+        events = boto3.client("events", **kwargs)  # type: ignore[call-overload]
+        events.put_events(
             Entries=[
                 {
                     "Source": "saas.signup",
@@ -88,7 +89,7 @@ def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
                 }
             ]
         )
-        sfn = boto3.client("stepfunctions", **kwargs)
+        sfn = boto3.client("stepfunctions", **kwargs)  # type: ignore[call-overload]
         status = ""
         while time.monotonic() < deadline and status != "SUCCEEDED":
             executions = sfn.list_executions(stateMachineArn=machine)["executions"]

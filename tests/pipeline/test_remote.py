@@ -166,6 +166,7 @@ def test_a_build_state_event_that_never_comes_times_out(tmp_path: Path) -> None:
         stack.codebuild.drop_events = 1
         run(stack, remote_signup("rm-lost", "Lost Event"))
         record = stack.tenant(tenant_id)
+        assert record is not None
         assert record["status"] == "FAILED" and record["failedStep"] == "StartArtifactBuild"
         (failed,) = events_of(stack, "Tenant Onboarding Failed")
         assert failed["error"] == "States.Timeout" and failed["compensated"] is True

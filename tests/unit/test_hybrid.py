@@ -21,7 +21,7 @@ from onboarding.records import TenantSpec
 from onboarding.steps.compensate import HybridCleanup, compensate
 from onboarding.steps.create_hybrid_activation import create_hybrid_activation
 from onboarding.steps.register_tenant import register_tenant
-from tests.utils.fakes import InMemoryTenantStore, RecordingPublisher
+from tests.utils.fakes import FakeActivations, FakeDocuments, FakeSecrets, InMemoryTenantStore, RecordingPublisher
 from tests.utils.flux import assert_valid
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -161,47 +161,6 @@ def test_a_suspended_hybrid_tenant_is_scaled_to_zero_with_its_data_kept() -> Non
 
 
 # ------------------------------------------------------------------ activation, secret, guide
-class FakeActivations:
-    def __init__(self) -> None:
-        self.live: dict[str, dict[str, Any]] = {}
-
-    def create(self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Any) -> tuple[str, str]:
-        activation_id = f"act-{len(self.live) + 1}"
-        self.live[activation_id] = {"name": name, "limit": registration_limit, "expires": expires, "tags": dict(tags)}
-        return activation_id, f"SECRET-CODE-{len(self.live)}"
-
-    def delete(self, activation_id: str) -> bool:
-        return self.live.pop(activation_id, None) is not None
-
-
-class FakeSecrets:
-    def __init__(self, fail: bool = False) -> None:
-        self.values: dict[str, str] = {}
-        self.fail = fail
-
-    def put(self, name: str, value: str, tags: Any) -> str:
-        if self.fail:
-            raise StorageError("secretsmanager:CreateSecret: AccessDenied")
-        self.values[name] = value
-        return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
-
-    def read(self, secret_id: str) -> str | None:
-        return self.values.get(secret_id)
-
-    def delete(self, secret_id: str) -> bool:
-        return self.values.pop(secret_id, None) is not None
-
-
-class FakeDocuments:
-    def __init__(self) -> None:
-        self.docs: dict[str, str] = {}
-
-    def put(self, key: str, body: str, content_type: str) -> str:
-        self.docs[f"s3://handover/{key}"] = body
-        return f"s3://handover/{key}"
-
-    def delete(self, uri: str) -> None:
-        self.docs.pop(uri, None)
 
 
 CONFIG = HybridConfig(

@@ -16,7 +16,7 @@ from onboarding.contract import (
     TenantTierChanged,
     Tier,
 )
-from onboarding.errors import OperationRejected, TenantBusy
+from onboarding.errors import OperationRejected, TenantBusy, TenantNotFound
 from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
 from onboarding.manifests import GitOpsLayout, tenant_files
 from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput, LifecycleRequestInput, StepInput
@@ -124,7 +124,7 @@ def test_start_takes_the_lock_and_a_second_operation_is_busy() -> None:
 
 
 def test_unknown_tenant_is_rejected() -> None:
-    with pytest.raises(OperationRejected, match="unknown tenant"):
+    with pytest.raises(TenantNotFound, match="unknown tenant"):
         start_operation(req("t-nobody-0000000000", Operation.SUSPEND), tenants=InMemoryTenantStore(), now=now)
 
 

@@ -12,6 +12,7 @@ from jsonschema import Draft7Validator
 from pydantic import ValidationError
 
 from onboarding.contract import DeploymentModel, SignupRequested, Tier
+from onboarding.errors import InvalidSignup
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths
 from onboarding.records import TenantSpec
@@ -226,9 +227,9 @@ def test_whitespace_in_names_is_normalised_to_single_spaces_before_rendering() -
 def test_remote_tenants_are_not_rendered_yet(model: DeploymentModel, extra: dict[str, Any]) -> None:
     request = signup(tier=Tier.ADVANCED, deployment_model=model, **extra)
     assert request.model is model
-    with pytest.raises(ValueError, match=model.value):
+    with pytest.raises(InvalidSignup, match=model.value):
         render_tenant(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
-    with pytest.raises(ValueError, match=model.value):
+    with pytest.raises(InvalidSignup, match=model.value):
         tenant_files(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
 
 

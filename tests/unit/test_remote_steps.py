@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from onboarding.codebuild_events import BuildStateChange
 from onboarding.errors import TenantAccessDenied, TransientError
 from onboarding.identity import derive_tenant_id
 from onboarding.payloads import StepInput
@@ -16,6 +17,7 @@ from onboarding.steps.build_callback import failure_cause, handle_build_state_ch
 from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
 from onboarding.steps.start_artifact_build import build_environment, start_artifact_build
 from onboarding.steps.verify_tenant_access import verify_tenant_access
+from tests.utils.fakes import Accounts, Callbacks, Registry, Taken
 
 DIGEST = "sha256:" + "a" * 64
 RELEASE = Release.model_validate(
@@ -44,34 +46,6 @@ def step(**extra: Any) -> StepInput:
     return StepInput.model_validate(
         {"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup, **extra}
     )
-
-
-class Accounts:
-    def __init__(self, deny: bool = False) -> None:
-        self.deny = deny
-        self.assumed: list[tuple[str, str]] = []
-
-    def assume(self, role_arn: str, external_id: str, session_name: str) -> Mapping[str, str]:
-        self.assumed.append((role_arn, external_id))
-        if self.deny:
-            raise TenantAccessDenied("AccessDenied")
-        return {"aws_access_key_id": "k"}
-
-
-class Registry:
-    def __init__(self, existing: set[str] | None = None) -> None:
-        self.repos: dict[str, dict[str, str]] = {name: {} for name in existing or set()}
-
-    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
-        created = name not in self.repos
-        self.repos.setdefault(name, dict(tags))
-        return f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/{name}", created
-
-    def created_by(self, names: list[str], execution: str) -> list[str]:
-        return [n for n in names if self.repos.get(n, {}).get("execution") == execution]
-
-    def delete(self, name: str) -> bool:
-        return self.repos.pop(name, None) is not None
 
 
 def test_access_is_checked_with_the_tenant_id_as_external_id() -> None:
@@ -136,34 +110,10 @@ def test_the_build_gets_the_images_by_digest_and_the_token_stays_out_of_it() -> 
     assert pending.items == {"arn:aws:codebuild:build/p:1": ("secret-token", s.tenant_id, s.execution)}
 
 
-class Callbacks:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def succeed(self, task_token: str, output: Mapping[str, object]) -> bool:
-        self.calls.append(("succeed", task_token, str(output["digests"])))
-        return True
-
-    def fail(self, task_token: str, error: str, cause: str) -> bool:
-        self.calls.append(("fail", task_token, error, cause))
-        return True
-
-
-class Taken:
-    def __init__(self, build_id: str) -> None:
-        self.build_id = build_id
-
-    def get(self, build_id: str) -> Mapping[str, str] | None:
-        if build_id != self.build_id:
-            return None
-        return {"taskToken": "tok", "tenantId": "t-x", "execution": "t-x"}
-
-    def remove(self, build_id: str) -> None:
-        self.build_id = ""
-
-
-def event(status: str, **info: Any) -> dict[str, Any]:
-    return {"build-status": status, "build-id": "arn:aws:codebuild:build/p:1", "additional-information": info}
+def event(status: str, **info: Any) -> BuildStateChange:
+    return BuildStateChange.model_validate(
+        {"build-status": status, "build-id": "arn:aws:codebuild:build/p:1", "additional-information": info}
+    )
 
 
 def test_a_successful_build_resumes_with_its_digests_once() -> None:
@@ -185,7 +135,7 @@ def test_a_failed_build_resumes_with_the_builds_own_reason(status: str) -> None:
             {"phase-type": "BUILD", "phase-status": status, "phase-context": ["COMMAND_EXECUTION_ERROR: exit status 1"]}
         ],
     )
-    assert handle_build_state_change(detail, pending=Taken(detail["build-id"]), callbacks=callbacks) == "failed"
+    assert handle_build_state_change(detail, pending=Taken(detail.build_id), callbacks=callbacks) == "failed"
     (call,) = callbacks.calls
     assert call[:3] == ("fail", "tok", "ArtifactBuildFailed")
     assert call[3] == failure_cause(detail) and f"{status} in BUILD: COMMAND_EXECUTION_ERROR" in call[3]
@@ -208,5 +158,5 @@ def test_a_callback_that_fails_to_send_keeps_the_token_for_the_retry() -> None:
     )
     with pytest.raises(TransientError):
         handle_build_state_change(detail, pending=pending, callbacks=Throttled())
-    assert pending.build_id == detail["build-id"]  # still there for Lambda's retry
+    assert pending.build_id == detail.build_id  # still there for Lambda's retry
     assert handle_build_state_change(detail, pending=pending, callbacks=Callbacks()) == "succeeded"

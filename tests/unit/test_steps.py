@@ -246,6 +246,7 @@ def test_record_failure_writes_failed_even_without_a_record_and_announces() -> N
     assert record is not None and record.status is TenantStatus.FAILED
     assert record.failed_step == "RegisterTenant" and "already taken" in (record.failure_reason or "")
     assert publisher.of(OnboardingFailed) == [event]
+    assert isinstance(event, OnboardingFailed)
     assert event.compensated and event.error == "TenantNameTaken" and "already taken" in event.cause
 
 

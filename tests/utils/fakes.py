@@ -12,6 +12,8 @@ from onboarding.contract import ContractModel
 from onboarding.errors import (
     BranchMoved,
     GitRemoteUnavailable,
+    StorageError,
+    TenantAccessDenied,
     TenantBusy,
     TenantConflict,
     TenantNameTaken,
@@ -241,7 +243,7 @@ class InMemoryIdempotencyStore:
 
         class _Store(BasePersistenceLayer):
             def __init__(self) -> None:
-                super().__init__()
+                super().__init__()  # type: ignore[no-untyped-call]
                 self.records: dict[str, Any] = {}
 
             def _get_record(self, idempotency_key: str) -> Any:
@@ -262,3 +264,103 @@ class InMemoryIdempotencyStore:
                 self.records.pop(data_record.idempotency_key, None)
 
         return _Store()
+
+
+class FakeActivations:
+    def __init__(self) -> None:
+        self.live: dict[str, dict[str, Any]] = {}
+
+    def create(self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Any) -> tuple[str, str]:
+        activation_id = f"act-{len(self.live) + 1}"
+        self.live[activation_id] = {"name": name, "limit": registration_limit, "expires": expires, "tags": dict(tags)}
+        return activation_id, f"SECRET-CODE-{len(self.live)}"
+
+    def delete(self, activation_id: str) -> bool:
+        return self.live.pop(activation_id, None) is not None
+
+
+class FakeSecrets:
+    def __init__(self, fail: bool = False) -> None:
+        self.values: dict[str, str] = {}
+        self.fail = fail
+
+    def put(self, name: str, value: str, tags: Any) -> str:
+        if self.fail:
+            raise StorageError("secretsmanager:CreateSecret: AccessDenied")
+        self.values[name] = value
+        return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+
+    def read(self, secret_id: str) -> str | None:
+        return self.values.get(secret_id)
+
+    def delete(self, secret_id: str) -> bool:
+        return self.values.pop(secret_id, None) is not None
+
+
+class FakeDocuments:
+    def __init__(self) -> None:
+        self.docs: dict[str, str] = {}
+
+    def put(self, key: str, body: str, content_type: str) -> str:
+        self.docs[f"s3://handover/{key}"] = body
+        return f"s3://handover/{key}"
+
+    def delete(self, uri: str) -> None:
+        self.docs.pop(uri, None)
+
+
+class Accounts:
+    def __init__(self, deny: bool = False) -> None:
+        self.deny = deny
+        self.assumed: list[tuple[str, str]] = []
+
+    def assume(self, role_arn: str, external_id: str, session_name: str) -> Mapping[str, str]:
+        self.assumed.append((role_arn, external_id))
+        if self.deny:
+            raise TenantAccessDenied("AccessDenied")
+        return {"aws_access_key_id": "k"}
+
+
+class Registry:
+    def __init__(self, existing: set[str] | None = None) -> None:
+        self.repos: dict[str, dict[str, str]] = {name: {} for name in existing or set()}
+
+    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
+        created = name not in self.repos
+        self.repos.setdefault(name, dict(tags))
+        return f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/{name}", created
+
+    def created_by(self, names: list[str], execution: str) -> list[str]:
+        return [n for n in names if self.repos.get(n, {}).get("execution") == execution]
+
+    def delete(self, name: str) -> bool:
+        return self.repos.pop(name, None) is not None
+
+
+class Callbacks:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def succeed(self, task_token: str, output: Mapping[str, object]) -> bool:
+        self.calls.append(("succeed", task_token, str(output["digests"])))
+        return True
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        self.calls.append(("fail", task_token, error, cause))
+        return True
+
+
+class Taken:
+    def __init__(self, build_id: str) -> None:
+        self.build_id = build_id
+
+    def get(self, build_id: str) -> Mapping[str, str] | None:
+        if build_id != self.build_id:
+            return None
+        return {"taskToken": "tok", "tenantId": "t-x", "execution": "t-x"}
+
+    def put(self, build_id: str, task_token: str, tenant_id: str, execution: str) -> None:
+        self.build_id = build_id
+
+    def remove(self, build_id: str) -> None:
+        self.build_id = ""

@@ -20,7 +20,7 @@ class GitOpsConflict(OnboardingError):
 
 # --- permanent: not retried, compensated ----------------------------------------------------
 class InvalidSignup(OnboardingError):
-    """The signup does not satisfy the event contract."""
+    """The signup (or the tenant it made) lacks what a step needs: the event contract was not met."""
 
 
 class TenantNameTaken(OnboardingError):

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from onboarding.contract import DeploymentModel, Tier
+from onboarding.errors import InvalidSignup
 from onboarding.records import TenantSpec
 
 LABEL_PREFIX = "onboarding.saas.aws"
@@ -196,7 +197,7 @@ def _network_policies(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, 
 def _render_hybrid(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
     hybrid = spec.hybrid
     if hybrid is None:
-        raise ValueError("a hybrid tenant needs its hybrid specification")
+        raise InvalidSignup("a hybrid tenant needs its hybrid specification")
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -239,7 +240,7 @@ def _render_hybrid(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any
 def _render_remote(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
     """What the customer's own Flux applies: the tenant's images from its own ECR, pinned by digest."""
     if not spec.images:
-        raise ValueError("a remote tenant is rendered from the images pushed to its registry")
+        raise InvalidSignup("a remote tenant is rendered from the images pushed to its registry")
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.tenant_id, "labels": _labels(spec)}}
     source = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -275,7 +276,7 @@ def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]
             "metadata": {"name": spec.tenant_id, "labels": _labels(spec)},
         }
         return [namespace, _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.siloed_chart)]
-    raise ValueError(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
+    raise InvalidSignup(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
 
 
 class _PlainDumper(yaml.SafeDumper):

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 
 from onboarding.base import CamelModel
 from onboarding.contract import DeploymentModel, HybridSpec, SignupRequested, Tier
+from onboarding.identity import name_key
 
 
 class TenantStatus(StrEnum):
@@ -130,6 +131,45 @@ class TenantRecord(CamelModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of_signup(
+        cls,
+        tenant_id: str,
+        signup: SignupRequested,
+        *,
+        status: TenantStatus,
+        execution: str,
+        attempt: int,
+        at: datetime,
+        history: list[HistoryEntry],
+        version: int = 1,
+        created_at: datetime | None = None,
+        failed_step: str | None = None,
+        failure_reason: str | None = None,
+    ) -> TenantRecord:
+        """The record of a tenant made from its signup: the one place a record is built."""
+        return cls(
+            tenant_id=tenant_id,
+            signup_id=signup.signup_id,
+            tenant_name=signup.tenant_name,
+            name_key=name_key(signup.tenant_name),
+            admin_email=signup.admin_email,
+            tier=signup.tier,
+            deployment_model=signup.model,
+            hybrid=signup.hybrid,
+            aws_account_id=signup.aws_account_id,
+            region=signup.region,
+            status=status,
+            execution=execution,
+            attempts=attempt,
+            version=version,
+            failed_step=failed_step,
+            failure_reason=failure_reason,
+            history=history,
+            created_at=created_at or at,
+            updated_at=at,
+        )
+
     @property
     def spec(self) -> TenantSpec:
         return TenantSpec(
@@ -144,4 +184,4 @@ class TenantRecord(CamelModel):
         )
 
     def item(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.wire()

@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from onboarding.codebuild_events import BuildStateChange
 from onboarding.observability import logger
 from onboarding.ports import PendingBuilds, TaskCallbacks
 
 FINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT", "FAULT"})
 
 
-def _exported(detail: dict[str, Any]) -> dict[str, str]:
-    info = detail.get("additional-information") or {}
-    return {v["name"]: v["value"] for v in info.get("exported-environment-variables") or []}
+def _exported(detail: BuildStateChange) -> dict[str, str]:
+    return {v.name: v.value for v in detail.additional_information.exported_environment_variables}
 
 
-def failure_cause(detail: dict[str, Any]) -> str:
+def failure_cause(detail: BuildStateChange) -> str:
     """The build's own reason: the failed phase and its context."""
-    status = detail.get("build-status", "UNKNOWN")
-    phases = (detail.get("additional-information") or {}).get("phases") or []
-    failed = [p for p in phases if p.get("phase-status") not in (None, "SUCCEEDED")]
-    where = "; ".join(f"{p['phase-type']}: {' '.join(p.get('phase-context') or [])}".strip() for p in failed)
-    return f"build {detail.get('build-id')} {status}" + (f" in {where}" if where else "")
+    failed = [p for p in detail.additional_information.phases if p.phase_status not in (None, "SUCCEEDED")]
+    where = "; ".join(f"{p.phase_type}: {' '.join(p.phase_context)}".strip() for p in failed)
+    return f"build {detail.build_id} {detail.build_status}" + (f" in {where}" if where else "")
 
 
-def handle_build_state_change(detail: dict[str, Any], *, pending: PendingBuilds, callbacks: TaskCallbacks) -> str:
-    status = detail.get("build-status")
+def handle_build_state_change(detail: BuildStateChange, *, pending: PendingBuilds, callbacks: TaskCallbacks) -> str:
+    status = detail.build_status
     if status not in FINAL:
         return "ignored"
-    build_id = str(detail.get("build-id", ""))
+    build_id = detail.build_id
     waiting = pending.get(build_id)
     if waiting is None:
         logger.info("no execution waits for this build", extra={"buildId": build_id, "status": status})

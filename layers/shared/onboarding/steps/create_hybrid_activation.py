@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from onboarding.errors import OnboardingError
+from onboarding.errors import InvalidSignup, OnboardingError
 from onboarding.handover import render_handover
 from onboarding.hybrid import HybridConfig, activation_secret_name, handover_key
 from onboarding.manifests import GitOpsLayout
@@ -31,7 +31,7 @@ def create_hybrid_activation(
 ) -> HybridResources:
     spec = step.signup.hybrid
     if spec is None:
-        raise ValueError("CreateHybridActivation needs a hybrid signup")
+        raise InvalidSignup("CreateHybridActivation needs a hybrid signup")
     name = activation_secret_name(config.secret_prefix, step.tenant_id)
     tags = {"tenantId": step.tenant_id, "execution": step.execution, "managed-by": "tenant-onboarding"}
     expires = now() + config.activation_expiry

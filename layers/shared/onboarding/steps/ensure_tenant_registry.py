@@ -6,6 +6,7 @@ it, so compensation deletes those and nothing else.
 
 from __future__ import annotations
 
+from onboarding.errors import InvalidSignup
 from onboarding.payloads import RegistryRepository, StepInput, TenantRegistry
 from onboarding.ports import TenantAccounts
 from onboarding.records import Release
@@ -22,7 +23,7 @@ def ensure_tenant_registry(
 ) -> TenantRegistry:
     account, region = step.signup.aws_account_id, step.signup.region
     if account is None or region is None:
-        raise ValueError("EnsureTenantRegistry needs a remote signup")
+        raise InvalidSignup("EnsureTenantRegistry needs a remote signup")
     arn = role_arn(account, step.tenant_id)
     registry = registry_for(accounts.assume(arn, step.tenant_id, f"registry-{step.tenant_id}"[:64]), region)
     tags = {"tenantId": step.tenant_id, "execution": step.execution, "managed-by": "tenant-onboarding"}

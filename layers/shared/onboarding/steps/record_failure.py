@@ -5,7 +5,6 @@ from __future__ import annotations
 from onboarding.contract import OnboardingFailed, TenantOnboarded
 from onboarding.errors import TenantConflict
 from onboarding.failures import failure_reason
-from onboarding.identity import name_key
 from onboarding.payloads import RecordFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
@@ -37,22 +36,16 @@ def record_failure(
         detail=f"{step.failed_step}: {step.error.error}",
     )
     signup = step.signup
-    record = TenantRecord(
-        tenant_id=step.tenant_id,
-        signup_id=signup.signup_id,
-        tenant_name=signup.tenant_name,
-        name_key=name_key(signup.tenant_name),
-        admin_email=signup.admin_email,
-        tier=signup.tier,
-        deployment_model=signup.model,
+    record = TenantRecord.of_signup(
+        step.tenant_id,
+        signup,
         status=TenantStatus.FAILED,
         execution=step.execution,
-        attempts=step.attempt,
+        attempt=step.attempt,
+        at=at,
+        history=[entry],
         failed_step=step.failed_step,
         failure_reason=reason,
-        history=[entry],
-        created_at=at,
-        updated_at=at,
     )
     try:
         tenants.mark_failed(record, step.execution, step.failed_step, reason, entry)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from onboarding.cidrs import CidrRegistry, claims_of, tenant_conflicts
 from onboarding.contract import OnboardingStarted
 from onboarding.errors import CidrConflict, TenantConflict
-from onboarding.identity import name_key
 from onboarding.payloads import Registration, StepInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
@@ -49,24 +48,16 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         others = [c for c in registry.claims if c.tenant_id != step.tenant_id]
         cidrs = CidrRegistry(version=registry.version, claims=[*others, *mine])
     entry = HistoryEntry(at=at, operation="onboard", execution=step.execution, outcome=TenantStatus.ONBOARDING.value)
-    record = TenantRecord(
-        tenant_id=step.tenant_id,
-        signup_id=signup.signup_id,
-        tenant_name=signup.tenant_name,
-        name_key=name_key(signup.tenant_name),
-        admin_email=signup.admin_email,
-        tier=signup.tier,
-        deployment_model=signup.model,
-        hybrid=signup.hybrid,
-        aws_account_id=signup.aws_account_id,
-        region=signup.region,
+    record = TenantRecord.of_signup(
+        step.tenant_id,
+        signup,
         status=TenantStatus.ONBOARDING,
         execution=step.execution,
-        attempts=step.attempt,
-        version=1 if existing is None else existing.version + 1,
+        attempt=step.attempt,
+        at=at,
         history=[*(existing.history if existing else []), entry],
-        created_at=existing.created_at if existing else at,
-        updated_at=at,
+        version=1 if existing is None else existing.version + 1,
+        created_at=existing.created_at if existing else None,
     )
     tenants.register(record, redrive_of=existing.execution if existing else None, cidrs=cidrs)
     publisher.publish([_started(step)])

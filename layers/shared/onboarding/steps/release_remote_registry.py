@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onboarding.errors import InvalidSignup
 from onboarding.payloads import Compensation, LifecycleStepInput
 from onboarding.ports import TenantAccounts
 from onboarding.remote import RegistryFactory, repository_name, role_arn
@@ -17,7 +18,7 @@ def release_remote_registry(
     if retention == RETAIN or not names:
         return Compensation(compensated=True, actions=[f"kept repositories {', '.join(names)} (retention: retain)"])
     if plan.aws_account_id is None or plan.region is None:
-        raise ValueError("a remote tenant's plan carries its account and region")
+        raise InvalidSignup("a remote tenant's plan carries its account and region")
     credentials = accounts.assume(
         role_arn(plan.aws_account_id, step.tenant_id), step.tenant_id, f"offboard-{step.tenant_id}"[:64]
     )

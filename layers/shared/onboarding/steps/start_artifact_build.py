@@ -6,6 +6,7 @@ the execution when CodeBuild reports the build's end.
 
 from __future__ import annotations
 
+from onboarding.errors import InvalidSignup
 from onboarding.payloads import StepInput
 from onboarding.ports import ArtifactBuilds, PendingBuilds
 
@@ -13,7 +14,7 @@ from onboarding.ports import ArtifactBuilds, PendingBuilds
 def build_environment(step: StepInput) -> dict[str, str]:
     registry = step.registry
     if registry is None:
-        raise ValueError("StartArtifactBuild needs the tenant registry")
+        raise InvalidSignup("StartArtifactBuild needs the tenant registry")
     release = registry.release
     return {
         "SOURCE_IMAGES": " ".join(f"{i.name}={i.repository}@{i.digest}" for i in release.images),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from onboarding.contract import DEFAULT_MODEL_BY_TIER, DeploymentModel, Operation
-from onboarding.errors import OperationRejected
+from onboarding.errors import OperationRejected, TenantNotFound
 from onboarding.payloads import LifecycleRequestInput, OperationPlan
 from onboarding.ports import Clock, TenantStore
 from onboarding.records import OperationLock, TenantRecord, TenantStatus
@@ -71,7 +71,7 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
 def start_operation(step: LifecycleRequestInput, *, tenants: TenantStore, now: Clock) -> OperationPlan:
     record = tenants.get(step.tenant_id)
     if record is None:
-        raise OperationRejected(f"unknown tenant {step.tenant_id}")
+        raise TenantNotFound(f"unknown tenant {step.tenant_id}")
     if record.lock is not None and record.lock.execution == step.execution:
         return plan_operation(step, record)  # a retried invocation: the lock is already ours
     plan = plan_operation(step, record)

@@ -6,7 +6,7 @@ customer deploys or fixes.
 
 from __future__ import annotations
 
-from onboarding.errors import TenantAccessDenied
+from onboarding.errors import InvalidSignup, TenantAccessDenied
 from onboarding.payloads import StepInput
 from onboarding.ports import TenantAccounts
 from onboarding.remote import bootstrap_command, role_arn
@@ -15,7 +15,7 @@ from onboarding.remote import bootstrap_command, role_arn
 def verify_tenant_access(step: StepInput, *, accounts: TenantAccounts, provider_roles: str) -> str:
     account = step.signup.aws_account_id
     if account is None:
-        raise ValueError("VerifyTenantAccess needs a remote signup")
+        raise InvalidSignup("VerifyTenantAccess needs a remote signup")
     arn = role_arn(account, step.tenant_id)
     try:
         accounts.assume(arn, step.tenant_id, f"verify-{step.tenant_id}"[:64])

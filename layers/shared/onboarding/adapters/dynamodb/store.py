@@ -19,7 +19,7 @@ from onboarding.adapters.dynamodb.codec import (
 )
 from onboarding.adapters.dynamodb.locks import LocksAdapter
 from onboarding.cidrs import CidrRegistry
-from onboarding.errors import TenantConflict, TenantNameTaken, TransientError
+from onboarding.errors import TenantConflict, TenantNameTaken, TenantNotFound, TransientError
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 
 
@@ -127,7 +127,9 @@ class DynamoTenantStore(ClaimsAdapter, LocksAdapter):
             current = self.get(tenant_id)
             if current and current.execution == execution and current.status is TenantStatus.ACTIVE:
                 return  # a retried invocation: already active under this execution
-            state = f"{current.status.value} under {current.execution}" if current else "missing"
+            if current is None:
+                raise TenantNotFound(f"tenant {tenant_id} has no record to activate")
+            state = f"{current.status.value} under {current.execution}"
             raise TenantConflict(f"tenant {tenant_id} cannot be activated by {execution}: it is {state}")
 
     def mark_failed(
