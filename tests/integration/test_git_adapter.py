@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.errors import BranchMoved, GitRemoteUnavailable
+from onboarding.errors import BranchMoved, GitRemoteUnavailable, TransientError
 from onboarding.gitops import apply_files
 from onboarding_local.gitserver import GitServer
 
@@ -110,3 +111,78 @@ def test_an_https_remote_that_refuses_or_does_not_exist_is_a_clear_error(status:
             DulwichGitOpsRepository(url, "main", token="expired").snapshot([])
     finally:
         server.shutdown()
+
+
+# ------------------------------------------------------------------ know what a write did (lost replies)
+class LostReply:
+    """Wraps the adapter's git client: a TCP reset before the push is sent, or after it reached the remote."""
+
+    def __init__(self, repo: DulwichGitOpsRepository, *, after_landing: bool, refs_readable: bool = True) -> None:
+        self.after_landing, self.refs_readable = after_landing, refs_readable
+        self._real = repo._client
+        repo._client = self._client  # type: ignore[method-assign]
+
+    def _client(self) -> tuple[Any, Any]:
+        client, path = self._real()
+        outer = self
+
+        class Client:
+            def send_pack(self, *args: Any, **kwargs: Any) -> Any:
+                if outer.after_landing:
+                    client.send_pack(*args, **kwargs)
+                raise ConnectionResetError(104, "Connection reset by peer")
+
+            def get_refs(self, *args: Any, **kwargs: Any) -> Any:
+                if not outer.refs_readable:
+                    raise TimeoutError("timed out")
+                return client.get_refs(*args, **kwargs)
+
+            def fetch(self, *args: Any, **kwargs: Any) -> Any:
+                return client.fetch(*args, **kwargs)
+
+        return Client(), path
+
+
+def test_a_push_that_landed_but_lost_its_reply_is_reported_as_landed(server: GitServer) -> None:
+    r = repo(server)
+    LostReply(r, after_landing=True)
+    sha = r.commit(r.snapshot([]).sha, {"tenants/a.yaml": b"a"}, "Landed")
+    assert server.head() == sha and server.read("tenants/a.yaml") == "a"
+
+
+def test_a_push_reset_before_it_landed_is_transient_and_changes_nothing(server: GitServer) -> None:
+    head = server.head()
+    r = repo(server)
+    LostReply(r, after_landing=False)
+    with pytest.raises(TransientError, match="did not land"):
+        r.commit(r.snapshot([]).sha, {"tenants/a.yaml": b"a"}, "Lost")
+    assert server.head() == head and "tenants/a.yaml" not in server.files()
+
+
+def test_an_unknowable_push_outcome_is_transient_and_the_retry_converges_to_one_commit(server: GitServer) -> None:
+    r = repo(server)
+    LostReply(r, after_landing=True, refs_readable=False)
+    with pytest.raises(TransientError, match="outcome is unknown"):
+        apply_files(r, {"tenants/a.yaml": b"a"}, "Maybe", sleep=lambda _: None)
+    # the state machine's retry re-applies the desired state: it finds the files and makes no second commit
+    change = apply_files(repo(server), {"tenants/a.yaml": b"a"}, "Maybe", sleep=lambda _: None)
+    assert not change.changed and change.commit == server.head()
+    assert server.log().count("Maybe") == 1
+
+
+def test_a_reset_during_fetch_is_transient_not_permanent(server: GitServer) -> None:
+    r = repo(server)
+    real = r._client
+
+    def resetting() -> tuple[Any, Any]:
+        _, path = real()
+
+        class Client:
+            def fetch(self, *args: Any, **kwargs: Any) -> Any:
+                raise ConnectionResetError(104, "Connection reset by peer")
+
+        return Client(), path
+
+    r._client = resetting  # type: ignore[method-assign]
+    with pytest.raises(TransientError, match="cannot fetch"):
+        r.snapshot([])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from onboarding.contract import OnboardingFailed, OnboardingStarted, SignupRejected, TenantOnboarded
-from onboarding.errors import GitOpsConflict, GitRemoteUnavailable, TenantConflict, TenantNameTaken
+from onboarding.errors import GitOpsConflict, GitRemoteUnavailable, TenantConflict, TenantNameTaken, TransientError
 from onboarding.gitops import apply_files
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout
@@ -221,6 +221,61 @@ def test_nothing_to_undo_in_git_when_the_remote_was_unreachable() -> None:
     )
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
     assert result.compensated and repo.pushes == 0
+
+
+@pytest.mark.parametrize("error", ["TransientError", "GitOpsConflict", "States.Timeout"])
+def test_a_commit_that_may_have_landed_is_undone(error: str) -> None:
+    # Given CommitGitOps failed in a way that may follow a push that landed (lost reply, conflict, timeout)
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    s = step()
+    commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    failed = CompensateInput.model_validate({**s.wire(), "failedStep": "CommitGitOps", "error": {"Error": error}})
+    # When compensation runs, Then the tenant's files are removed from the branch
+    result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
+    _, files = repo.head
+    assert result.compensated and f"tenants/{s.tenant_id}.yaml" not in files
+
+
+def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -> None:
+    repo = InMemoryGitOpsRepository({"README.md": b"seed"})
+    s = step()
+    commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    failed = CompensateInput.model_validate(
+        {
+            **s.wire(),
+            "failedStep": "ActivateTenant",
+            "error": {"Error": "StorageError", "Cause": "x"},
+            "gitops": {"commit": "abc", "changed": True, "paths": [f"tenants/{s.tenant_id}.yaml"]},
+        }
+    )
+    repo.flaky = 1
+    with pytest.raises(TransientError):
+        compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
+    result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)  # the retry finishes the job
+    assert result.compensated and f"tenants/{s.tenant_id}.yaml" not in repo.head[1]
+
+
+def test_a_compensation_that_never_finished_is_recorded_and_announced_as_not_compensated() -> None:
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    s = step()
+    register_tenant(s, tenants=store, publisher=publisher, now=now)
+    event = record_failure(
+        RecordFailureInput.model_validate(
+            {
+                **s.wire(),
+                "failedStep": "ActivateTenant",
+                "error": {"Error": "StorageError", "Cause": "boom"},
+                "compensationError": {"Error": "TransientError", "Cause": "cannot fetch: timed out"},
+            }
+        ),
+        tenants=store,
+        publisher=publisher,
+        now=now,
+    )
+    assert isinstance(event, OnboardingFailed) and not event.compensated
+    assert "compensation did not finish (TransientError)" in event.cause
+    record = store.get(s.tenant_id)
+    assert record is not None and "compensation did not finish" in (record.failure_reason or "")
 
 
 def test_record_failure_writes_failed_even_without_a_record_and_announces() -> None:

@@ -194,6 +194,7 @@ class InMemoryGitOpsRepository:
             self._append(dict(files), "seed")
         self.move_before_push = 0
         self.down = False
+        self.flaky = 0  # the next N calls time out (transient), as a reset or a lost reply would
         self.pushes = 0
 
     def _append(self, files: dict[str, bytes], message: str) -> str:
@@ -206,6 +207,9 @@ class InMemoryGitOpsRepository:
         return (self.commits[-1][0], self.commits[-1][1]) if self.commits else (None, {})
 
     def snapshot(self, paths: Sequence[str]) -> Snapshot:
+        if self.flaky > 0:
+            self.flaky -= 1
+            raise TransientError("cannot fetch: TimeoutError: timed out")
         if self.down:
             raise GitRemoteUnavailable("connection refused")
         sha, files = self.head

@@ -34,3 +34,10 @@ def operation_completed(step: LifecycleFailureInput, record: TenantRecord | None
         and step.plan is not None
         and record.history[-1].outcome == step.plan.to_status.value
     )
+
+
+def not_undone(compensation_error: StepError | None) -> str:
+    """What compensation could not undo, to append to the recorded and announced reason ("" if nothing)."""
+    if compensation_error is None:
+        return ""
+    return f"; compensation did not finish ({compensation_error.error}): {failure_reason(compensation_error)}"

@@ -123,6 +123,7 @@ class RecordFailureInput(StepInput):
     failed_step: str
     error: StepError
     compensation: Compensation | None = None
+    compensation_error: StepError | None = None  # compensation itself failed, after its retries
 
 
 # ---------------------------------------------------------------- lifecycle step payloads
@@ -167,3 +168,4 @@ class LifecycleFailureInput(LifecycleRequestInput):
     plan: OperationPlan | None = None
     gitops: GitOpsChange | None = None
     compensation: Compensation | None = None
+    compensation_error: StepError | None = None  # the revert itself failed, after its retries

@@ -19,12 +19,25 @@ from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import MemoryRepo
 
-from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable
+from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable, TransientError
 from onboarding.ports import Snapshot
 
 ZERO_SHA = ObjectID(b"0" * 40)
 # Everything dulwich raises for an unreachable, unauthorized or missing remote.
 REMOTE_ERRORS = (OSError, GitProtocolError, HangupException, HTTPUnauthorized, HTTPProxyUnauthorized, NotGitRepository)
+# Of those, a refused authentication, a missing repository or a refused connection (nothing listens:
+# nothing can have been sent) is permanent; a reset, a timeout or a hang-up is transient, and after a
+# push the remote ref says whether it landed.
+PERMANENT_ERRORS = (HTTPUnauthorized, HTTPProxyUnauthorized, NotGitRepository, ConnectionRefusedError)
+
+
+def remote_error(exc: Exception, what: str) -> Exception:
+    """Translate a dulwich/socket failure: permanent (auth, missing repository) or transient."""
+    if isinstance(exc, PERMANENT_ERRORS) or (isinstance(exc, GitProtocolError) and "404" in str(exc)):
+        return GitRemoteUnavailable(f"{what}: {exc}")
+    return TransientError(f"{what}: {type(exc).__name__}: {exc}")
+
+
 _FILE_MODE = stat.S_IFREG | 0o644
 
 
@@ -69,7 +82,7 @@ class DulwichGitOpsRepository:
         try:
             result = client.fetch(path, repo, determine_wants=wants, depth=1)
         except REMOTE_ERRORS as exc:
-            raise GitRemoteUnavailable(f"cannot fetch {self._ref.decode()} from {self._url}: {exc}") from exc
+            raise remote_error(exc, f"cannot fetch {self._ref.decode()} from {self._url}") from exc
         head = result.refs.get(self._ref)
         self._repo, self._base = repo, head if head and head != ZERO_SHA else None
         if self._base is None:
@@ -136,7 +149,16 @@ class DulwichGitOpsRepository:
         try:
             result = client.send_pack(path, update_refs, pack_data)
         except REMOTE_ERRORS as exc:
-            raise GitRemoteUnavailable(f"cannot push to {self._url}: {exc}") from exc
+            if isinstance(exc, PERMANENT_ERRORS):
+                raise remote_error(exc, f"cannot push to {self._url}") from exc
+            # The reply was lost: the push may or may not have landed. Ask the remote before anyone acts.
+            head = self._head_after_lost_reply(exc)
+            if head != commit.id:
+                if head != expected:
+                    raise BranchMoved(f"{self._ref.decode()} moved while our push lost its reply") from exc
+                raise remote_error(exc, f"push to {self._url} did not land") from exc
+            self._repo, self._base = None, None
+            return commit.id.decode()
         if moved:
             raise BranchMoved(f"{self._ref.decode()} moved from {expected.decode()[:12]} to {moved[0].decode()[:12]}")
         status = (result.ref_status or {}).get(self._ref)
@@ -145,14 +167,27 @@ class DulwichGitOpsRepository:
             try:
                 now = client.get_refs(path).refs.get(self._ref, ZERO_SHA)
             except REMOTE_ERRORS as exc:
-                raise GitRemoteUnavailable(
-                    f"push to {self._url} was refused ({status}) and refs are unreadable"
-                ) from exc
+                raise TransientError(f"push to {self._url} was refused ({status}) and refs are unreadable") from exc
             if now != expected:
                 raise BranchMoved(f"{self._ref.decode()} moved during push: {status}")
             raise GitOpsPushRejected(f"{self._url} refused the push to {self._ref.decode()}: {status}")
         self._repo, self._base = None, None
         return commit.id.decode()
+
+    def _head_after_lost_reply(self, cause: Exception) -> ObjectID:
+        """After a lost reply: the branch head, which says whether the push landed.
+
+        Raises TransientError when even the ref cannot be read: nothing is known, so the caller
+        retries (a re-applied desired state is idempotent) rather than assuming either outcome.
+        """
+        client, path = self._client()
+        try:
+            now: ObjectID = client.get_refs(path).refs.get(self._ref) or ZERO_SHA
+        except REMOTE_ERRORS as exc:
+            raise TransientError(
+                f"push to {self._url} lost its reply ({type(cause).__name__}) and its outcome is unknown: {exc}"
+            ) from exc
+        return now
 
 
 def _lookup(repo: MemoryRepo, tree: Tree, path: str) -> bytes | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from onboarding.errors import OnboardingError
+from onboarding.errors import TRANSIENT_ERRORS, OnboardingError
 from onboarding.gitops import apply_files
 from onboarding.hybrid import release_activation
 from onboarding.identity import name_key
@@ -22,8 +22,9 @@ from onboarding.ports import (
 from onboarding.records import TenantStatus
 from onboarding.remote import RegistryFactory, remove_created_repositories
 
-# Errors raised before CommitGitOps could have pushed anything.
-_NOTHING_PUSHED = frozenset({"GitRemoteUnavailable", "GitOpsConflict", "States.Timeout"})
+# Errors that mean CommitGitOps never pushed: the remote refused the connection, the credentials or the
+# repository. A timeout, a lost reply or a conflict may follow a push that landed, so those are undone.
+_NOTHING_PUSHED = frozenset({"GitRemoteUnavailable"})
 
 
 def _git_may_hold_changes(step: CompensateInput) -> bool:
@@ -83,6 +84,8 @@ def compensate(
                     else "no GitOps files to remove"
                 )
             except OnboardingError as exc:
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    raise  # the state machine retries compensation, within a bound
                 complete = False
                 actions.append(f"GitOps revert failed: {type(exc).__name__}: {exc}")
     if step.signup.aws_account_id is not None and (step.registry is not None or step.failed_step in _REMOTE_STEPS):
@@ -101,6 +104,8 @@ def compensate(
                 )
                 actions.append(f"deleted repositories {', '.join(removed)}" if removed else "no repositories to delete")
             except OnboardingError as exc:
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    raise  # the state machine retries compensation, within a bound
                 complete = False
                 actions.append(f"remote cleanup failed: {type(exc).__name__}: {exc}")
     if step.signup.hybrid is not None and (step.hybrid_resources or step.failed_step == "CreateHybridActivation"):
@@ -119,6 +124,8 @@ def compensate(
                     hybrid.documents.delete(step.hybrid_resources.handover_uri)
                     actions.append("deleted the handover guide")
             except OnboardingError as exc:
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    raise  # the state machine retries compensation, within a bound
                 complete = False
                 actions.append(f"hybrid cleanup failed: {type(exc).__name__}: {exc}")
     if step.signup.hybrid is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onboarding.contract import OperationFailed
-from onboarding.failures import failure_reason, operation_completed
+from onboarding.failures import failure_reason, not_undone, operation_completed
 from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
@@ -12,7 +12,7 @@ from onboarding.records import HistoryEntry
 def fail_operation(
     step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
 ) -> OperationFailed:
-    reason = failure_reason(step.error)
+    reason = failure_reason(step.error) + not_undone(step.compensation_error)
     done = operation_completed(step, tenants.get(step.tenant_id))
     if done:
         # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onboarding.contract import OnboardingFailed, TenantOnboarded
 from onboarding.errors import TenantConflict
-from onboarding.failures import failure_reason
+from onboarding.failures import failure_reason, not_undone
 from onboarding.payloads import RecordFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
@@ -26,7 +26,7 @@ def record_failure(
         publisher.publish([onboarded])
         return onboarded
     at = now()
-    reason = failure_reason(step.error)
+    reason = failure_reason(step.error) + not_undone(step.compensation_error)
     compensated = step.compensation.compensated if step.compensation else False
     entry = HistoryEntry(
         at=at,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onboarding.errors import OnboardingError
+from onboarding.errors import TRANSIENT_ERRORS, OnboardingError
 from onboarding.failures import operation_completed
 from onboarding.gitops import apply_files, desired_files
 from onboarding.manifests import GitOpsLayout
@@ -24,5 +24,7 @@ def revert_gitops(
     try:
         change = apply_files(repo, desired_files(step.tenant_id, step.plan.before, layout), message)
     except OnboardingError as exc:
+        if isinstance(exc, TRANSIENT_ERRORS):
+            raise  # the state machine retries the revert, within a bound
         return Compensation(compensated=False, actions=[f"GitOps revert failed: {type(exc).__name__}: {exc}"])
     return Compensation(compensated=True, actions=[f"restored {', '.join(change.paths)} in {change.commit}"])
