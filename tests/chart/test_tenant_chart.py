@@ -318,7 +318,8 @@ def test_quota_holds_the_tier_profile_through_a_rolling_update(case: str) -> Non
             used["requests.cpu"] += replicas * quantity(resources["requests"]["cpu"])
             used["requests.memory"] += replicas * quantity(resources["requests"]["memory"])
             used["limits.memory"] += replicas * quantity(resources["limits"]["memory"])
-            assert quantity(resources["requests"]["cpu"]) <= quantity(limits["max"]["cpu"]), container["name"]
+            cpu_limit = resources.get("limits", {}).get("cpu", limits["default"]["cpu"])  # LimitRange's default
+            assert quantity(resources["requests"]["cpu"]) <= quantity(cpu_limit) <= quantity(limits["max"]["cpu"])
             assert quantity(resources["limits"]["memory"]) <= quantity(limits["max"]["memory"]), container["name"]
     for key, amount in used.items():
         assert amount <= quantity(hard[key]), f"{key}: {amount} > {hard[key]}"
@@ -404,6 +405,7 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
         "secretArn",
     ),
     "bundled database host too long for a Service": (_with(HYBRID_VALUES, "database.host", "d" * 64), "host"),
+    "bundled database named like the api Service": (_with(HYBRID_VALUES, "database.host", "api"), "host"),
     "aws resources for a pooled tenant": (
         _with(
             POOLED_VALUES,

@@ -90,6 +90,8 @@ seccompProfile:
 {{/*
 The tier table: namespace quota, container limit range and bundled database size per tier.
 Sized so the pipeline's tier profiles fit with a rolling update's surge (tests/chart checks it).
+Containers set no CPU limit, so they get limits.default.cpu: it equals limits.max.cpu, so any request up to
+the tier's maximum is admitted (a request above the implicit limit would be refused).
 */}}
 {{- define "tenant.tiers" -}}
 basic:
@@ -103,7 +105,7 @@ basic:
     requests.storage: 20Gi
   limits:
     max: {cpu: "1", memory: 2Gi}
-    default: {cpu: 500m, memory: 512Mi}
+    default: {cpu: "1", memory: 512Mi}
     defaultRequest: {cpu: 100m, memory: 128Mi}
   database:
     storage: 10Gi
@@ -120,7 +122,7 @@ premium:
     requests.storage: 100Gi
   limits:
     max: {cpu: "4", memory: 8Gi}
-    default: {cpu: "1", memory: 1Gi}
+    default: {cpu: "4", memory: 1Gi}
     defaultRequest: {cpu: 250m, memory: 256Mi}
   database:
     storage: 50Gi
@@ -137,7 +139,7 @@ advanced:
     requests.storage: 500Gi
   limits:
     max: {cpu: "8", memory: 16Gi}
-    default: {cpu: "2", memory: 4Gi}
+    default: {cpu: "8", memory: 4Gi}
     defaultRequest: {cpu: 500m, memory: 512Mi}
   database:
     storage: 200Gi
