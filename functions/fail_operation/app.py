@@ -1,5 +1,6 @@
 """FailOperation: the lock released, the failure kept in history and announced."""
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -9,7 +10,7 @@ from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import LifecycleFailureInput
 from onboarding.runtime import event_publisher, tenant_store, utcnow
-from onboarding.settings import StepSettings
+from onboarding.settings import CompleteOperationSettings
 from onboarding.steps.fail_operation import fail_operation
 
 
@@ -17,8 +18,14 @@ from onboarding.steps.fail_operation import fail_operation
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = StepSettings()
+    settings = CompleteOperationSettings()
     step = parse(event=event, model=LifecycleFailureInput)
-    outcome = fail_operation(step, tenants=tenant_store(settings), publisher=event_publisher(settings), now=utcnow)
+    outcome = fail_operation(
+        step,
+        tenants=tenant_store(settings),
+        publisher=event_publisher(settings),
+        now=utcnow,
+        name_release_after=timedelta(days=settings.name_release_after_days),
+    )
     metrics.add_metric(name="OperationsFailed", unit=MetricUnit.Count, value=1)
     return {**outcome.wire(), "executionError": execution_error(outcome.error)}

@@ -13,6 +13,7 @@ from onboarding.contract import (
     OperationFailed,
     OperationRejectedEvent,
     TenantOffboarded,
+    TenantSuspended,
     TenantTierChanged,
     Tier,
 )
@@ -189,7 +190,11 @@ def test_revert_restores_the_previous_file_and_failure_releases_the_lock() -> No
     assert compensation.compensated
     assert repo.head[1] == {"README.md": b"x", **original}
     event = fail_operation(
-        failure.model_copy(update={"compensation": compensation}), tenants=store, publisher=publisher, now=now
+        failure.model_copy(update={"compensation": compensation}),
+        tenants=store,
+        publisher=publisher,
+        now=now,
+        name_release_after=timedelta(days=30),
     )
     assert isinstance(event, OperationFailed) and event.compensated and event.failed_step == "CompleteOperation"
     record = store.records[tenant_id]
@@ -236,11 +241,18 @@ def test_an_operation_whose_announcement_failed_after_completing_is_not_reverted
     files = dict(repo.head[1])
     compensation = revert_gitops(failure, repo=repo, layout=GitOpsLayout(), tenants=store)
     assert not compensation.compensated and repo.head[1] == files  # GitOps keeps the recorded state
-    before = len(publisher.events)
+    announced = len(publisher.of(TenantSuspended))
     event = fail_operation(
-        failure.model_copy(update={"compensation": compensation}), tenants=store, publisher=publisher, now=now
+        failure.model_copy(update={"compensation": compensation}),
+        tenants=store,
+        publisher=publisher,
+        now=now,
+        name_release_after=timedelta(days=30),
     )
-    assert "completed" in event.cause and len(publisher.events) == before  # no "Tenant Operation Failed"
+    assert "completed" in event.cause and publisher.of(OperationFailed) == []  # no "Tenant Operation Failed"
+    # the outcome it failed to announce is announced again, with the recorded commit
+    assert len(publisher.of(TenantSuspended)) == announced + 1
+    assert publisher.of(TenantSuspended)[-1].git_commit == change.commit
     assert store.records[tenant_id].status is TenantStatus.SUSPENDED
 
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.contract import (
-    ContractModel,
-    Operation,
-    TenantOffboarded,
-    TenantResumed,
-    TenantSuspended,
-    TenantTierChanged,
-)
+from onboarding.contract import ContractModel, Operation
 from onboarding.identity import name_key
+from onboarding.outcomes import operation_outcome
 from onboarding.payloads import CompleteOperationInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
@@ -47,23 +41,17 @@ def complete_operation(
         offboarded_at=at if plan.after is None else None,
         entry=entry,
     )
-    base = {"tenant_id": step.tenant_id, "signup_id": plan.signup_id, "operation_id": step.operation_id}
-    event: ContractModel
+    release_at = None
     if step.operation is Operation.OFFBOARD:
         release_at = at + name_release_after
         tenants.schedule_name_release(name_key(plan.before.tenant_name), step.tenant_id, release_at)
-        event = TenantOffboarded(**base, git_commit=commit, name_released_at=release_at)
-    elif step.operation is Operation.CHANGE_TIER:
-        event = TenantTierChanged(
-            **base,
-            from_tier=plan.before.tier,
-            to_tier=after.tier,
-            deployment_model=after.deployment_model,
-            git_commit=commit,
-        )
-    elif step.operation is Operation.SUSPEND:
-        event = TenantSuspended(**base, git_commit=commit)
-    else:
-        event = TenantResumed(**base, git_commit=commit)
+    event = operation_outcome(
+        step.operation,
+        tenant_id=step.tenant_id,
+        operation_id=step.operation_id,
+        plan=plan,
+        git_commit=commit,
+        name_released_at=release_at,
+    )
     publisher.publish([event])
     return event

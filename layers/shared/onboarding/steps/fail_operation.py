@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from onboarding.contract import OperationFailed
 from onboarding.failures import failure_reason, not_undone, operation_completed
+from onboarding.outcomes import operation_outcome
 from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
 
 
 def fail_operation(
-    step: LifecycleFailureInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock
+    step: LifecycleFailureInput,
+    *,
+    tenants: TenantStore,
+    publisher: EventPublisher,
+    now: Clock,
+    name_release_after: timedelta,
 ) -> OperationFailed:
     reason = failure_reason(step.error) + not_undone(step.compensation_error)
-    done = operation_completed(step, tenants.get(step.tenant_id))
+    record = tenants.get(step.tenant_id)
+    done = operation_completed(step, record)
     if done:
         # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed
         reason = f"the operation completed, but announcing it failed: {reason}"
@@ -38,4 +47,19 @@ def fail_operation(
     )
     if not done:
         publisher.publish([event])
+    elif record is not None and step.plan is not None:
+        # the operation completed and only its announcement failed: announce the outcome again
+        released = record.offboarded_at + name_release_after if record.offboarded_at else None
+        publisher.publish(
+            [
+                operation_outcome(
+                    step.operation,
+                    tenant_id=step.tenant_id,
+                    operation_id=step.operation_id,
+                    plan=step.plan,
+                    git_commit=record.git_commit or "",
+                    name_released_at=released,
+                )
+            ]
+        )
     return event
