@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from onboarding.contract import Tier
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import HYBRID_COMPUTE_LABEL, NODE_LABEL, TAINT_KEY, TIER_PROFILES
-from onboarding.contract import Tier
 from tests.utils.flux import DNS1123_LABEL
 
 REPO = Path(__file__).resolve().parents[2]
