@@ -414,6 +414,7 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
         ),
         "deploymentModel",
     ),
+    "database for a pooled tenant": (_with(POOLED_VALUES, "database", {"mode": "bundled"}), "/database"),
     "aws resources without an account": (_with(SILOED, "aws", {"resources": True}), "accountId"),
 }
 REQUIRED = ("tenantId", "tenantName", "tier", "deploymentModel", "host", "resources", "images", "resources.cpu")
