@@ -1,5 +1,6 @@
 """Intake: EventBridge ``Tenant Signup Requested`` -> validated signup -> one onboarding execution."""
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -44,6 +45,7 @@ def lambda_handler(
             publisher=publisher or event_publisher(settings),
             tenants=tenants or tenant_store(settings),
             cluster_cidrs=settings.cluster_cidrs,
+            name_release_after=timedelta(days=settings.name_release_after_days),
         ).wire()
 
     result = process(event_id=envelope.id)

@@ -208,6 +208,13 @@ def test_operations_not_allowed_now_are_rejected_with_the_reason_and_change_noth
     assert {t["tenantId"]: t for t in stack.tenants()} == before
     assert stack.git.head() == head
     assert all(e["status"] == "SUCCEEDED" for e in stack.executions() if e["name"].startswith("op-"))
+    # the executions' output is the rejection with its reason, never a Python stack trace
+    sfn = stack.client("stepfunctions")
+    machine = stack.template.ref("LifecycleStateMachine")
+    for summary in sfn.list_executions(stateMachineArn=machine)["executions"]:
+        output = sfn.describe_execution(executionArn=summary["executionArn"])["output"]
+        assert "Traceback" not in output and "stackTrace" not in output and 'File \\"' not in output
+        assert json.loads(output)["rejection"]["errors"][0]["message"]
 
 
 def test_an_offboarded_tenant_cannot_be_offboarded_again(stack: Any) -> None:

@@ -26,6 +26,7 @@ ENV = {
     "ONBOARDING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:Onboarding",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
     "CLUSTER_CIDRS": '["10.0.0.0/16"]',
+    "NAME_RELEASE_AFTER_DAYS": "30",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 

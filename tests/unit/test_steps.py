@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -69,6 +69,28 @@ def test_intake_ignores_a_signup_whose_tenant_is_already_active() -> None:
     starter = RecordingStarter()
     assert handle_signup(detail(), starter=starter, publisher=publisher, tenants=store).outcome == "duplicate"
     assert starter.started == {}
+
+
+def test_a_signup_of_an_offboarded_tenant_is_rejected_with_the_reason_and_the_name_release_date() -> None:
+    # Given a tenant that was offboarded
+    store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    s = step()
+    register_tenant(s, tenants=store, publisher=publisher, now=now)
+    offboarded_at = datetime(2026, 11, 1, tzinfo=UTC)
+    store.records[s.tenant_id] = store.records[s.tenant_id].model_copy(
+        update={"status": TenantStatus.OFFBOARDED, "offboarded_at": offboarded_at}
+    )
+    starter = RecordingStarter()
+    # When its signup arrives again
+    result = handle_signup(
+        detail(), starter=starter, publisher=publisher, tenants=store, name_release_after=timedelta(days=30)
+    )
+    # Then it is rejected, naming the field, the reason and the date the name is free; nothing starts
+    assert result.outcome == "rejected" and starter.started == {}
+    (rejected,) = publisher.of(SignupRejected)
+    (error,) = rejected.errors
+    assert error.field == "signupId" and "offboarded at 2026-11-01" in error.message
+    assert "released at 2026-12-01" in error.message
 
 
 def test_intake_redrives_a_failed_tenant_under_a_new_execution_name() -> None:

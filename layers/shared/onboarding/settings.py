@@ -67,7 +67,7 @@ class ClusterSettings(_Settings):
 
 
 class SignupIntakeSettings(IntakeSettings, ClusterSettings):
-    pass
+    name_release_after_days: int = Field(ge=0, le=3650, description="Days an offboarded tenant's name stays reserved")
 
 
 class HybridSettings(_Settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -31,6 +32,7 @@ def handle_signup(
     publisher: EventPublisher,
     tenants: TenantStore,
     cluster_cidrs: Sequence[IPv4Network] = (),
+    name_release_after: timedelta = timedelta(days=30),
 ) -> IntakeResult:
     raw_signup_id = detail.get("signupId") if isinstance(detail, dict) else None
     signup_id = raw_signup_id if isinstance(raw_signup_id, str) and raw_signup_id else None
@@ -44,6 +46,16 @@ def handle_signup(
     tenant_id = derive_tenant_id(signup.signup_id)
     logger.set_correlation_id(tenant_id)
     existing = tenants.get(tenant_id)
+    if existing is not None and existing.status is TenantStatus.OFFBOARDED:
+        # Never silent: the signup product learns why, and when the name can be taken again.
+        offboarded = existing.offboarded_at or existing.updated_at
+        released = offboarded + name_release_after
+        message = (
+            f"signup {signup.signup_id} belongs to tenant {tenant_id}, offboarded at {offboarded.isoformat()}; "
+            f"a new signup needs a new signupId (the name {existing.tenant_name!r} is released at "
+            f"{released.isoformat()})"
+        )
+        return _reject(publisher, signup.signup_id, [FieldError(field="signupId", message=message)])
     if existing is not None and existing.status is not TenantStatus.FAILED:
         # Already onboarding or onboarded: a duplicate delivery changes nothing.
         return IntakeResult(outcome="duplicate", tenant_id=tenant_id, execution=existing.execution)
