@@ -66,6 +66,7 @@ def test_a_stopped_stack_puts_back_what_it_changed_in_the_process(
         during = patched_methods()
         assert all(during[name] is not before for name, before in methods_before.items()), during
         stack_session = boto3.DEFAULT_SESSION
+        assert stack_session is not None
         stack.inject_fault("sts", "GetCallerIdentity", "InjectedFault", times=100)
 
     # Then: everything is as it was
