@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.runtime import gitops_repository
-from onboarding.settings import GitOpsSettings
+from onboarding.runtime import gitops_repository, release
+from onboarding.settings import CommitGitOpsSettings
 from onboarding.steps.commit_gitops import commit_gitops
 
 
@@ -16,8 +16,10 @@ from onboarding.steps.commit_gitops import commit_gitops
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = GitOpsSettings()
+    settings = CommitGitOpsSettings()
     step = parse(event=event, model=StepInput)
-    change = commit_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout)
+    # a remote tenant's execution carries the release its images were copied from; the others read it now
+    current = step.registry.release if step.registry is not None else release(settings.release_parameter)
+    change = commit_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout, release=current)
     metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
     return change.wire()

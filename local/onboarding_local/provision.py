@@ -23,7 +23,9 @@ RELEASE_IMAGES = ("api", "worker")
 Clients = Callable[[str], Any]  # service name -> a boto3 client of the local stack
 
 
-def provision(t: Template, client: Clients, bus: str, release_registry: Registry, workdir: Path) -> list[ReleaseImage]:
+def provision(
+    t: Template, client: Clients, bus: str, release_registry: Registry, workdir: Path, chart_version: str
+) -> list[ReleaseImage]:
     """Create everything the template declares, in dependency order; returns the seeded release."""
     create_tables(t, client)
     create_buckets_and_queues(t, client)
@@ -31,7 +33,7 @@ def provision(t: Template, client: Clients, bus: str, release_registry: Registry
         client("events").create_event_bus(Name=bus)
     create_functions(t, client)
     create_codebuild_projects(t, client)
-    release = publish_release(t, client, release_registry, workdir)
+    release = publish_release(t, client, release_registry, workdir, chart_version)
     create_state_machines(t, client)
     return release
 
@@ -123,7 +125,9 @@ def create_codebuild_projects(t: Template, client: Clients) -> None:
         )
 
 
-def publish_release(t: Template, client: Clients, registry: Registry, workdir: Path) -> list[ReleaseImage]:
+def publish_release(
+    t: Template, client: Clients, registry: Registry, workdir: Path, chart_version: str
+) -> list[ReleaseImage]:
     """Push the demo release's images to the release registry and describe it in the release parameter."""
     release = seed_release(registry, workdir, RELEASE_VERSION, RELEASE_IMAGES)
     client("ssm").put_parameter(
@@ -132,6 +136,7 @@ def publish_release(t: Template, client: Clients, registry: Registry, workdir: P
         Value=json.dumps(
             {
                 "version": RELEASE_VERSION,
+                "chartVersion": chart_version,
                 "registry": registry.host,
                 "region": REGION,
                 "images": [{"name": i.name, "repository": i.repository, "digest": i.digest} for i in release],

@@ -29,6 +29,7 @@ import boto3
 import requests
 
 from onboarding_local import motopatches, observe, provision
+from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import Fault, FaultInjector
 from onboarding_local.gitserver import GitServer, free_port
@@ -59,6 +60,7 @@ class LocalStack:
     workdir: Path
     template_path: Path = REPO_ROOT / "template.yaml"
     parameters: dict[str, str] = field(default_factory=dict)
+    charts_dir: Path = REPO_ROOT / "charts"  # every chart under it is published to the release registry
 
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
@@ -82,8 +84,10 @@ class LocalStack:
             self._start_servers()
             self._compose()
             motopatches.install(self, self._changes)
+            self.charts = publish_charts(self.charts_dir, self.release_registry.host, self.workdir)
+            self.chart_version = newest(self.charts).version
             self.release = provision.provision(
-                self.template, self.client, self.bus, self.release_registry, self.workdir
+                self.template, self.client, self.bus, self.release_registry, self.workdir, self.chart_version
             )
             self.runtime.load()
             self._faults.install(boto3.DEFAULT_SESSION.events, self._changes)  # type: ignore[union-attr]

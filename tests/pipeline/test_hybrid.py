@@ -88,9 +88,12 @@ def test_hybrid_happy_path(stack: Any, services: str, hybrid: dict[str, Any]) ->
     assert resources["activationSecretArn"] in guide and stored["activationCode"] not in guide
     assert claimed(stack) == set(hybrid["nodeCidrs"]) | set(hybrid["podCidrs"])
     docs = list(yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml")))
-    kinds = [d["kind"] for d in docs]
-    assert kinds.count("NetworkPolicy") == 2
-    assert kinds.count("HelmRelease") == (2 if services == "bundled" else 1)
+    # one HelmRelease of the versioned tenant chart, which renders the policies, the database and the workloads
+    assert [d["kind"] for d in docs] == ["Namespace", "HelmRelease"]
+    release = docs[1]
+    assert release["spec"]["chart"]["spec"]["version"] == record["chartVersion"] == stack.chart_version
+    assert release["spec"]["values"]["database"]["mode"] == services
+    assert release["spec"]["values"]["nodeSelector"]["onboarding.saas.aws/tenant-id"] == tenant_id
 
 
 def test_overlapping_cidrs_fail_the_later_tenant_and_leave_the_first_alone(stack: Any) -> None:

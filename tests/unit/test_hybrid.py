@@ -15,14 +15,13 @@ from onboarding.contract import HybridSpec, Tier
 from onboarding.errors import CidrConflict, StorageError
 from onboarding.hybrid import HybridConfig, activation_secret_name
 from onboarding.identity import derive_tenant_id
-from onboarding.manifests import NODE_LABEL, TAINT_KEY, GitOpsLayout, SharedEndpoint, tenant_files
+from onboarding.manifests import TAINT_KEY, GitOpsLayout, SharedEndpoint, tenant_files
 from onboarding.payloads import CompensateInput, StepInput
 from onboarding.records import TenantSpec
 from onboarding.steps.compensate import HybridCleanup, compensate
 from onboarding.steps.create_hybrid_activation import create_hybrid_activation
 from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import FakeActivations, FakeDocuments, FakeSecrets, InMemoryTenantStore, RecordingPublisher
-from tests.utils.flux import assert_valid
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
 LAYOUT = GitOpsLayout(shared_endpoints=(SharedEndpoint(cidr="10.0.100.0/24", port=443, description="provider API"),))
@@ -104,60 +103,7 @@ def test_register_refuses_overlapping_ranges_and_claims_them_atomically() -> Non
     assert record is not None and record.hybrid is not None and record.hybrid.node_count == 3
 
 
-# ------------------------------------------------------------------ placement and isolation, as data
-def test_hybrid_workloads_are_pinned_to_the_tenants_own_nodes() -> None:
-    docs = documents(spec_of(BUNDLED))
-    releases = [d for d in docs if d["kind"] == "HelmRelease"]
-    assert [r["spec"]["chart"]["spec"]["chart"] for r in releases] == ["tenant-app", "tenant-postgresql"]
-    for release in releases:
-        values = release["spec"]["values"]
-        assert values["nodeSelector"] == {NODE_LABEL: "t-h-0123456789", "eks.amazonaws.com/compute-type": "hybrid"}
-        assert values["tolerations"] == [
-            {"key": TAINT_KEY, "operator": "Equal", "value": "t-h-0123456789", "effect": "NoSchedule"}
-        ]
-    for doc in docs:
-        assert_valid(doc)
-
-
-def test_network_policies_keep_traffic_in_the_namespace_plus_dns_and_shared_endpoints() -> None:
-    docs = documents(spec_of(BUNDLED))
-    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
-    assert set(policies) == {"default-deny", "tenant-isolation"}
-    assert all(p["metadata"]["namespace"] == "t-h-0123456789" for p in policies.values())
-    deny = policies["default-deny"]["spec"]
-    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    isolation = policies["tenant-isolation"]["spec"]
-    assert isolation["ingress"] == [{"from": [{"podSelector": {}}]}]  # only pods of this namespace
-    egress = isolation["egress"]
-    assert egress[0] == {"to": [{"podSelector": {}}]}
-    assert egress[1]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
-    assert {p["port"] for p in egress[1]["ports"]} == {53}
-    assert egress[2] == {"to": [{"ipBlock": {"cidr": "10.0.100.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}
-    assert len(egress) == 3  # nothing else: no namespaceSelector {} or 0.0.0.0/0 anywhere
-    assert "0.0.0.0/0" not in json.dumps(docs) and '"namespaceSelector": {}' not in json.dumps(docs)
-
-
-def test_a_customer_database_is_referenced_not_deployed_and_reachable_only_on_its_port() -> None:
-    docs = documents(spec_of(CUSTOMER))
-    releases = [d for d in docs if d["kind"] == "HelmRelease"]
-    assert len(releases) == 1
-    assert releases[0]["spec"]["values"]["database"] == {
-        "mode": "customer",
-        "host": "10.20.0.50",
-        "port": 5432,
-        "secretArn": CUSTOMER["databaseSecretArn"],
-    }
-    (isolation,) = [d for d in docs if d["metadata"]["name"] == "tenant-isolation"]
-    assert isolation["spec"]["egress"][-1] == {
-        "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],
-        "ports": [{"protocol": "TCP", "port": 5432}],
-    }
-
-
-def test_a_suspended_hybrid_tenant_is_scaled_to_zero_with_its_data_kept() -> None:
-    releases = [d for d in documents(spec_of(BUNDLED, suspended=True)) if d["kind"] == "HelmRelease"]
-    assert releases[0]["spec"]["values"]["resources"]["replicas"] == 0
-    assert releases[1]["spec"]["values"]["replicas"] == 0 and releases[1]["spec"]["values"]["persistence"]["enabled"]
+# placement and isolation are tested on what the chart renders: tests/chart/test_pipeline_values.py
 
 
 # ------------------------------------------------------------------ activation, secret, guide

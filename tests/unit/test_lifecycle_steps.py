@@ -30,6 +30,7 @@ from onboarding.steps.revert_gitops import revert_gitops
 from onboarding.steps.start_operation import plan_operation, start_operation
 from onboarding.steps.update_gitops import update_gitops
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+from tests.utils.release import RELEASE
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
@@ -50,7 +51,15 @@ def active_tenant(store: InMemoryTenantStore, tier: str = "basic", model: str | 
     step = StepInput.model_validate({"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup})
     register_tenant(step, tenants=store, publisher=RecordingPublisher(), now=now)
     record = store.records[tenant_id]
-    store.records[tenant_id] = record.model_copy(update={"status": TenantStatus.ACTIVE, "git_commit": "c0"})
+    store.records[tenant_id] = record.model_copy(
+        update={
+            "status": TenantStatus.ACTIVE,
+            "git_commit": "c0",  # as ActivateTenant records it: what the tenant runs
+            "chart_version": RELEASE.chart_version,
+            "release_version": RELEASE.version,
+            "images": RELEASE.provider_images(),
+        }
+    )
     return tenant_id
 
 

@@ -23,6 +23,7 @@ DIGEST = "sha256:" + "a" * 64
 RELEASE = Release.model_validate(
     {
         "version": "2.0.0",
+        "chartVersion": "1.0.0",
         "registry": "111111111111.dkr.ecr.us-east-1.amazonaws.com",
         "region": "us-east-1",
         "images": [

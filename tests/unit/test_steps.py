@@ -22,6 +22,7 @@ from onboarding.steps.intake import handle_signup
 from onboarding.steps.record_failure import record_failure
 from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+from tests.utils.release import RELEASE
 
 
 def now() -> datetime:
@@ -151,8 +152,8 @@ def test_register_refuses_a_tenant_owned_by_another_execution() -> None:
 # ------------------------------------------------------------------ GitOps
 def test_commit_gitops_commits_once_and_then_is_a_no_op() -> None:
     repo = InMemoryGitOpsRepository({"README.md": b"seed"})
-    first = commit_gitops(step(), repo=repo, layout=GitOpsLayout())
-    second = commit_gitops(step(), repo=repo, layout=GitOpsLayout())
+    first = commit_gitops(step(), repo=repo, layout=GitOpsLayout(), release=RELEASE)
+    second = commit_gitops(step(), repo=repo, layout=GitOpsLayout(), release=RELEASE)
     assert first.changed and not second.changed
     assert len(repo.commits) == 2  # seed + one onboarding commit
     assert second.commit == first.commit
@@ -184,11 +185,16 @@ def test_activate_marks_active_with_the_commit_and_announces() -> None:
     store, publisher = InMemoryTenantStore(), RecordingPublisher()
     s = step()
     register_tenant(s, tenants=store, publisher=publisher, now=now)
-    activate = ActivateInput.model_validate({**s.wire(), "gitops": {"commit": "abc", "changed": True, "paths": []}})
+    committed = {"commit": "abc", "changed": True, "paths": [], "chartVersion": RELEASE.chart_version}
+    committed |= {"releaseVersion": RELEASE.version, "images": [i.wire() for i in RELEASE.provider_images()]}
+    activate = ActivateInput.model_validate({**s.wire(), "gitops": committed})
     activate_tenant(activate, tenants=store, publisher=publisher, now=now)
     activate_tenant(activate, tenants=store, publisher=publisher, now=now)  # retried invocation: still fine
     record = store.get(s.tenant_id)
     assert record is not None and record.status is TenantStatus.ACTIVE and record.git_commit == "abc"
+    # the record names what the tenant runs: the exact chart version and the images, by digest
+    assert record.chart_version == RELEASE.chart_version and record.release_version == RELEASE.version
+    assert record.images == RELEASE.provider_images()
     assert publisher.of(TenantOnboarded)[0].git_commit == "abc"
 
 
@@ -197,10 +203,10 @@ def test_compensation_removes_this_executions_files_and_name_claim_only() -> Non
     repo = InMemoryGitOpsRepository({"README.md": b"seed"})
     other = step("s-other", "Other")
     register_tenant(other, tenants=store, publisher=publisher, now=now)
-    commit_gitops(other, repo=repo, layout=GitOpsLayout())
+    commit_gitops(other, repo=repo, layout=GitOpsLayout(), release=RELEASE)
     s = step()
     registration = register_tenant(s, tenants=store, publisher=publisher, now=now)
-    change = commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    change = commit_gitops(s, repo=repo, layout=GitOpsLayout(), release=RELEASE)
     failed = CompensateInput.model_validate(
         {
             **s.wire(),
@@ -250,7 +256,7 @@ def test_a_commit_that_may_have_landed_is_undone(error: str) -> None:
     # Given CommitGitOps failed in a way that may follow a push that landed (lost reply, conflict, timeout)
     repo = InMemoryGitOpsRepository({"README.md": b"seed"})
     s = step()
-    commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    commit_gitops(s, repo=repo, layout=GitOpsLayout(), release=RELEASE)
     failed = CompensateInput.model_validate({**s.wire(), "failedStep": "CommitGitOps", "error": {"Error": error}})
     # When compensation runs, Then the tenant's files are removed from the branch
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
@@ -261,7 +267,7 @@ def test_a_commit_that_may_have_landed_is_undone(error: str) -> None:
 def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -> None:
     repo = InMemoryGitOpsRepository({"README.md": b"seed"})
     s = step()
-    commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    commit_gitops(s, repo=repo, layout=GitOpsLayout(), release=RELEASE)
     failed = CompensateInput.model_validate(
         {
             **s.wire(),
@@ -353,7 +359,7 @@ def test_a_failed_announcement_after_activation_undoes_nothing_and_is_announced_
     repo = InMemoryGitOpsRepository({"README.md": b"seed"})
     s = step()
     registration = register_tenant(s, tenants=store, publisher=publisher, now=now)
-    change = commit_gitops(s, repo=repo, layout=GitOpsLayout())
+    change = commit_gitops(s, repo=repo, layout=GitOpsLayout(), release=RELEASE)
     activate = ActivateInput.model_validate({**s.wire(), "gitops": change.wire()})
     activate_tenant(activate, tenants=store, publisher=publisher, now=now)  # the write landed...
     failed = {

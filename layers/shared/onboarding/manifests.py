@@ -32,6 +32,7 @@ TIER_PROFILES: dict[Tier, dict[str, Any]] = {
 NODE_LABEL = f"{LABEL_PREFIX}/tenant-id"  # on a hybrid tenant's nodes, set by nodeadm at boot
 TAINT_KEY = f"{LABEL_PREFIX}/tenant"  # NoSchedule taint only this tenant's workloads tolerate
 HYBRID_COMPUTE_LABEL = ("eks.amazonaws.com/compute-type", "hybrid")
+FLUX_EVENT_TENANT_ANNOTATION = "event.toolkit.fluxcd.io/tenantId"
 
 
 class SharedEndpoint(BaseModel):
@@ -46,24 +47,22 @@ class SharedEndpoint(BaseModel):
 
 
 class GitOpsLayout(BaseModel):
-    """Where tenant manifests go and which charts they use (from the deployment's configuration)."""
+    """Where tenant manifests go and which chart they use (from the deployment's configuration)."""
 
     model_config = ConfigDict(frozen=True)
 
-    chart_source: str = "saas-charts"
+    chart: str = "tenant"
+    chart_source: str = "tenant-charts"  # HelmRepository (type oci) written by `tenant-onboarding gitops-bootstrap`
     chart_source_namespace: str = "flux-system"
-    pooled_chart: str = "tenant-pool-entry"
-    siloed_chart: str = "tenant-app"
-    chart_version: str = "1.x"
     pool_namespace: str = "pool"
     tenant_domain: str = "tenants.example.com"
     interval: str = "5m"
-    hybrid_chart: str = "tenant-app"
-    remote_chart: str = "tenant-app"
-    chart_repository_url: str = "https://charts.example.com/saas"
-    database_chart: str = "tenant-postgresql"
+    ingress_namespace: str = "ingress-nginx"
     dns_namespace: str = "kube-system"
     shared_endpoints: tuple[SharedEndpoint, ...] = ()
+    aws_account_id: str | None = None  # the provider's account: siloed tenants' ACK resources live there
+    aws_region: str | None = None
+    cluster_name: str | None = None
 
 
 def tenant_paths(tenant_id: str) -> list[str]:
@@ -72,8 +71,15 @@ def tenant_paths(tenant_id: str) -> list[str]:
 
 
 def remote_path(tenant_id: str) -> str:
-    """A remote tenant's file, under the directory the customer's own Flux watches (remote/<tenantId>)."""
+    """A remote tenant's desired state: the provider's record; the customer's Flux reads it from its own ECR."""
     return f"remote/{tenant_id}/release.yaml"
+
+
+def remote_chart_source(spec: TenantSpec) -> str:
+    """The chart source of a remote tenant: its own ECR, where the artifact build copies the chart."""
+    api = next(image for image in spec.images if image.name == "api") if spec.images else None
+    registry = api.repository.split("/", 1)[0] if api else "registry.invalid"
+    return f"oci://{registry}/{spec.tenant_id}/charts"
 
 
 def _labels(spec: TenantSpec) -> dict[str, str]:
@@ -93,189 +99,122 @@ def _placement(spec: TenantSpec) -> dict[str, Any]:
     }
 
 
-def _helm_release(
-    spec: TenantSpec,
-    layout: GitOpsLayout,
-    *,
-    namespace: str,
-    chart: str,
-    name: str | None = None,
-    values: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    tenant_id = spec.tenant_id
+def tenant_values(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, Any]:
+    """The values of the tenant chart: exactly its values.schema.json contract (a test holds them to it)."""
+    if not spec.images:
+        raise InvalidSignup(
+            f"{spec.deployment_model.value} tenant {spec.tenant_id} is rendered from its release's images, and has none"
+        )
     resources = dict(TIER_PROFILES[spec.tier])
     if spec.suspended:
-        resources["replicas"] = 0  # scaled to zero; data (volumes, databases) is kept
+        resources["replicas"] = 0  # scaled to zero; data (volumes, databases, tables) is kept
+    values: dict[str, Any] = {
+        "tenantId": spec.tenant_id,
+        "tenantName": spec.tenant_name,
+        "tier": spec.tier.value,
+        "deploymentModel": spec.deployment_model.value,
+        "suspended": spec.suspended,
+        "host": f"{spec.tenant_id}.{layout.tenant_domain}",
+        "resources": resources,
+        "images": {
+            image.name: {"repository": image.repository, "digest": image.digest, "image": image.reference}
+            for image in spec.images
+        },
+    }
+    if spec.release_version:
+        values["release"] = spec.release_version
+    network: dict[str, Any] = {
+        "ingressNamespace": layout.ingress_namespace,
+        "dnsNamespace": layout.dns_namespace,
+        "sharedEndpoints": [endpoint.model_dump() for endpoint in layout.shared_endpoints],
+        "extraEgress": [],
+    }
+    hybrid = spec.hybrid
+    if spec.deployment_model is DeploymentModel.HYBRID:
+        if hybrid is None:
+            raise InvalidSignup("a hybrid tenant needs its hybrid specification")
+        values.update(_placement(spec))
+        resources["replicas"] = min(resources["replicas"], hybrid.node_count)
+        if hybrid.supporting_services == "bundled":
+            values["database"] = {"mode": "bundled", "host": "postgresql", "port": 5432}
+        else:
+            host, port = (hybrid.database_endpoint or ":").rsplit(":", 1)
+            values["database"] = {
+                "mode": "customer",
+                "host": host,
+                "port": int(port),
+                "secretArn": hybrid.database_secret_arn,
+            }
+            # the customer's database lives in the customer's own network, reached from the tenant's nodes
+            network["extraEgress"].append(
+                {"cidrs": [str(c) for c in hybrid.node_cidrs], "port": int(port), "protocol": "TCP"}
+            )
+    values["network"] = network
+    if spec.deployment_model is DeploymentModel.SILOED and layout.aws_account_id and layout.aws_region:
+        values["aws"] = {
+            "resources": True,
+            "accountId": layout.aws_account_id,
+            "region": layout.aws_region,
+            "clusterName": layout.cluster_name or "cluster",
+        }
+    return values
+
+
+def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, source: dict[str, str]) -> dict[str, Any]:
+    if not spec.chart_version:
+        raise InvalidSignup(f"tenant {spec.tenant_id} has no chart version: its release names none")
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {
-            "name": name or tenant_id,
+            "name": spec.tenant_id,
             "namespace": namespace,
             "labels": _labels(spec),
-            "annotations": {f"{LABEL_PREFIX}/tenant-name": spec.tenant_name},
+            "annotations": {
+                f"{LABEL_PREFIX}/tenant-name": spec.tenant_name,
+                # notification-controller forwards it as metadata.tenantId: how a verdict finds its tenant
+                FLUX_EVENT_TENANT_ANNOTATION: spec.tenant_id,
+            },
         },
         "spec": {
             "interval": layout.interval,
-            "releaseName": name or tenant_id,
+            "releaseName": spec.tenant_id,
             "targetNamespace": namespace,
             "chart": {
                 "spec": {
-                    "chart": chart,
-                    "version": layout.chart_version,
-                    "sourceRef": {
-                        "kind": "HelmRepository",
-                        "name": layout.chart_source,
-                        "namespace": layout.chart_source_namespace,
-                    },
+                    "chart": layout.chart,
+                    "version": spec.chart_version,  # exact: one immutable, published chart version
+                    "sourceRef": {"kind": "HelmRepository", **source},
                 }
             },
             "install": {"remediation": {"retries": 3}},
             "upgrade": {"remediation": {"retries": 3, "remediateLastFailure": True}},
-            "values": values
-            or {
-                "tenantId": tenant_id,
-                "tenantName": spec.tenant_name,
-                "tier": spec.tier.value,
-                "deploymentModel": spec.deployment_model.value,
-                "suspended": spec.suspended,
-                "host": f"{tenant_id}.{layout.tenant_domain}",
-                "resources": resources,
-            },
+            "values": tenant_values(spec, layout),
         },
     }
 
 
-def _network_policies(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
-    """Deny by default; allow the tenant's own namespace, DNS, the shared endpoints (and its database)."""
-    namespace = spec.tenant_id
-    same_namespace: dict[str, Any] = {"podSelector": {}}
-    egress: list[dict[str, Any]] = [
-        {"to": [same_namespace]},
-        {
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": layout.dns_namespace}}}],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        },
-    ]
-    for endpoint in layout.shared_endpoints:
-        egress.append(
-            {
-                "to": [{"ipBlock": {"cidr": endpoint.cidr}}],
-                "ports": [{"protocol": endpoint.protocol, "port": endpoint.port}],
-            }
-        )
-    hybrid = spec.hybrid
-    if hybrid is not None and hybrid.supporting_services == "customer" and hybrid.database_endpoint:
-        port = int(hybrid.database_endpoint.rsplit(":", 1)[1])
-        # the customer's database lives in the customer's own network, reached from the tenant's nodes
-        egress.append(
-            {
-                "to": [{"ipBlock": {"cidr": str(c)}} for c in hybrid.node_cidrs],
-                "ports": [{"protocol": "TCP", "port": port}],
-            }
-        )
-    base = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"}
-    return [
-        {
-            **base,
-            "metadata": {"name": "default-deny", "namespace": namespace, "labels": _labels(spec)},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        },
-        {
-            **base,
-            "metadata": {"name": "tenant-isolation", "namespace": namespace, "labels": _labels(spec)},
-            "spec": {
-                "podSelector": {},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [same_namespace]}],
-                "egress": egress,
-            },
-        },
-    ]
-
-
-def _render_hybrid(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
-    hybrid = spec.hybrid
-    if hybrid is None:
-        raise InvalidSignup("a hybrid tenant needs its hybrid specification")
-    namespace = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": spec.tenant_id, "labels": _labels(spec)},
-    }
-    app = _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.hybrid_chart)
-    values = app["spec"]["values"]
-    values.update(_placement(spec))
-    values["resources"]["replicas"] = 0 if spec.suspended else min(values["resources"]["replicas"], hybrid.node_count)
-    documents = [namespace, *_network_policies(spec, layout), app]
-    if hybrid.supporting_services == "bundled":
-        values["database"] = {"mode": "bundled", "host": f"{spec.tenant_id}-postgresql", "port": 5432}
-        database_values = {
-            "tenantId": spec.tenant_id,
-            "persistence": {"enabled": True},
-            "replicas": 0 if spec.suspended else 1,
-            **_placement(spec),
-        }
-        documents.append(
-            _helm_release(
-                spec,
-                layout,
-                namespace=spec.tenant_id,
-                chart=layout.database_chart,
-                name=f"{spec.tenant_id}-postgresql",
-                values=database_values,
-            )
-        )
-    else:
-        host, port = (hybrid.database_endpoint or ":").rsplit(":", 1)
-        values["database"] = {
-            "mode": "customer",
-            "host": host,
-            "port": int(port),
-            "secretArn": hybrid.database_secret_arn,
-        }
-    return documents
-
-
-def _render_remote(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
-    """What the customer's own Flux applies: the tenant's images from its own ECR, pinned by digest."""
-    if not spec.images:
-        raise InvalidSignup("a remote tenant is rendered from the images pushed to its registry")
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.tenant_id, "labels": _labels(spec)}}
-    source = {
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "HelmRepository",
-        "metadata": {"name": layout.chart_source, "namespace": layout.chart_source_namespace, "labels": _labels(spec)},
-        "spec": {"interval": "10m", "url": layout.chart_repository_url},
-    }
-    release = _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.remote_chart)
-    release["spec"]["values"]["release"] = spec.release_version
-    release["spec"]["values"]["images"] = {
-        image.name: {
-            "repository": image.repository,
-            "digest": image.digest,
-            "image": f"{image.repository}@{image.digest}",
-        }
-        for image in spec.images
-    }
-    return [namespace, source, release]
+def _namespace(spec: TenantSpec) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.tenant_id, "labels": _labels(spec)}}
 
 
 def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
-    """The Kubernetes objects of one tenant, by deployment model."""
-    if spec.deployment_model is DeploymentModel.REMOTE:
-        return _render_remote(spec, layout)
-    if spec.deployment_model is DeploymentModel.HYBRID:
-        return _render_hybrid(spec, layout)
+    """The Kubernetes objects of one tenant, by deployment model: its Namespace and one HelmRelease of the chart."""
+    source = {"name": layout.chart_source, "namespace": layout.chart_source_namespace}
     if spec.deployment_model is DeploymentModel.POOLED:
-        return [_helm_release(spec, layout, namespace=layout.pool_namespace, chart=layout.pooled_chart)]
-    if spec.deployment_model is DeploymentModel.SILOED:
-        namespace = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": spec.tenant_id, "labels": _labels(spec)},
+        return [_helm_release(spec, layout, namespace=layout.pool_namespace, source=source)]
+    if spec.deployment_model in (DeploymentModel.SILOED, DeploymentModel.HYBRID):
+        return [_namespace(spec), _helm_release(spec, layout, namespace=spec.tenant_id, source=source)]
+    if spec.deployment_model is DeploymentModel.REMOTE:
+        # What the customer's own Flux applies: everything from the tenant's own ECR, nothing of other tenants.
+        repository = {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": layout.chart_source, "namespace": spec.tenant_id, "labels": _labels(spec)},
+            "spec": {"type": "oci", "provider": "aws", "interval": "10m", "url": remote_chart_source(spec)},
         }
-        return [namespace, _helm_release(spec, layout, namespace=spec.tenant_id, chart=layout.siloed_chart)]
+        own = {"name": layout.chart_source, "namespace": spec.tenant_id}
+        return [_namespace(spec), repository, _helm_release(spec, layout, namespace=spec.tenant_id, source=own)]
     raise InvalidSignup(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
 
 

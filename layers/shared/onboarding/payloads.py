@@ -68,13 +68,15 @@ class StepInput(OnboardingRequest):
             for name, digest in sorted(self.artifacts.digests.items())
         ]
 
-    @property
-    def spec(self) -> TenantSpec:
-        spec = TenantSpec.of_signup(self.tenant_id, self.signup)
-        images = self.images
-        if images is not None and self.registry is not None:
-            spec = spec.model_copy(update={"images": tuple(images), "release_version": self.registry.release.version})
-        return spec
+    def spec(self, release: Release) -> TenantSpec:
+        """What the tenant is rendered from: its signup, at the release's chart version and images.
+
+        Remote tenants run the images pushed to their own registry; the others the provider's.
+        """
+        images = self.images if self.images is not None else release.provider_images()
+        return TenantSpec.of_signup(self.tenant_id, self.signup).model_copy(
+            update={"images": tuple(images), "release_version": release.version, "chart_version": release.chart_version}
+        )
 
 
 class Registration(StepModel):
@@ -89,8 +91,16 @@ class GitOpsChange(StepModel):
     paths: list[str]
 
 
+class TenantCommit(GitOpsChange):
+    """CommitGitOps's result: the change, and what it pinned (recorded on the tenant at activation)."""
+
+    chart_version: str
+    release_version: str
+    images: list[ImageRef]
+
+
 class ActivateInput(StepInput):
-    gitops: GitOpsChange
+    gitops: TenantCommit
     hybrid_resources: HybridResources | None = None
 
 

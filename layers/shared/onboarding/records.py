@@ -46,6 +46,7 @@ class TenantSpec(CamelModel):
     hybrid: HybridSpec | None = None
     images: tuple[ImageRef, ...] = ()
     release_version: str | None = None
+    chart_version: str | None = None
 
     @classmethod
     def of_signup(cls, tenant_id: str, signup: SignupRequested) -> TenantSpec:
@@ -67,6 +68,11 @@ class ImageRef(CamelModel):
     repository: str  # <account>.dkr.ecr.<region>.amazonaws.com/<tenantId>/<name>
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
 
+    @property
+    def reference(self) -> str:
+        """The pull reference, pinned by digest."""
+        return f"{self.repository}@{self.digest}"
+
 
 class ReleaseImage(CamelModel):
     model_config = ConfigDict(frozen=True)
@@ -76,15 +82,30 @@ class ReleaseImage(CamelModel):
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
 
 
+SEMVER_EXACT = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+
+
 class Release(CamelModel):
-    """The release every remote tenant gets: configuration (an SSM parameter), not code."""
+    """The release tenants get: configuration (an SSM parameter), not code.
+
+    ``chartVersion`` is the exact tenant-chart version every HelmRelease pins; ``images`` are the
+    provider's images by digest (remote tenants get them copied into their own ECR).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     version: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")
+    chart_version: str = Field(pattern=SEMVER_EXACT, description="exact tenant chart version, never a range")
     registry: str = Field(min_length=3)
     region: str
     images: list[ReleaseImage] = Field(min_length=1)
+
+    def provider_images(self) -> list[ImageRef]:
+        """The images in the provider's registry, pinned by digest (pooled, siloed and hybrid tenants)."""
+        return [
+            ImageRef(name=image.name, repository=f"{self.registry}/{image.repository}", digest=image.digest)
+            for image in self.images
+        ]
 
 
 class HybridResources(CamelModel):
@@ -125,6 +146,7 @@ class TenantRecord(CamelModel):
     region: str | None = None
     images: list[ImageRef] | None = None
     release_version: str | None = None
+    chart_version: str | None = None
     lock: OperationLock | None = None
     offboarded_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -181,6 +203,7 @@ class TenantRecord(CamelModel):
             hybrid=self.hybrid,
             images=tuple(self.images or ()),
             release_version=self.release_version,
+            chart_version=self.chart_version,
         )
 
     def item(self) -> dict[str, Any]:

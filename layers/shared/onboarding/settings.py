@@ -50,6 +50,10 @@ class GitOpsSettings(LayoutSettings):
     )
 
 
+class CommitGitOpsSettings(GitOpsSettings):
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
+
+
 class CompensateSettings(TenantStoreSettings, GitOpsSettings):
     pass
 

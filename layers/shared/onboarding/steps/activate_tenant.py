@@ -19,9 +19,9 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
     details: dict[str, object] = {}
     if step.hybrid_resources is not None:
         details["hybridResources"] = step.hybrid_resources.model_dump(mode="json", by_alias=True)
-    if (images := step.images) is not None and step.registry is not None:
-        details["images"] = [image.model_dump(mode="json", by_alias=True) for image in images]
-        details["releaseVersion"] = step.registry.release.version
+    details["images"] = [image.model_dump(mode="json", by_alias=True) for image in step.gitops.images]
+    details["releaseVersion"] = step.gitops.release_version
+    details["chartVersion"] = step.gitops.chart_version
     tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, details)
     publisher.publish(
         [

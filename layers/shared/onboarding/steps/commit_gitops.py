@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from onboarding.gitops import apply_files
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
-from onboarding.payloads import GitOpsChange, StepInput
+from onboarding.payloads import StepInput, TenantCommit
 from onboarding.ports import GitOpsRepository
+from onboarding.records import Release
 
 
-def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
-    files = tenant_files(step.spec, layout)
+def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout, release: Release) -> TenantCommit:
+    spec = step.spec(release)
+    files = tenant_files(spec, layout)
     message = (
         f"Onboard tenant {step.tenant_id} ({step.signup.tier.value}, {step.signup.model.value})\n\n"
-        f"Execution: {step.execution}\n"
+        f"Chart: {spec.chart_version}\nRelease: {release.version}\nExecution: {step.execution}\n"
     )
     # every other path the tenant may own is absent (a re-driven tenant may have changed model)
     desired: dict[str, bytes | None] = {**dict.fromkeys(tenant_paths(step.tenant_id)), **files}
-    return apply_files(repo, desired, message)
+    change = apply_files(repo, desired, message)
+    return TenantCommit(
+        **change.model_dump(),
+        chart_version=release.chart_version,
+        release_version=release.version,
+        images=list(spec.images),
+    )
