@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from onboarding.bootstrap import BootstrapOptions, bootstrap_files
 
 BRANCH = "main"
 CLUSTER = "production"
@@ -40,39 +40,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed_files(chart_repository_url: str = "https://charts.example.com/saas") -> dict[str, object]:
-    """The GitOps repository's starting content: Flux objects that reconcile ./tenants."""
-    return {
-        f"clusters/{CLUSTER}/tenants.yaml": {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "tenants", "namespace": "flux-system"},
-            "spec": {
-                "interval": "1m",
-                "path": "./tenants",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
-                "dependsOn": [{"name": "sources"}],
-            },
-        },
-        f"clusters/{CLUSTER}/sources.yaml": {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "sources", "namespace": "flux-system"},
-            "spec": {
-                "interval": "10m",
-                "path": "./sources",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
-            },
-        },
-        "sources/saas-charts.yaml": {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "HelmRepository",
-            "metadata": {"name": "saas-charts", "namespace": "flux-system"},
-            "spec": {"interval": "10m", "url": chart_repository_url},
-        },
-    }
+# Placeholders until the stack hands GitServer its real values: the local release registry serves the
+# charts under oci://<host>/charts, and the receiver is the stack's Flux receiver.
+LOCAL_CHART_REGISTRY = "oci://127.0.0.1:5000/charts"
+LOCAL_RECEIVER_URL = "http://127.0.0.1/flux"
+
+
+def seed_files(chart_registry: str = LOCAL_CHART_REGISTRY, receiver_url: str = LOCAL_RECEIVER_URL) -> dict[str, str]:
+    """The GitOps repository's starting content, path -> text: what `tenant-onboarding gitops-bootstrap` writes."""
+    options = BootstrapOptions(cluster=CLUSTER, chart_registry=chart_registry, receiver_url=receiver_url)
+    return bootstrap_files(options)
 
 
 class GitServer:
@@ -142,14 +119,10 @@ class GitServer:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             subprocess.run(["git", "init", "-q", "-b", BRANCH, str(work)], check=True)
-            for path, doc in seed_files().items():
+            for path, text in seed_files().items():
                 target = work / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(yaml.safe_dump(doc, sort_keys=False))
-            (work / "tenants").mkdir(exist_ok=True)
-            (work / "tenants" / "README.md").write_text(
-                "One file per tenant, written by the onboarding pipeline. Do not edit by hand.\n"
-            )
+                target.write_bytes(text.encode("utf-8"))
             env = ["-c", "user.name=Tenant Onboarding", "-c", "user.email=onboarding@noreply.local"]
             subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
             subprocess.run(["git", *env, "-C", str(work), "commit", "-qm", "Seed GitOps repository"], check=True)

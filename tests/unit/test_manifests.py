@@ -11,13 +11,15 @@ import yaml
 from jsonschema import Draft7Validator
 from pydantic import ValidationError
 
+from onboarding.bootstrap import BootstrapOptions, bootstrap_files
 from onboarding.contract import DeploymentModel, SignupRequested, Tier
 from onboarding.errors import InvalidSignup
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths
-from onboarding.records import TenantSpec
-from onboarding_local.gitserver import seed_files
+from onboarding.records import ImageRef, TenantSpec
+from onboarding_local.gitserver import LOCAL_CHART_REGISTRY, LOCAL_RECEIVER_URL, seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
+from tests.utils.k8s import validate_object
 
 LAYOUT = GitOpsLayout()
 ANNOTATION = "onboarding.saas.aws/tenant-name"
@@ -182,27 +184,32 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:
     tenant_id = derive_tenant_id("reconciled")
-    (path,) = tenant_files(TenantSpec.of_signup(tenant_id, signup()), LAYOUT)
-    reconciled = [
-        posixpath.normpath(doc["spec"]["path"])
-        for doc in seed_files().values()
-        if isinstance(doc, dict) and doc["kind"] == "Kustomization"
-    ]
+    (path,) = tenant_files(released(TenantSpec.of_signup(tenant_id, signup())), LAYOUT)
+    reconciled = [posixpath.normpath(doc["spec"]["path"]) for doc in seeded("Kustomization")]
     assert posixpath.dirname(path) in reconciled
+    # The directory is in the seed from the start (its README keeps it), so the Kustomization's path exists.
+    assert any(seeded_path.startswith(posixpath.dirname(path) + "/") for seeded_path in seed_files())
 
 
 def test_the_chart_source_of_every_release_is_seeded_in_the_gitops_repository() -> None:
     sources = {
-        (doc["kind"], doc["metadata"]["name"], doc["metadata"]["namespace"])
-        for doc in seed_files().values()
-        if isinstance(doc, dict)
+        (doc["kind"], doc["metadata"]["name"], doc["metadata"].get("namespace"))
+        for docs in seeded_objects().values()
+        for doc in docs
     }
+    assert ("HelmRepository", "tenant-charts", "flux-system") in sources
     for model in (DeploymentModel.POOLED, DeploymentModel.SILOED):
         documents = render_tenant(
-            TenantSpec.of_signup(derive_tenant_id(model.value), signup(deployment_model=model)), LAYOUT
+            released(TenantSpec.of_signup(derive_tenant_id(model.value), signup(deployment_model=model))), LAYOUT
         )
         ref = helm_release(documents)["spec"]["chart"]["spec"]["sourceRef"]
         assert (ref["kind"], ref["name"], ref["namespace"]) in sources
+
+
+def test_the_pool_namespace_pooled_releases_go_to_is_seeded() -> None:
+    documents = render_tenant(released(TenantSpec.of_signup(derive_tenant_id("pool-seeded"), signup())), LAYOUT)
+    namespace = helm_release(documents)["metadata"]["namespace"]
+    assert namespace in {doc["metadata"]["name"] for doc in seeded("Namespace")}
 
 
 @pytest.mark.parametrize("name", INVALID_NAMES, ids=range(len(INVALID_NAMES)))
@@ -236,12 +243,46 @@ def test_remote_tenants_are_not_rendered_yet(model: DeploymentModel, extra: dict
 # ------------------------------------------------------------------ the GitOps repository's seed
 
 
-@pytest.mark.parametrize("path", sorted(seed_files()))
-def test_seed_files_are_valid_flux_objects(path: str) -> None:
-    document = seed_files()[path]
-    assert_valid(document)
-    # The seed is written as YAML; what Flux reads back is the same object.
-    assert yaml.safe_load(yaml.safe_dump(document, sort_keys=False)) == document
+def seeded_objects() -> dict[str, list[dict[str, Any]]]:
+    """The objects of each YAML file the local stack seeds (the README files only keep directories)."""
+    return {
+        path: [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        for path, text in seed_files().items()
+        if path.endswith(".yaml")
+    }
+
+
+def seeded(kind: str) -> list[dict[str, Any]]:
+    return [doc for docs in seeded_objects().values() for doc in docs if doc["kind"] == kind]
+
+
+def released(spec: TenantSpec) -> TenantSpec:
+    """The spec as the pipeline renders it: with the release's images and its exact chart version."""
+    image = ImageRef(
+        name="api", repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/api", digest="sha256:" + "0" * 64
+    )
+    return spec.model_copy(update={"chart_version": "1.0.0", "images": (image,)})
+
+
+def test_the_seed_is_what_the_bootstrap_command_writes() -> None:
+    options = BootstrapOptions(
+        cluster="production", chart_registry=LOCAL_CHART_REGISTRY, receiver_url=LOCAL_RECEIVER_URL
+    )
+    assert seed_files() == bootstrap_files(options)
+
+
+@pytest.mark.parametrize("path", sorted(seeded_objects()))
+def test_seed_files_are_valid_kubernetes_objects(path: str) -> None:
+    documents = seeded_objects()[path]
+    assert documents
+    for document in documents:
+        validate_object(document)
+
+
+def test_nothing_seeded_reconciles_the_remote_records() -> None:
+    reconciled = [posixpath.normpath(doc["spec"]["path"]) for doc in seeded("Kustomization")]
+    assert reconciled and all(path not in (".", "remote") and not path.startswith("remote/") for path in reconciled)
+    assert "remote/README.md" in seed_files()
 
 
 # ------------------------------------------------------------------ the validator itself is strict
