@@ -20,6 +20,7 @@ from onboarding.records import ImageRef, TenantSpec
 from onboarding_local.gitserver import LOCAL_CHART_REGISTRY, LOCAL_RECEIVER_URL, seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
 from tests.utils.k8s import validate_object
+from tests.utils.release import RELEASE, spec_of
 
 LAYOUT = GitOpsLayout()
 ANNOTATION = "onboarding.saas.aws/tenant-name"
@@ -88,7 +89,7 @@ def signup(tenant_name: str = "Acme Analytics", tier: Tier = Tier.BASIC, **extra
 
 
 def rendered(tenant_id: str, request: SignupRequested) -> tuple[str, list[dict[str, Any]]]:
-    files = tenant_files(TenantSpec.of_signup(tenant_id, request), LAYOUT)
+    files = tenant_files(spec_of(tenant_id, request), LAYOUT)
     assert len(files) == 1, f"one file per tenant expected, got {sorted(files)}"
     ((path, content),) = files.items()
     assert isinstance(content, bytes)
@@ -143,7 +144,8 @@ def test_siloed_tenant_gets_its_own_namespace_and_the_release_targets_it(tier: T
     release = helm_release(documents)
     assert release["metadata"]["namespace"] == tenant_id
     assert release["spec"]["targetNamespace"] == tenant_id
-    assert release["spec"]["chart"]["spec"]["chart"] == LAYOUT.siloed_chart
+    assert release["spec"]["chart"]["spec"]["chart"] == LAYOUT.chart == "tenant"
+    assert release["spec"]["chart"]["spec"]["version"] == RELEASE.chart_version
 
 
 @pytest.mark.parametrize("tier", list(Tier), ids=lambda t: t.value)
@@ -155,19 +157,19 @@ def test_pooled_tenant_goes_to_the_pool_namespace(tier: Tier) -> None:
     release = helm_release(documents)
     assert release["metadata"]["namespace"] == LAYOUT.pool_namespace
     assert release["spec"]["targetNamespace"] == LAYOUT.pool_namespace
-    assert release["spec"]["chart"]["spec"]["chart"] == LAYOUT.pooled_chart
+    assert release["spec"]["chart"]["spec"]["chart"] == LAYOUT.chart == "tenant"
 
 
 def test_a_non_default_layout_is_honoured() -> None:
-    layout = GitOpsLayout(pool_namespace="shared-pool", chart_version="2.3.x", tenant_domain="apps.example.org")
+    layout = GitOpsLayout(pool_namespace="shared-pool", tenant_domain="apps.example.org")
     tenant_id = derive_tenant_id("layout")
-    documents = render_tenant(TenantSpec.of_signup(tenant_id, signup(tier=Tier.BASIC)), layout)
+    documents = render_tenant(spec_of(tenant_id, signup(tier=Tier.BASIC), chart_version="2.3.4"), layout)
 
     for document in documents:
         assert_valid(document)
     release = helm_release(documents)
     assert release["spec"]["targetNamespace"] == "shared-pool"
-    assert release["spec"]["chart"]["spec"]["version"] == "2.3.x"
+    assert release["spec"]["chart"]["spec"]["version"] == "2.3.4"  # exactly the spec's, never a range
     assert release["spec"]["values"]["host"] == f"{tenant_id}.apps.example.org"
 
 
@@ -176,7 +178,7 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
     tier: Tier, requested: DeploymentModel | None, model: DeploymentModel
 ) -> None:
     tenant_id = derive_tenant_id(f"paths-{tier.value}-{model.value}")
-    files = tenant_files(TenantSpec.of_signup(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
+    files = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
 
     assert set(files) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
     assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml", f"remote/{tenant_id}/release.yaml"]
@@ -184,7 +186,7 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:
     tenant_id = derive_tenant_id("reconciled")
-    (path,) = tenant_files(released(TenantSpec.of_signup(tenant_id, signup())), LAYOUT)
+    (path,) = tenant_files(released(spec_of(tenant_id, signup())), LAYOUT)
     reconciled = [posixpath.normpath(doc["spec"]["path"]) for doc in seeded("Kustomization")]
     assert posixpath.dirname(path) in reconciled
     # The directory is in the seed from the start (its README keeps it), so the Kustomization's path exists.
@@ -200,14 +202,14 @@ def test_the_chart_source_of_every_release_is_seeded_in_the_gitops_repository() 
     assert ("HelmRepository", "tenant-charts", "flux-system") in sources
     for model in (DeploymentModel.POOLED, DeploymentModel.SILOED):
         documents = render_tenant(
-            released(TenantSpec.of_signup(derive_tenant_id(model.value), signup(deployment_model=model))), LAYOUT
+            released(spec_of(derive_tenant_id(model.value), signup(deployment_model=model))), LAYOUT
         )
         ref = helm_release(documents)["spec"]["chart"]["spec"]["sourceRef"]
         assert (ref["kind"], ref["name"], ref["namespace"]) in sources
 
 
 def test_the_pool_namespace_pooled_releases_go_to_is_seeded() -> None:
-    documents = render_tenant(released(TenantSpec.of_signup(derive_tenant_id("pool-seeded"), signup())), LAYOUT)
+    documents = render_tenant(released(spec_of(derive_tenant_id("pool-seeded"), signup())), LAYOUT)
     namespace = helm_release(documents)["metadata"]["namespace"]
     assert namespace in {doc["metadata"]["name"] for doc in seeded("Namespace")}
 
@@ -231,13 +233,15 @@ def test_whitespace_in_names_is_normalised_to_single_spaces_before_rendering() -
     [(DeploymentModel.REMOTE, {"aws_account_id": "222222222222", "region": "eu-west-1"})],
     ids=["remote"],
 )
-def test_remote_tenants_are_not_rendered_yet(model: DeploymentModel, extra: dict[str, Any]) -> None:
+def test_a_tenant_is_not_rendered_without_images_or_an_exact_chart_version(
+    model: DeploymentModel, extra: dict[str, Any]
+) -> None:
     request = signup(tier=Tier.ADVANCED, deployment_model=model, **extra)
     assert request.model is model
     with pytest.raises(InvalidSignup, match=model.value):
-        render_tenant(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
-    with pytest.raises(InvalidSignup, match=model.value):
-        tenant_files(TenantSpec.of_signup(derive_tenant_id(model.value), request), LAYOUT)
+        render_tenant(spec_of(derive_tenant_id(model.value), request, images=()), LAYOUT)
+    with pytest.raises(InvalidSignup, match="chart version"):
+        tenant_files(spec_of(derive_tenant_id(model.value), request, chart_version=None), LAYOUT)
 
 
 # ------------------------------------------------------------------ the GitOps repository's seed
@@ -289,9 +293,7 @@ def test_nothing_seeded_reconciles_the_remote_records() -> None:
 
 
 def valid_release() -> dict[str, Any]:
-    return helm_release(
-        render_tenant(TenantSpec.of_signup(derive_tenant_id("strict"), signup(tier=Tier.PREMIUM)), LAYOUT)
-    )
+    return helm_release(render_tenant(spec_of(derive_tenant_id("strict"), signup(tier=Tier.PREMIUM)), LAYOUT))
 
 
 def test_the_reference_release_is_valid() -> None:
