@@ -22,4 +22,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     current = step.registry.release if step.registry is not None else release(settings.release_parameter)
     change = commit_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout, release=current)
     metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
-    return change.wire()
+    return {**change.wire(), "reconcileTimeoutSeconds": settings.reconcile_timeout_seconds}

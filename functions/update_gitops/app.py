@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleStepInput
 from onboarding.runtime import gitops_repository
-from onboarding.settings import GitOpsSettings
+from onboarding.settings import UpdateGitOpsSettings
 from onboarding.steps.update_gitops import update_gitops
 
 
@@ -16,6 +16,7 @@ from onboarding.steps.update_gitops import update_gitops
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = GitOpsSettings()
+    settings = UpdateGitOpsSettings()
     step = parse(event=event, model=LifecycleStepInput)
-    return update_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout).wire()
+    change = update_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout)
+    return {**change.wire(), "reconcileTimeoutSeconds": settings.reconcile_timeout_seconds}

@@ -471,7 +471,7 @@ def test_validate_object_checks_ack_and_flux_kinds_against_their_crds() -> None:
     role["spec"]["inlinePolicies"] = [role["spec"]["inlinePolicies"]]
     with pytest.raises(ManifestInvalid, match="inlinePolicies"):
         validate_object(role)
-    release = {
+    release: dict[str, Any] = {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {"name": "t-acme", "namespace": "t-acme"},

@@ -130,6 +130,7 @@ def test_the_waiting_task_has_a_timeout() -> None:
 
     asl = json.loads((REPO / "statemachines" / "onboarding.asl.json").read_text())
     waiting = [n for n, s in asl["States"].items() if str(s.get("Resource", "")).endswith(".waitForTaskToken")]
-    assert waiting == ["StartArtifactBuild"]
-    state = asl["States"]["StartArtifactBuild"]
-    assert state.get("TimeoutSeconds") or state.get("TimeoutSecondsPath") or state.get("HeartbeatSeconds")
+    assert waiting == ["StartArtifactBuild", "AwaitReconcile"]
+    for name in waiting:
+        state = asl["States"][name]
+        assert state.get("TimeoutSeconds") or state.get("TimeoutSecondsPath") or state.get("HeartbeatSeconds"), name

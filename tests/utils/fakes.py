@@ -20,6 +20,7 @@ from onboarding.errors import (
     TransientError,
 )
 from onboarding.ports import Snapshot
+from onboarding.reconcile import ReconcileWaiter, Verdict
 from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
 
@@ -346,7 +347,7 @@ class Callbacks:
         self.calls: list[tuple[str, ...]] = []
 
     def succeed(self, task_token: str, output: Mapping[str, object]) -> bool:
-        self.calls.append(("succeed", task_token, str(output["digests"])))
+        self.calls.append(("succeed", task_token, str(output.get("digests", output))))
         return True
 
     def fail(self, task_token: str, error: str, cause: str) -> bool:
@@ -368,3 +369,28 @@ class Taken:
 
     def remove(self, build_id: str) -> None:
         self.build_id = ""
+
+
+class InMemoryReconcileStore:
+    """Verdicts and waiters per tenant, as DynamoReconcileStore keeps them."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+        self.waiters: dict[str, ReconcileWaiter] = {}
+
+    def put_verdict(self, verdict: Verdict) -> None:
+        self.verdicts.append(verdict)
+
+    def verdicts_since(self, tenant_id: str, since: datetime | None) -> list[Verdict]:
+        found = [v for v in self.verdicts if v.tenant_id == tenant_id and (since is None or v.at >= since)]
+        return sorted(found, key=lambda v: v.at)
+
+    def put_waiter(self, waiter: ReconcileWaiter) -> None:
+        self.waiters[waiter.tenant_id] = waiter
+
+    def waiter(self, tenant_id: str) -> ReconcileWaiter | None:
+        return self.waiters.get(tenant_id)
+
+    def remove_waiter(self, tenant_id: str, task_token: str) -> None:
+        if (w := self.waiters.get(tenant_id)) is not None and w.task_token == task_token:
+            del self.waiters[tenant_id]

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 
-from onboarding.payloads import LifecycleFailureInput, StepError
+from onboarding.payloads import GitOpsChange, LifecycleFailureInput, StepError, TenantCommit
 from onboarding.records import TenantRecord
 
 
 def execution_error(error: str) -> str:
     """The name the execution fails with: the step's error, except that "States." names are reserved."""
     return "Step" + error.removeprefix("States.") if error.startswith("States.") else error
+
+
+def timed_out_reason(tenant_id: str, operation: str, gitops: GitOpsChange | None) -> str:
+    """The reason of a wait for Flux that timed out: what was awaited, and for how long."""
+    awaited = "UninstallSucceeded" if operation == "offboard" else "the HelmRelease ready (Install/UpgradeSucceeded)"
+    version = f" at chart version {gitops.chart_version}" if isinstance(gitops, TenantCommit) else ""
+    waited = f" within {gitops.reconcile_timeout_seconds} s" if gitops and gitops.reconcile_timeout_seconds else ""
+    commit = f" after commit {gitops.commit[:12]}" if gitops and gitops.commit else ""
+    return f"Flux did not report {awaited} for tenant {tenant_id}{version}{waited}{commit}"
 
 
 def failure_reason(error: StepError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from onboarding.errors import BranchMoved, GitOpsConflict
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
@@ -42,7 +43,7 @@ def apply_files(
         except BranchMoved:
             sleep(rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
             continue
-        return GitOpsChange(commit=sha, changed=True, paths=sorted(changes))
+        return GitOpsChange(commit=sha, changed=True, paths=sorted(changes), committed_at=datetime.now(UTC))
     raise GitOpsConflict(f"the GitOps branch moved on each of {attempts} push attempts")
 
 

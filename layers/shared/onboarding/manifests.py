@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from onboarding.bootstrap import tenant_alert
 from onboarding.contract import DeploymentModel, Tier
 from onboarding.errors import InvalidSignup
 from onboarding.records import TenantSpec
@@ -204,7 +205,9 @@ def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]
     if spec.deployment_model is DeploymentModel.POOLED:
         return [_helm_release(spec, layout, namespace=layout.pool_namespace, source=source)]
     if spec.deployment_model in (DeploymentModel.SILOED, DeploymentModel.HYBRID):
-        return [_namespace(spec), _helm_release(spec, layout, namespace=spec.tenant_id, source=source)]
+        # notification-controller matches event sources by exact namespace: a tenant namespace needs its own Alert
+        alert = tenant_alert(spec.tenant_id, layout.cluster_name or "production")
+        return [_namespace(spec), _helm_release(spec, layout, namespace=spec.tenant_id, source=source), alert]
     if spec.deployment_model is DeploymentModel.REMOTE:
         # What the customer's own Flux applies: everything from the tenant's own ECR, nothing of other tenants.
         repository = {

@@ -23,8 +23,15 @@ def operation_outcome(
     plan: OperationPlan,
     git_commit: str,
     name_released_at: datetime | None,
+    reconciled_at: datetime | None = None,
 ) -> ContractModel:
-    base = {"tenant_id": tenant_id, "signup_id": plan.signup_id, "operation_id": operation_id}
+    base: dict[str, object] = {
+        "tenant_id": tenant_id,
+        "signup_id": plan.signup_id,
+        "operation_id": operation_id,
+        "verified": reconciled_at is not None,
+        "reconciled_at": reconciled_at,
+    }
     after = plan.after or plan.before
     if operation is Operation.OFFBOARD:
         assert name_released_at is not None, "an offboarding announces when the name is released"

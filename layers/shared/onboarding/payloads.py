@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
@@ -89,6 +90,16 @@ class GitOpsChange(StepModel):
     commit: str
     changed: bool
     paths: list[str]
+    committed_at: datetime | None = None  # when the change was pushed; Flux's verdict comes after it
+    reconcile_timeout_seconds: int = 0  # how long the wait for Flux's verdict on it may take
+
+
+class ReconcileResult(StepModel):
+    """Flux's verdict, as AwaitReconcile resumes the execution with (no reconciledAt: not verified)."""
+
+    reconciled_at: datetime | None = None
+    reason: str
+    revision: str | None = None
 
 
 class TenantCommit(GitOpsChange):
@@ -101,6 +112,7 @@ class TenantCommit(GitOpsChange):
 
 class ActivateInput(StepInput):
     gitops: TenantCommit
+    reconcile: ReconcileResult | None = None
     hybrid_resources: HybridResources | None = None
 
 
@@ -132,6 +144,7 @@ class Compensation(StepModel):
 class RecordFailureInput(StepInput):
     failed_step: str
     error: StepError
+    gitops: TenantCommit | None = None
     compensation: Compensation | None = None
     compensation_error: StepError | None = None  # compensation itself failed, after its retries
 
@@ -166,6 +179,7 @@ class LifecycleStepInput(LifecycleRequestInput):
 
 class CompleteOperationInput(LifecycleStepInput):
     gitops: GitOpsChange
+    reconcile: ReconcileResult | None = None
 
 
 class LifecycleRejectInput(LifecycleRequestInput):

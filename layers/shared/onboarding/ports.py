@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from onboarding.cidrs import CidrRegistry
 from onboarding.contract import ContractModel, DeploymentModel, Tier
+from onboarding.reconcile import ReconcileWaiter, Verdict
 from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
 
@@ -185,3 +186,21 @@ class TaskCallbacks(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+class ReconcileStore(Protocol):
+    """Flux's verdicts per tenant, and the execution (at most one per tenant) waiting for one."""
+
+    def put_verdict(self, verdict: Verdict) -> None: ...
+
+    def verdicts_since(self, tenant_id: str, since: datetime | None) -> list[Verdict]:
+        """The tenant's recorded verdicts at or after ``since`` (all of them for None), oldest first."""
+        ...
+
+    def put_waiter(self, waiter: ReconcileWaiter) -> None: ...
+
+    def waiter(self, tenant_id: str) -> ReconcileWaiter | None: ...
+
+    def remove_waiter(self, tenant_id: str, task_token: str) -> None:
+        """Forget the waiter if it still holds ``task_token`` (a newer wait is left alone)."""
+        ...

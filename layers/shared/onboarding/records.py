@@ -147,6 +147,7 @@ class TenantRecord(CamelModel):
     images: list[ImageRef] | None = None
     release_version: str | None = None
     chart_version: str | None = None
+    reconciled_at: datetime | None = None  # when Flux last reported the tenant's HelmRelease ready
     lock: OperationLock | None = None
     offboarded_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from onboarding.adapters.codebuild import CodeBuildArtifactBuilds
-    from onboarding.adapters.dynamodb import DynamoPendingBuilds, DynamoTenantStore
+    from onboarding.adapters.dynamodb import DynamoPendingBuilds, DynamoReconcileStore, DynamoTenantStore
     from onboarding.adapters.ecr import EcrTenantRegistry
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
@@ -131,3 +131,15 @@ def task_callbacks() -> StepFunctionsCallbacks:
     from onboarding.adapters.stepfunctions import StepFunctionsCallbacks
 
     return StepFunctionsCallbacks(client("stepfunctions"))
+
+
+def reconcile_store(table: str) -> DynamoReconcileStore:
+    from onboarding.adapters.dynamodb import DynamoReconcileStore
+
+    return DynamoReconcileStore(table, client("dynamodb"))
+
+
+def secret_value(secret_id: str) -> str:
+    from onboarding.adapters.secrets import read_secret
+
+    return read_secret(secret_id, client("secretsmanager"))

@@ -19,6 +19,10 @@ class _Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_nested_delimiter="__")
 
 
+class ReconcileTimeoutSettings(_Settings):
+    reconcile_timeout_seconds: int = Field(ge=10, le=86400, description="How long a change waits for Flux's verdict")
+
+
 class TenantStoreSettings(_Settings):
     tenants_table: str = Field(min_length=3)
     tenant_names_table: str = Field(min_length=3)
@@ -50,8 +54,12 @@ class GitOpsSettings(LayoutSettings):
     )
 
 
-class CommitGitOpsSettings(GitOpsSettings):
+class CommitGitOpsSettings(GitOpsSettings, ReconcileTimeoutSettings):
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
+
+
+class UpdateGitOpsSettings(GitOpsSettings, ReconcileTimeoutSettings):
+    pass
 
 
 class CompensateSettings(TenantStoreSettings, GitOpsSettings):
@@ -127,3 +135,12 @@ class RetentionSettings(_Settings):
 
 class RevertSettings(GitOpsSettings, TenantStoreSettings):
     pass
+
+
+class ReconcileSettings(_Settings):
+    reconcile_table: str = Field(min_length=3)
+    reconcile_feedback: Literal["flux", "none"] = Field(description="flux: wait for Flux's verdict; none: do not")
+
+
+class FluxReceiverSettings(TenantStoreSettings, ReconcileSettings):
+    flux_receiver_token_secret: str = Field(min_length=1, description="Secrets Manager secret of the master token")

@@ -61,6 +61,13 @@ LIFECYCLE_OPERATIONS: dict[str, tuple[Operation, type[LifecycleRequest]]] = {
 }
 
 
+class Verification(ContractModel):
+    """How an operation's outcome is known: Flux reported it, or it was only committed."""
+
+    verified: bool = Field(default=False, description="true: Flux reported it; false: committed, not verified.")
+    reconciled_at: datetime | None = Field(default=None, description="When Flux reported it (when verified).")
+
+
 class LifecycleOutcome(ContractModel):
     schema_version: Literal["1"] = "1"
     tenant_id: str
@@ -68,14 +75,14 @@ class LifecycleOutcome(ContractModel):
     operation_id: str
 
 
-class TenantOffboarded(LifecycleOutcome):
+class TenantOffboarded(LifecycleOutcome, Verification):
     """Detail of ``Tenant Offboarded``."""
 
     git_commit: str
     name_released_at: datetime
 
 
-class TenantTierChanged(LifecycleOutcome):
+class TenantTierChanged(LifecycleOutcome, Verification):
     """Detail of ``Tenant Tier Changed``."""
 
     from_tier: Tier
@@ -84,13 +91,13 @@ class TenantTierChanged(LifecycleOutcome):
     git_commit: str
 
 
-class TenantSuspended(LifecycleOutcome):
+class TenantSuspended(LifecycleOutcome, Verification):
     """Detail of ``Tenant Suspended``."""
 
     git_commit: str
 
 
-class TenantResumed(LifecycleOutcome):
+class TenantResumed(LifecycleOutcome, Verification):
     """Detail of ``Tenant Resumed``."""
 
     git_commit: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from datetime import datetime
 from typing import Literal
 
 from pydantic import EmailStr, Field, ValidationInfo, field_validator, model_validator
@@ -158,6 +159,13 @@ class TenantOnboarded(ContractModel):
     tier: Tier
     deployment_model: DeploymentModel
     git_commit: str
+    chart_version: str = Field(description="The exact tenant-chart version the tenant runs.")
+    reconciled_at: datetime | None = Field(
+        default=None, description="When Flux reported the tenant's HelmRelease ready (absent when not verified)."
+    )
+    verified: bool = Field(
+        description="true: Flux reported it ready; false: the state was committed, not verified (no feedback)."
+    )
 
 
 class OnboardingFailed(ContractModel):

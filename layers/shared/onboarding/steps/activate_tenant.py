@@ -9,12 +9,18 @@ from onboarding.records import HistoryEntry, TenantStatus
 
 
 def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: EventPublisher, now: Clock) -> str:
+    reconciled_at = step.reconcile.reconciled_at if step.reconcile else None
+    verdict = (
+        f"Flux {step.reconcile.reason} at {reconciled_at.isoformat()}"
+        if step.reconcile and reconciled_at
+        else ("committed, not verified by Flux")
+    )
     entry = HistoryEntry(
         at=now(),
         operation="onboard",
         execution=step.execution,
         outcome=TenantStatus.ACTIVE.value,
-        detail=step.gitops.commit,
+        detail=f"{step.gitops.commit} chart {step.gitops.chart_version}: {verdict}",
     )
     details: dict[str, object] = {}
     if step.hybrid_resources is not None:
@@ -22,6 +28,8 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
     details["images"] = [image.model_dump(mode="json", by_alias=True) for image in step.gitops.images]
     details["releaseVersion"] = step.gitops.release_version
     details["chartVersion"] = step.gitops.chart_version
+    if reconciled_at is not None:
+        details["reconciledAt"] = reconciled_at.isoformat()
     tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, details)
     publisher.publish(
         [
@@ -31,6 +39,9 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
                 tier=step.signup.tier,
                 deployment_model=step.signup.model,
                 git_commit=step.gitops.commit,
+                chart_version=step.gitops.chart_version,
+                reconciled_at=reconciled_at,
+                verified=reconciled_at is not None,
             )
         ]
     )

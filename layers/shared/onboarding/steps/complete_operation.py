@@ -22,13 +22,19 @@ def complete_operation(
 ) -> ContractModel:
     at = now()
     plan = step.plan
+    reconciled_at = step.reconcile.reconciled_at if step.reconcile else None
     commit = step.gitops.commit
     entry = HistoryEntry(
         at=at,
         operation=step.operation.value,
         execution=step.execution,
         outcome=plan.to_status.value,
-        detail=f"{step.operation_id} {commit}",
+        detail=f"{step.operation_id} {commit}: "
+        + (
+            f"Flux {step.reconcile.reason} at {reconciled_at.isoformat()}"
+            if step.reconcile and reconciled_at
+            else "committed, not verified by Flux"
+        ),
     )
     after = plan.after or plan.before
     tenants.finish_operation(
@@ -52,6 +58,7 @@ def complete_operation(
         plan=plan,
         git_commit=commit,
         name_released_at=release_at,
+        reconciled_at=reconciled_at,
     )
     publisher.publish([event])
     return event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from onboarding.contract import OperationFailed
-from onboarding.failures import failure_reason, not_undone, operation_completed
+from onboarding.failures import failure_reason, not_undone, operation_completed, timed_out_reason
 from onboarding.outcomes import operation_outcome
 from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
@@ -20,7 +20,10 @@ def fail_operation(
     now: Clock,
     name_release_after: timedelta,
 ) -> OperationFailed:
-    reason = failure_reason(step.error) + not_undone(step.compensation_error)
+    reason = failure_reason(step.error)
+    if step.failed_step == "AwaitReconcile" and step.error.error == "States.Timeout":
+        reason = timed_out_reason(step.tenant_id, step.operation.value, step.gitops)
+    reason += not_undone(step.compensation_error)
     record = tenants.get(step.tenant_id)
     done = operation_completed(step, record)
     if done:

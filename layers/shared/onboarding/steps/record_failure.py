@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onboarding.contract import OnboardingFailed, TenantOnboarded
 from onboarding.errors import TenantConflict
-from onboarding.failures import failure_reason, not_undone
+from onboarding.failures import failure_reason, not_undone, timed_out_reason
 from onboarding.payloads import RecordFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
@@ -22,11 +22,17 @@ def record_failure(
             tier=current.tier,
             deployment_model=current.deployment_model,
             git_commit=current.git_commit or "",
+            chart_version=current.chart_version or "",
+            reconciled_at=current.reconciled_at,
+            verified=current.reconciled_at is not None,
         )
         publisher.publish([onboarded])
         return onboarded
     at = now()
-    reason = failure_reason(step.error) + not_undone(step.compensation_error)
+    reason = failure_reason(step.error)
+    if step.failed_step == "AwaitReconcile" and step.error.error == "States.Timeout":
+        reason = timed_out_reason(step.tenant_id, "onboard", step.gitops)
+    reason += not_undone(step.compensation_error)
     compensated = step.compensation.compensated if step.compensation else False
     entry = HistoryEntry(
         at=at,
