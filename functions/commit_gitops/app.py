@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.runtime import gitops_repository, release
+from onboarding.runtime import gitops_repository, release, tenant_artifacts
 from onboarding.settings import CommitGitOpsSettings
 from onboarding.steps.commit_gitops import commit_gitops
 
@@ -20,6 +20,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = parse(event=event, model=StepInput)
     # a remote tenant's execution carries the release its images were copied from; the others read it now
     current = step.registry.release if step.registry is not None else release(settings.release_parameter)
-    change = commit_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout, release=current)
+    signup = step.signup
+    artifacts = None
+    if signup.aws_account_id is not None and signup.region is not None:  # a remote tenant
+        artifacts = tenant_artifacts(signup.aws_account_id, signup.region, step.tenant_id)
+    change = commit_gitops(
+        step, repo=gitops_repository(settings), layout=settings.gitops_layout, release=current, artifacts=artifacts
+    )
     metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
     return {**change.wire(), "reconcileTimeoutSeconds": settings.reconcile_timeout_seconds}

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleFailureInput
-from onboarding.runtime import gitops_repository, tenant_store
+from onboarding.runtime import gitops_repository, tenant_artifacts, tenant_store
 from onboarding.settings import RevertSettings
 from onboarding.steps.revert_gitops import revert_gitops
 
@@ -18,9 +18,14 @@ from onboarding.steps.revert_gitops import revert_gitops
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = RevertSettings()
     step = parse(event=event, model=LifecycleFailureInput)
+    plan = step.plan
+    artifacts = None
+    if plan is not None and plan.aws_account_id is not None and plan.region is not None:  # a remote tenant
+        artifacts = tenant_artifacts(plan.aws_account_id, plan.region, step.tenant_id)
     return revert_gitops(
         step,
         repo=gitops_repository(settings),
         layout=settings.gitops_layout,
         tenants=tenant_store(settings),
+        artifacts=artifacts,
     ).wire()

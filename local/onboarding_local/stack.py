@@ -133,6 +133,10 @@ class LocalStack:
         self.git.start()
         self.release_registry = Registry(self.workdir / "registries", "release").start()
         self.tenant_registry = Registry(self.workdir / "registries", "tenant-ecr").start()
+        # every ECR host (a remote tenant's registry) is the local tenant registry, for in-process handlers too
+        endpoints = {"REGISTRY_ENDPOINTS": json.dumps({"*": f"http://{self.tenant_registry.host}"})}
+        self.base_env.update(endpoints)
+        self._changes.setenv(endpoints)
 
     def _compose(self) -> None:
         self.codebuild = CodeBuildEmulator(self.tenant_registry.host, self._put_raw_event)

@@ -78,10 +78,14 @@ def test_registry_reuses_existing_repositories_and_compensation_deletes_only_its
         (f"{tenant_id}/api", False),
         (f"{tenant_id}/worker", True),
     ]
+    # the chart and the manifests artifact get repositories of their own; only the manifests' tag moves
+    assert registry.repos[f"{tenant_id}/manifests"].get("mutable") == "true"
+    assert "mutable" not in registry.repos[f"{tenant_id}/charts/tenant"]
     removed = remove_created_repositories(
         step(), accounts=Accounts(), registry_for=lambda c, r: registry, image_names=["api", "worker"]
     )
-    assert removed == [f"{tenant_id}/worker"] and set(registry.repos) == {f"{tenant_id}/api", "other/app"}
+    assert removed == [f"{tenant_id}/worker", f"{tenant_id}/charts/tenant", f"{tenant_id}/manifests"]
+    assert set(registry.repos) == {f"{tenant_id}/api", "other/app"}
 
 
 def test_the_build_gets_the_images_by_digest_and_the_token_stays_out_of_it() -> None:

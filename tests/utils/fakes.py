@@ -330,9 +330,9 @@ class Registry:
     def __init__(self, existing: set[str] | None = None) -> None:
         self.repos: dict[str, dict[str, str]] = {name: {} for name in existing or set()}
 
-    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
+    def ensure(self, name: str, tags: Mapping[str, str], *, mutable: bool = False) -> tuple[str, bool]:
         created = name not in self.repos
-        self.repos.setdefault(name, dict(tags))
+        self.repos.setdefault(name, {**tags, **({"mutable": "true"} if mutable else {})})
         return f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/{name}", created
 
     def created_by(self, names: list[str], execution: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from onboarding.cidrs import CidrRegistry
 from onboarding.contract import ContractModel, DeploymentModel, Tier
+from onboarding.delivery import Artifact
 from onboarding.reconcile import ReconcileWaiter, Verdict
 from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
@@ -149,8 +150,9 @@ class TenantAccounts(Protocol):
 
 
 class TenantRegistryClient(Protocol):
-    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
-        """The repository's URI, and whether this call created it (scan on push, immutable, lifecycle)."""
+    def ensure(self, name: str, tags: Mapping[str, str], *, mutable: bool = False) -> tuple[str, bool]:
+        """The repository's URI, and whether this call created it (scan on push, immutable tags unless
+        ``mutable``, lifecycle)."""
         ...
 
     def created_by(self, names: list[str], execution: str) -> list[str]:
@@ -203,4 +205,12 @@ class ReconcileStore(Protocol):
 
     def remove_waiter(self, tenant_id: str, task_token: str) -> None:
         """Forget the waiter if it still holds ``task_token`` (a newer wait is left alone)."""
+        ...
+
+
+class ArtifactRegistry(Protocol):
+    """An OCI registry an artifact is pushed to (a remote tenant's own ECR)."""
+
+    def push(self, repository: str, artifact: Artifact, tag: str) -> str:
+        """Push the artifact under ``tag``; returns its manifest digest."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.payloads import StepInput
 from onboarding.ports import TenantAccounts, TenantRegistryClient
 
@@ -39,6 +40,7 @@ def remove_created_repositories(
     )
     removed = []
     candidates = [repository_name(step.tenant_id, image) for image in image_names]
+    candidates += [chart_repository(step.tenant_id), manifests_repository(step.tenant_id)]
     for name in registry.created_by(candidates, step.execution):
         if registry.delete(name):
             removed.append(name)

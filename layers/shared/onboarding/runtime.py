@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from onboarding.adapters.ecr import EcrTenantRegistry
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
+    from onboarding.adapters.oci import OciRegistry
     from onboarding.adapters.s3 import S3DocumentStore
     from onboarding.adapters.secrets import SecretsManagerStore
     from onboarding.adapters.ssm import SsmHybridActivations
@@ -143,3 +144,12 @@ def secret_value(secret_id: str) -> str:
     from onboarding.adapters.secrets import read_secret
 
     return read_secret(secret_id, client("secretsmanager"))
+
+
+def tenant_artifacts(account: str, region: str, tenant_id: str) -> OciRegistry:
+    """The remote tenant's own ECR, through its onboarding role (the manifests artifact is pushed there)."""
+    from onboarding.adapters.oci import OciRegistry
+    from onboarding.remote import role_arn
+
+    credentials = remote_accounts().assume(role_arn(account, tenant_id), tenant_id, f"deliver-{tenant_id}"[:64])
+    return OciRegistry.ecr(f"{account}.dkr.ecr.{region}.amazonaws.com", credentials, region)

@@ -41,14 +41,14 @@ class EcrTenantRegistry:
                     return None
                 raise
 
-    def ensure(self, name: str, tags: Mapping[str, str]) -> tuple[str, bool]:
+    def ensure(self, name: str, tags: Mapping[str, str], *, mutable: bool = False) -> tuple[str, bool]:
         repo: dict[str, Any] | None = None
         with translated(f"ecr:CreateRepository {name}"):
             try:
                 repo = dict(
                     self._client.create_repository(
                         repositoryName=name,
-                        imageTagMutability="IMMUTABLE",
+                        imageTagMutability="MUTABLE" if mutable else "IMMUTABLE",
                         imageScanningConfiguration={"scanOnPush": True},
                         encryptionConfiguration={"encryptionType": "AES256"},
                         tags=[{"Key": k, "Value": v} for k, v in tags.items()],

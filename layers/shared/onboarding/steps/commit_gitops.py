@@ -7,14 +7,22 @@ a bound; past the bound the state machine's own Retry takes over (GitOpsConflict
 
 from __future__ import annotations
 
+from onboarding.delivery import deliver
 from onboarding.gitops import apply_files
-from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
+from onboarding.manifests import GitOpsLayout, remote_path, tenant_files, tenant_paths
 from onboarding.payloads import StepInput, TenantCommit
-from onboarding.ports import GitOpsRepository
+from onboarding.ports import ArtifactRegistry, GitOpsRepository
 from onboarding.records import Release
 
 
-def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayout, release: Release) -> TenantCommit:
+def commit_gitops(
+    step: StepInput,
+    *,
+    repo: GitOpsRepository,
+    layout: GitOpsLayout,
+    release: Release,
+    artifacts: ArtifactRegistry | None = None,
+) -> TenantCommit:
     spec = step.spec(release)
     files = tenant_files(spec, layout)
     message = (
@@ -24,6 +32,8 @@ def commit_gitops(step: StepInput, *, repo: GitOpsRepository, layout: GitOpsLayo
     # every other path the tenant may own is absent (a re-driven tenant may have changed model)
     desired: dict[str, bytes | None] = {**dict.fromkeys(tenant_paths(step.tenant_id)), **files}
     change = apply_files(repo, desired, message)
+    if artifacts is not None:  # a remote tenant: its own cluster reads its manifests from its own ECR
+        deliver(artifacts, step.tenant_id, desired.get(remote_path(step.tenant_id)), change.commit)
     return TenantCommit(
         **change.model_dump(),
         chart_version=release.chart_version,

@@ -6,6 +6,7 @@ it, so compensation deletes those and nothing else.
 
 from __future__ import annotations
 
+from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.errors import InvalidSignup
 from onboarding.payloads import RegistryRepository, StepInput, TenantRegistry
 from onboarding.ports import TenantAccounts
@@ -32,6 +33,9 @@ def ensure_tenant_registry(
         name = repository_name(step.tenant_id, image.name)
         uri, created = registry.ensure(name, tags)
         repositories.append(RegistryRepository(name=name, uri=uri, created=created))
+    # the tenant chart (copied by the build) and the tenant's manifests (a Flux artifact, re-tagged `latest`)
+    registry.ensure(chart_repository(step.tenant_id), tags)
+    registry.ensure(manifests_repository(step.tenant_id), tags, mutable=True)
     return TenantRegistry(
         role_arn=arn,
         account=account,

@@ -24,6 +24,8 @@ def build_environment(step: StepInput) -> dict[str, str]:
         "TARGET_REGION": registry.region,
         "TARGET_PREFIX": step.tenant_id,
         "RELEASE_VERSION": release.version,
+        # the tenant chart, into <tenant>/charts/tenant: the customer's cluster pulls it from its own ECR
+        "SOURCE_CHARTS": f"tenant={release.registry}/charts/tenant:{release.chart_version}",
         "TENANT_ROLE_ARN": registry.role_arn,
         "EXTERNAL_ID": step.tenant_id,
     }

@@ -65,6 +65,8 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
         to_status=to_status,
         before=before,
         after=after,
+        aws_account_id=record.aws_account_id,  # remote tenants: where their registry and manifests live
+        region=record.region,
     )
 
 

@@ -6,10 +6,11 @@ neither; offboarding deletes the file and Flux prunes what it described.
 
 from __future__ import annotations
 
+from onboarding.delivery import deliver
 from onboarding.gitops import apply_files, desired_files
-from onboarding.manifests import GitOpsLayout
+from onboarding.manifests import GitOpsLayout, remote_path
 from onboarding.payloads import GitOpsChange, LifecycleStepInput, OperationPlan
-from onboarding.ports import GitOpsRepository
+from onboarding.ports import ArtifactRegistry, GitOpsRepository
 
 
 def describe(plan: OperationPlan) -> str:
@@ -22,9 +23,19 @@ def describe(plan: OperationPlan) -> str:
     return "Suspend" if plan.after.suspended else "Resume"
 
 
-def update_gitops(step: LifecycleStepInput, *, repo: GitOpsRepository, layout: GitOpsLayout) -> GitOpsChange:
+def update_gitops(
+    step: LifecycleStepInput,
+    *,
+    repo: GitOpsRepository,
+    layout: GitOpsLayout,
+    artifacts: ArtifactRegistry | None = None,
+) -> GitOpsChange:
     message = (
         f"{describe(step.plan)} tenant {step.tenant_id}\n\n"
         f"Operation: {step.operation.value} {step.operation_id}\nExecution: {step.execution}\n"
     )
-    return apply_files(repo, desired_files(step.tenant_id, step.plan.after, layout), message)
+    desired = desired_files(step.tenant_id, step.plan.after, layout)
+    change = apply_files(repo, desired, message)
+    if artifacts is not None:  # a remote tenant: its cluster reads the new state from its own ECR
+        deliver(artifacts, step.tenant_id, desired.get(remote_path(step.tenant_id)), change.commit)
+    return change

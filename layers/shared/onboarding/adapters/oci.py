@@ -1,0 +1,76 @@
+"""An OCI registry (the tenant's ECR): pushing a Flux artifact with the distribution API, no client binary.
+
+ECR is reached with the tenant role's credentials: ``ecr:GetAuthorizationToken`` gives the Basic
+credentials the registry API takes. Locally, ``REGISTRY_ENDPOINTS`` maps ECR hosts to the local registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import boto3
+
+from onboarding.adapters.aws import translated
+from onboarding.delivery import OCI_MANIFEST_TYPE, Artifact, digest_of
+from onboarding.errors import StorageError, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
+
+class OciRegistry:
+    def __init__(self, host: str, authorization: str | None = None, base_url: str | None = None) -> None:
+        self._host = host
+        self._auth = authorization
+        self._base = base_url or f"https://{host}"
+
+    def __repr__(self) -> str:  # the authorization never reaches a log line
+        return f"OciRegistry({self._host!r})"
+
+    @classmethod
+    def ecr(cls, host: str, credentials: Mapping[str, str], region: str) -> OciRegistry:
+        """The tenant's ECR, authorized with the assumed role's credentials (or the local registry)."""
+        endpoints = json.loads(os.environ.get("REGISTRY_ENDPOINTS") or "{}")
+        local = endpoints.get(host) or endpoints.get("*")
+        if local:
+            return cls(host, None, local)
+        client: ECRClient = boto3.client("ecr", region_name=region, **credentials)  # type: ignore[call-overload]
+        with translated("ecr:GetAuthorizationToken"):
+            token = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        return cls(host, f"Basic {token}")
+
+    def _request(self, method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> str:
+        request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - https or a local registry
+        if self._auth:
+            request.add_header("Authorization", self._auth)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return str(response.headers.get("Location") or "")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode("utf-8", "replace")
+            if exc.code in (429, 500, 502, 503, 504):
+                raise TransientError(f"registry {self._host} {method} {exc.code}: {detail}") from exc
+            raise StorageError(f"registry {self._host} {method} refused ({exc.code}): {detail}") from exc
+        except OSError as exc:  # a reset or a timeout: the push is idempotent by digest, so it is retried
+            raise TransientError(f"registry {self._host} {method}: {type(exc).__name__}: {exc}") from exc
+
+    def _blob(self, repository: str, data: bytes) -> None:
+        location = self._request("POST", f"{self._base}/v2/{repository}/blobs/uploads/")
+        if location.startswith("/"):
+            location = self._base + location
+        separator = "&" if "?" in location else "?"
+        self._request("PUT", f"{location}{separator}digest={digest_of(data)}", data, "application/octet-stream")
+
+    def push(self, repository: str, artifact: Artifact, tag: str) -> str:
+        """Push the artifact's blobs and manifest under ``tag``; returns the manifest's digest."""
+        self._blob(repository, artifact.config)
+        self._blob(repository, artifact.layer)
+        self._request("PUT", f"{self._base}/v2/{repository}/manifests/{tag}", artifact.manifest, OCI_MANIFEST_TYPE)
+        return artifact.digest
