@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 
+import pytest
 import yaml
 
 from onboarding.contract import SignupRequested
@@ -87,3 +88,15 @@ def test_the_customer_sync_reads_only_its_own_ecr_and_validates() -> None:
     assert source["spec"]["provider"] == "aws" and kustomization["spec"]["prune"] is True
     for document in documents:
         validate_object(document)
+
+
+def test_the_customer_sync_command_prints_it_and_names_a_bad_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from onboarding.cli import main
+
+    assert main(["customer-sync", "--tenant-id", "t-x-0123456789", "--account", "222222222222",
+                 "--region", "eu-west-1"]) == 0  # fmt: skip
+    assert list(yaml.safe_load_all(capsys.readouterr().out)) == list(
+        yaml.safe_load_all(customer_sync("t-x-0123456789", "222222222222", "eu-west-1"))
+    )
+    assert main(["customer-sync", "--tenant-id", "t-x-0123456789", "--account", "12", "--region", "eu-west-1"]) == 2
+    assert "--account" in capsys.readouterr().err

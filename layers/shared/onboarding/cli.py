@@ -12,6 +12,7 @@ the path of each, one per line. An existing file with other content is never ove
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--interval", default="5m", help="reconcile interval of the Flux objects (default: 5m)")
     boot.add_argument("--ingress-namespace", default="ingress-nginx", help="the ingress controller's namespace")
     boot.add_argument("--force", action="store_true", help="overwrite existing files whose content differs")
+    sync = commands.add_parser(
+        "customer-sync",
+        help="print the Flux objects a remote customer applies once in its own cluster",
+        description="Print the OCIRepository (provider aws) and Kustomization a remote customer applies in its own "
+        "cluster: its Flux then reads only its own tenant's manifests, from its own ECR. See "
+        "docs/remote-customer-runbook.md.",
+    )
+    sync.add_argument("--tenant-id", required=True, help="the tenant's id (t-...)")
+    sync.add_argument("--account", required=True, help="the customer's AWS account id (12 digits)")
+    sync.add_argument("--region", required=True, help="the region of the customer's ECR")
     return parser
 
 
@@ -126,10 +137,27 @@ def gitops_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_customer_sync(args: argparse.Namespace) -> int:
+    from onboarding.contract import ACCOUNT_ID_PATTERN, REGION_PATTERN, TENANT_ID_FIELD_PATTERN
+    from onboarding.delivery import customer_sync
+
+    for flag, value, pattern in (
+        ("--tenant-id", args.tenant_id, TENANT_ID_FIELD_PATTERN),
+        ("--account", args.account, ACCOUNT_ID_PATTERN),
+        ("--region", args.region, REGION_PATTERN),
+    ):
+        if not re.fullmatch(pattern.strip("^$"), value):
+            return _fail("customer-sync", f"{flag}: {value!r} does not match {pattern}", USAGE_ERROR)
+    sys.stdout.write(customer_sync(args.tenant_id, args.account, args.region))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "gitops-bootstrap":
         return gitops_bootstrap(args)
+    if args.command == "customer-sync":
+        return print_customer_sync(args)
     return _fail(args.command, "unknown command", USAGE_ERROR)  # pragma: no cover - argparse refuses it first
 
 
