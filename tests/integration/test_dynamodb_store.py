@@ -33,11 +33,13 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         for logical in ("TenantsTable", "TenantNamesTable"):
             props = template.resolve(template.resources[logical]["Properties"])
+            indexes = {k: props[k] for k in ("GlobalSecondaryIndexes",) if k in props}
             client.create_table(
                 TableName=logical,
                 KeySchema=props["KeySchema"],
                 AttributeDefinitions=props["AttributeDefinitions"],
                 BillingMode=props["BillingMode"],
+                **indexes,
             )
         yield DynamoTenantStore("TenantsTable", "TenantNamesTable", client=client)
 
@@ -142,3 +144,12 @@ def test_a_lock_is_exclusive_until_its_lease_expires(store: DynamoTenantStore) -
     store.acquire_lock(store.get("t-a"), late)  # type: ignore[arg-type]
     got = store.get("t-a")
     assert got is not None and got.lock is not None and got.lock.execution == "op-3"
+
+
+def test_the_fleet_by_status_is_a_query_of_the_status_index(store: DynamoTenantStore) -> None:
+    for i in range(3):
+        store.register(record(f"t-{i}", f"Acme {i}", f"t-{i}"), redrive_of=None)
+    store.mark_failed(record("t-1", "Acme 1", "t-1"), "t-1", "CommitGitOps", "boom", entry("FAILED", "t-1"))
+    assert [r.tenant_id for r in store.by_status(TenantStatus.ONBOARDING)] == ["t-0", "t-2"]
+    assert [(r.tenant_id, r.failed_step) for r in store.by_status(TenantStatus.FAILED)] == [("t-1", "CommitGitOps")]
+    assert store.by_status(TenantStatus.ACTIVE) == []

@@ -19,18 +19,29 @@ from onboarding.errors import (
     TenantNameTaken,
     TransientError,
 )
-from onboarding.ports import Snapshot
+from onboarding.identity import name_key
+from onboarding.ports import ActivationInfo, Snapshot
 from onboarding.reconcile import ReconcileWaiter, Verdict
 from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
+
+
+class NameClaims(dict[str, str]):
+    """Name claims by claim key (``identity.name_key``, a hash); ``in`` also takes a display name, as tests ask."""
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and super().__contains__(name_key(key)))
 
 
 class InMemoryTenantStore:
     def __init__(self) -> None:
         self.records: dict[str, TenantRecord] = {}
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str] = NameClaims()
         self.released: dict[str, datetime] = {}
         self.cidrs = CidrRegistry(version=0, claims=[])
         self.writes = 0
+
+    def by_status(self, status: TenantStatus) -> list[TenantRecord]:
+        return sorted((r for r in self.records.values() if r.status is status), key=lambda r: r.tenant_id)
 
     def cidr_registry(self) -> CidrRegistry:
         return self.cidrs
@@ -272,15 +283,38 @@ class InMemoryIdempotencyStore:
 
 
 class FakeActivations:
+    """SSM hybrid activations. ``lose_create_replies``: that many next creations take effect, then raise as a
+    lost reply does; ``fail_find``/``fail_delete``: raise that error instead of answering."""
+
     def __init__(self) -> None:
         self.live: dict[str, dict[str, Any]] = {}
+        self.created = 0
+        self.expired: set[str] = set()
+        self.lose_create_replies = 0
+        self.fail_find: Exception | None = None
+        self.fail_delete: Exception | None = None
 
     def create(self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Any) -> tuple[str, str]:
-        activation_id = f"act-{len(self.live) + 1}"
+        self.created += 1
+        activation_id = f"act-{self.created}"
         self.live[activation_id] = {"name": name, "limit": registration_limit, "expires": expires, "tags": dict(tags)}
-        return activation_id, f"SECRET-CODE-{len(self.live)}"
+        if self.lose_create_replies > 0:
+            self.lose_create_replies -= 1
+            raise TransientError("ssm:CreateActivation: Read timeout on endpoint URL")
+        return activation_id, f"SECRET-CODE-{self.created}"
+
+    def find(self, *, name: str, tags: Mapping[str, str]) -> list[ActivationInfo]:
+        if self.fail_find is not None:
+            raise self.fail_find
+        return [
+            ActivationInfo(activation_id=activation_id, tags=dict(a["tags"]), expired=activation_id in self.expired)
+            for activation_id, a in self.live.items()
+            if a["name"] == name and all(a["tags"].get(k) == v for k, v in tags.items())
+        ]
 
     def delete(self, activation_id: str) -> bool:
+        if self.fail_delete is not None:
+            raise self.fail_delete
         return self.live.pop(activation_id, None) is not None
 
 

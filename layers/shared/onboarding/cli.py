@@ -12,6 +12,7 @@ the path of each, one per line. An existing file with other content is never ove
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from onboarding.bootstrap import (
     InvalidBootstrapOption,
     bootstrap_files,
 )
+from onboarding.records import TenantStatus
 
 PROG = "tenant-onboarding"
 USAGE_ERROR = 2  # argparse's own exit status for bad usage
@@ -73,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--tenant-id", required=True, help="the tenant's id (t-...)")
     sync.add_argument("--account", required=True, help="the customer's AWS account id (12 digits)")
     sync.add_argument("--region", required=True, help="the region of the customer's ECR")
+    fleet = commands.add_parser(
+        "tenants",
+        help="the fleet of a deployed stack: every tenant, the tenants in one status, or one tenant's timeline",
+        description="Read the tenants of a deployed stack (its TenantsTableName output) through the status "
+        "index: a query per status, never a scan. The same views as `onboarding-local tenants`.",
+    )
+    fleet.add_argument("tenant_id", nargs="?", metavar="TENANT_ID", help="show this tenant's timeline")
+    fleet.add_argument("--stack", required=True, help="the deployed stack's name")
+    fleet.add_argument("--status", choices=[s.value for s in TenantStatus], help="only the tenants in this status")
+    fleet.add_argument("--region", help="the stack's region (default: the AWS CLI's)")
+    fleet.add_argument("--json", action="store_true", help="print JSON instead of the table or timeline")
     return parser
 
 
@@ -137,6 +150,36 @@ def gitops_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_tenants(args: argparse.Namespace) -> int:
+    """`tenants --stack`: the fleet of a deployed stack, by status index queries (never a scan)."""
+    from onboarding.errors import OnboardingError
+    from onboarding.fleet_view import tenant_timeline, tenants_table
+    from onboarding.runtime import deployed_tenant_store
+
+    try:
+        store = deployed_tenant_store(args.stack, args.region)
+        if store is None:
+            return _fail("tenants", f"--stack: {args.stack} has no TenantsTableName output", USAGE_ERROR)
+        if args.tenant_id:
+            record = store.get(args.tenant_id)
+            if record is None:
+                return _fail("tenants", f"no tenant {args.tenant_id} in stack {args.stack}", 1)
+            records = [record]
+        else:
+            statuses = [TenantStatus(args.status)] if args.status else list(TenantStatus)
+            records = [r for status in statuses for r in store.by_status(status)]
+    except OnboardingError as exc:
+        return _fail("tenants", str(exc), 1)
+    tenants = sorted((r.item() for r in records), key=lambda r: (str(r.get("createdAt", "")), r["tenantId"]))
+    if args.json:
+        sys.stdout.write(json.dumps(tenants[0] if args.tenant_id else tenants, indent=2, ensure_ascii=False) + "\n")
+    elif args.tenant_id:
+        tenant_timeline(tenants[0])
+    else:
+        tenants_table(tenants)
+    return 0
+
+
 def print_customer_sync(args: argparse.Namespace) -> int:
     from onboarding.contract import ACCOUNT_ID_PATTERN, REGION_PATTERN, TENANT_ID_FIELD_PATTERN
     from onboarding.delivery import customer_sync
@@ -158,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gitops_bootstrap(args)
     if args.command == "customer-sync":
         return print_customer_sync(args)
+    if args.command == "tenants":
+        return show_tenants(args)
     return _fail(args.command, "unknown command", USAGE_ERROR)  # pragma: no cover - argparse refuses it first
 
 

@@ -17,6 +17,10 @@ from onboarding.records import HistoryEntry, OperationLock, TenantRecord, Tenant
 class TenantStore(Protocol):
     def get(self, tenant_id: str) -> TenantRecord | None: ...
 
+    def by_status(self, status: TenantStatus) -> list[TenantRecord]:
+        """Every tenant in ``status``, ordered by tenant id (an index query, never a scan)."""
+        ...
+
     def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
         """Write the record in status ONBOARDING and claim its name, atomically.
 
@@ -113,11 +117,27 @@ class GitOpsRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ActivationInfo:
+    """A hybrid activation as Systems Manager describes it: never its code, which SSM returns only at creation."""
+
+    activation_id: str
+    tags: Mapping[str, str]
+    expired: bool
+
+
 class HybridActivations(Protocol):
     def create(
         self, *, name: str, role: str, registration_limit: int, expires: datetime, tags: Mapping[str, str]
     ) -> tuple[str, str]:
-        """Create a Systems Manager hybrid activation; returns (activation id, activation code)."""
+        """Create a Systems Manager hybrid activation; returns (activation id, activation code).
+
+        Not idempotent: a call whose reply was lost may still have created one (found again by its tags).
+        """
+        ...
+
+    def find(self, *, name: str, tags: Mapping[str, str]) -> list[ActivationInfo]:
+        """The activations created with DefaultInstanceName ``name`` that carry every tag in ``tags``."""
         ...
 
     def delete(self, activation_id: str) -> bool:

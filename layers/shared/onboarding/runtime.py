@@ -153,3 +153,15 @@ def tenant_artifacts(account: str, region: str, tenant_id: str) -> OciRegistry:
 
     credentials = remote_accounts().assume(role_arn(account, tenant_id), tenant_id, f"deliver-{tenant_id}"[:64])
     return OciRegistry.ecr(f"{account}.dkr.ecr.{region}.amazonaws.com", credentials, region)
+
+
+def deployed_tenant_store(stack: str, region: str | None) -> DynamoTenantStore | None:
+    """The tenant store of a deployed stack, found by its TenantsTableName output (None without one)."""
+    import boto3
+
+    from onboarding.adapters.cloudformation import stack_outputs
+    from onboarding.adapters.dynamodb import DynamoTenantStore
+
+    session = boto3.session.Session(region_name=region)
+    table = stack_outputs(stack, session.client("cloudformation")).get("TenantsTableName")
+    return DynamoTenantStore(table, "", client=session.client("dynamodb")) if table else None

@@ -8,7 +8,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from onboarding.adapters.aws import translated
-from onboarding.records import HistoryEntry, TenantRecord
+from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -21,6 +21,7 @@ CONTENTION = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
+STATUS_INDEX = "StatusIndex"
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -66,3 +67,22 @@ class TenantTables:
             )
         item = response.get("Item")
         return TenantRecord.model_validate(from_item(item)) if item else None
+
+    def by_status(self, status: TenantStatus) -> list[TenantRecord]:
+        """Every tenant in ``status``, by tenant id: a query of StatusIndex, never a scan."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._tenants,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status.value}},
+        }
+        with translated(f"dynamodb:Query {STATUS_INDEX} {status.value}"):
+            while True:
+                page = self._client.query(**kwargs)
+                items += page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [TenantRecord.model_validate(from_item(item)) for item in items]
