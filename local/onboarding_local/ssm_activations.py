@@ -3,6 +3,11 @@
 ``CreateActivation``, ``DescribeActivations`` and ``DeleteActivation`` are added to moto's SSM
 service with the documented request and response shapes and errors, so the pipeline runs the same
 code path locally as on AWS. State lives on moto's SSM backend, so a moto reset clears it.
+
+``DescribeActivations`` filters as SSM does (``ActivationIds``, ``DefaultInstanceName``, ``IamRole``; any other
+key is ``InvalidFilter``), pages with ``MaxResults`` (1-50) and ``NextToken``, and returns each activation's
+``Tags``. For tests, :func:`lose_replies` makes the next calls of an operation take effect and then answer with
+an error, as a reply lost after the call took effect (a read timeout) looks to the caller.
 """
 
 from __future__ import annotations
@@ -53,6 +58,35 @@ def _activations(backend: Any) -> dict[str, Activation]:
     return store
 
 
+@dataclass
+class _LostReply:
+    code: str
+    remaining: int
+
+
+_LOST: dict[str, _LostReply] = {}  # operation -> the replies still to lose (for tests; cleared with the stack)
+FILTER_ATTRIBUTES = {
+    "ActivationIds": "activation_id",
+    "DefaultInstanceName": "default_instance_name",
+    "IamRole": "iam_role",
+}
+MAX_PAGE = 50
+
+
+def lose_replies(operation: str, times: int = 1, code: str = "RequestTimeout") -> None:
+    """The next ``times`` calls of ``operation`` (CreateActivation, DeleteActivation) take effect, then fail
+    with ``code``: the caller cannot tell whether they did, as after a read timeout on AWS. For tests."""
+    _LOST[operation] = _LostReply(code=code, remaining=times)
+
+
+def _reply_lost(operation: str) -> str | None:
+    lost = _LOST.get(operation)
+    if lost is None or lost.remaining <= 0:
+        return None
+    lost.remaining -= 1
+    return lost.code
+
+
 def install(changes: ProcessChanges) -> None:
     """Add the three operations to moto's SSM responses (removed again when ``changes`` are restored)."""
     from moto.core.exceptions import JsonRESTError
@@ -66,6 +100,21 @@ def install(changes: ProcessChanges) -> None:
     class InvalidActivationId(JsonRESTError):
         def __init__(self, activation_id: str) -> None:
             super().__init__("InvalidActivationId", f"Activation ID {activation_id} is not valid.")
+
+    class InvalidFilter(JsonRESTError):
+        def __init__(self, message: str) -> None:
+            super().__init__("InvalidFilter", message)
+
+    class InvalidNextToken(JsonRESTError):
+        def __init__(self) -> None:
+            super().__init__("InvalidNextToken", "The specified token is not valid.")
+
+    class LostReply(JsonRESTError):
+        def __init__(self, code: str) -> None:
+            super().__init__(code, "the reply was lost after the call took effect (injected by the local stack)")
+
+    _LOST.clear()
+    changes.on_restore(_LOST.clear)
 
     def create_activation(self: Any) -> ActionResult:
         role = self._get_param("IamRole")
@@ -93,24 +142,39 @@ def install(changes: ProcessChanges) -> None:
             tags=self._get_param("Tags") or [],
         )
         _activations(self.ssm_backend)[activation.activation_id] = activation
+        lost = _reply_lost("CreateActivation")
+        if lost is not None:
+            raise LostReply(lost)
         return ActionResult({"ActivationId": activation.activation_id, "ActivationCode": activation.activation_code})
 
     def describe_activations(self: Any) -> ActionResult:
-        found = list(_activations(self.ssm_backend).values())
+        found = sorted(_activations(self.ssm_backend).values(), key=lambda a: (a.created, a.activation_id))
         for flt in self._get_param("Filters") or []:
-            key, values = flt["FilterKey"], set(flt.get("FilterValues", []))
-            attribute = {
-                "ActivationIds": "activation_id",
-                "DefaultInstanceName": "default_instance_name",
-                "IamRole": "iam_role",
-            }[key]
-            found = [a for a in found if getattr(a, attribute) in values]
-        return ActionResult({"ActivationList": [a.describe() for a in found]})
+            key, values = flt.get("FilterKey"), set(flt.get("FilterValues", []))
+            if key not in FILTER_ATTRIBUTES:
+                raise InvalidFilter(f"FilterKey {key!r} is not one of {', '.join(FILTER_ATTRIBUTES)}")
+            found = [a for a in found if getattr(a, FILTER_ATTRIBUTES[key]) in values]
+        size = int(self._get_param("MaxResults", MAX_PAGE))
+        if not 1 <= size <= MAX_PAGE:
+            raise ValidationException(f"MaxResults must be between 1 and {MAX_PAGE}")
+        token = self._get_param("NextToken")
+        start = 0
+        if token is not None:
+            if not str(token).isdigit() or int(token) > len(found):
+                raise InvalidNextToken()
+            start = int(token)
+        page: dict[str, Any] = {"ActivationList": [a.describe() for a in found[start : start + size]]}
+        if start + size < len(found):
+            page["NextToken"] = str(start + size)
+        return ActionResult(page)
 
     def delete_activation(self: Any) -> ActionResult:
         activation_id = self._get_param("ActivationId")
         if _activations(self.ssm_backend).pop(activation_id, None) is None:
             raise InvalidActivationId(activation_id)
+        lost = _reply_lost("DeleteActivation")
+        if lost is not None:
+            raise LostReply(lost)
         return ActionResult({})
 
     changes.patch(SimpleSystemManagerResponse, "create_activation", create_activation)

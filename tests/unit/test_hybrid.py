@@ -12,8 +12,8 @@ import yaml
 
 from onboarding.cidrs import claims_of, cluster_conflicts, tenant_conflicts
 from onboarding.contract import HybridSpec, Tier
-from onboarding.errors import CidrConflict, StorageError
-from onboarding.hybrid import HybridConfig, activation_secret_name
+from onboarding.errors import ActivationFailed, CidrConflict, StorageError, TransientError
+from onboarding.hybrid import HybridConfig, activation_secret_name, release_activation
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import TAINT_KEY, GitOpsLayout, SharedEndpoint, tenant_files
 from onboarding.payloads import CompensateInput, StepInput
@@ -174,3 +174,238 @@ def test_compensation_removes_activation_secret_guide_and_cidrs() -> None:
     assert result.compensated
     assert activations.live == {} and secrets.values == {} and docs.docs == {}
     assert store.cidrs.claims == []
+
+
+# ------------------------------------------------------------------ exactly one activation, under lost replies
+class LosingSecrets(FakeSecrets):
+    """Secrets Manager whose next ``lose`` puts store the secret, then raise as a lost reply does."""
+
+    def __init__(self, lose: int = 1) -> None:
+        super().__init__()
+        self.lose = lose
+
+    def put(self, name: str, value: str, tags: Any) -> str:
+        arn = super().put(name, value, tags)
+        if self.lose > 0:
+            self.lose -= 1
+            raise TransientError(f"secretsmanager:CreateSecret {name}: Read timeout on endpoint URL")
+        return arn
+
+
+def stored_secret(secrets: FakeSecrets, s: StepInput) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(secrets.values[activation_secret_name("onboarding/tenants", s.tenant_id)])
+    return value
+
+
+def test_a_lost_create_activation_reply_leaves_exactly_one_activation_the_secret_names() -> None:
+    # Given SSM creates the activation but its reply is lost
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    activations.lose_create_replies = 1
+    s = step()
+    with pytest.raises(TransientError):
+        provision(s, activations, secrets, docs)
+    assert list(activations.live) == ["act-1"] and secrets.values == {}  # created, and found by its tags
+    # When the state machine retries the step
+    provision(s, activations, secrets, docs)
+    # Then the activation whose code was lost is deleted, and the secret names the one that is left
+    assert list(activations.live) == ["act-2"]
+    assert stored_secret(secrets, s)["activationId"] == "act-2"
+    assert stored_secret(secrets, s)["activationCode"] == "SECRET-CODE-2"
+
+
+def test_a_lost_create_secret_reply_keeps_the_activation_the_secret_names() -> None:
+    # Given the secret is stored but CreateSecret's reply is lost
+    activations, secrets, docs = FakeActivations(), LosingSecrets(lose=1), FakeDocuments()
+    s = step()
+    resources = provision(s, activations, secrets, docs)
+    # Then the step read the secret back and kept its activation: live, and named by the secret
+    assert list(activations.live) == ["act-1"] and stored_secret(secrets, s)["activationId"] == "act-1"
+    assert resources.activation_secret_arn.endswith(activation_secret_name("onboarding/tenants", s.tenant_id))
+
+
+def test_a_retry_after_lost_secret_replies_reuses_the_activation_the_secret_names() -> None:
+    # Given the secret is stored, and both its reply and the ARN's are lost: the step fails
+    activations, secrets, docs = FakeActivations(), LosingSecrets(lose=2), FakeDocuments()
+    s = step()
+    with pytest.raises(TransientError):
+        provision(s, activations, secrets, docs)
+    # Then the activation the secret names was not deleted, and the retry reuses it
+    assert list(activations.live) == ["act-1"]
+    provision(s, activations, secrets, docs)
+    assert list(activations.live) == ["act-1"] and stored_secret(secrets, s)["activationId"] == "act-1"
+    assert activations.created == 1
+
+
+def test_a_secret_naming_a_deleted_or_expired_activation_gets_a_new_live_one() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    s = step()
+    provision(s, activations, secrets, docs)
+    activations.live.clear()  # deleted behind the pipeline's back
+    provision(s, activations, secrets, docs)
+    assert list(activations.live) == ["act-2"] and stored_secret(secrets, s)["activationId"] == "act-2"
+    activations.expired.add("act-2")
+    provision(s, activations, secrets, docs)
+    assert list(activations.live) == ["act-3"] and stored_secret(secrets, s)["activationId"] == "act-3"
+
+
+def test_an_earlier_attempts_leftover_activation_and_secret_are_replaced() -> None:
+    # Given an earlier, failed attempt whose compensation did not finish left its activation and secret
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    earlier = step()
+    provision(earlier, activations, secrets, docs)
+    redrive = earlier.model_copy(update={"attempt": 2, "execution": f"{earlier.tenant_id}-a2"})
+    # When the re-drive provisions
+    provision(redrive, activations, secrets, docs)
+    # Then the tenant has one activation, this execution's, and the secret names it
+    ((activation_id, activation),) = activations.live.items()
+    assert activation["tags"]["execution"] == redrive.execution
+    assert stored_secret(secrets, redrive)["activationId"] == activation_id
+
+
+def test_a_secret_that_cannot_be_read_back_after_a_lost_reply_keeps_its_activation_for_the_retry() -> None:
+    class ReadFails(LosingSecrets):
+        def read(self, secret_id: str) -> str | None:
+            if self.values:
+                raise TransientError("secretsmanager:GetSecretValue: throttled")
+            return None
+
+    activations, secrets = FakeActivations(), ReadFails(lose=1)
+    with pytest.raises(TransientError):
+        provision(step(), activations, secrets, FakeDocuments())
+    assert list(activations.live) == ["act-1"]  # the secret may name it: left for the retry to decide
+
+
+def failed_at(s: StepInput, failed_step: str, resources: Any = None, **extra: Any) -> CompensateInput:
+    # GitRemoteUnavailable: CommitGitOps pushed nothing, so no GitOps repository is needed to compensate
+    error = "GitRemoteUnavailable" if failed_step == "CommitGitOps" else "ActivationFailed"
+    state: dict[str, Any] = {**s.wire(), "failedStep": failed_step, "error": {"Error": error}, **extra}
+    if resources is not None:
+        state["hybridResources"] = resources.model_dump(mode="json", by_alias=True)
+    return CompensateInput.model_validate(state)
+
+
+def test_compensation_deletes_every_activation_tagged_with_the_tenant() -> None:
+    # Given a lost reply's activation, an earlier attempt's, and this execution's
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    store = InMemoryTenantStore()
+    s = step()
+    register_tenant(s, tenants=store, publisher=RecordingPublisher(), now=now)
+    activations.create(name=s.tenant_id, role="r", registration_limit=1, expires=AT, tags={"tenantId": s.tenant_id})
+    activations.lose_create_replies = 1
+    with pytest.raises(TransientError):
+        provision(s, activations, secrets, docs)
+    other = step("h-2", name="Other Plant")
+    provision(other, activations, secrets, docs)  # another tenant's: never touched
+    # When CreateHybridActivation's failure is compensated
+    result = compensate(
+        failed_at(s, "CreateHybridActivation"),
+        tenants=store,
+        repo=None,
+        hybrid=HybridCleanup(activations, secrets, docs, secret_prefix="onboarding/tenants"),
+    )
+    # Then every activation of the tenant is gone, the other tenant's stays
+    assert result.compensated and "deleted 2 hybrid activations" in result.actions
+    assert [a["name"] for a in activations.live.values()] == [other.tenant_id]
+    assert store.cidrs.claims == []
+
+
+def test_compensation_of_an_execution_not_owning_the_tenant_deletes_only_its_own_activations() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    store = InMemoryTenantStore()
+    owner = step()
+    register_tenant(owner, tenants=store, publisher=RecordingPublisher(), now=now)
+    provision(owner, activations, secrets, docs)
+    stray = owner.model_copy(update={"execution": "someone-else"})
+    stray_tags = {"tenantId": owner.tenant_id, "execution": "someone-else"}
+    activations.create(name=owner.tenant_id, role="r", registration_limit=1, expires=AT, tags=stray_tags)
+    result = compensate(
+        failed_at(stray, "CreateHybridActivation"),
+        tenants=store,
+        repo=None,
+        hybrid=HybridCleanup(activations, secrets, docs, secret_prefix="onboarding/tenants"),
+    )
+    assert result.compensated
+    assert list(activations.live) == ["act-1"] and stored_secret(secrets, owner)["activationId"] == "act-1"
+    assert store.cidrs.claims != []  # the owner's ranges are not released by a stranger
+
+
+class FlakySecrets(FakeSecrets):
+    throttled = False
+
+    def delete(self, secret_id: str) -> bool:
+        if self.throttled:
+            raise TransientError("secretsmanager:DeleteSecret: ThrottlingException")
+        return super().delete(secret_id)
+
+
+class FlakyStore(InMemoryTenantStore):
+    throttled = False
+
+    def release_cidrs(self, tenant_id: str) -> bool:
+        if self.throttled:
+            raise TransientError("dynamodb:TransactWriteItems: Read timeout on endpoint URL")
+        return super().release_cidrs(tenant_id)
+
+
+@pytest.mark.parametrize("broken", ["find", "delete", "secret", "cidrs"])
+def test_transient_errors_in_hybrid_compensation_raise_so_the_state_machine_retries(broken: str) -> None:
+    activations, secrets, docs, store = FakeActivations(), FlakySecrets(), FakeDocuments(), FlakyStore()
+    s = step()
+    register_tenant(s, tenants=store, publisher=RecordingPublisher(), now=now)
+    resources = provision(s, activations, secrets, docs)
+    cleanup = HybridCleanup(activations, secrets, docs, secret_prefix="onboarding/tenants")
+    throttled = TransientError("ThrottlingException")
+    # Given one dependency of the hybrid cleanup is throttled
+    if broken == "find":
+        activations.fail_find = throttled
+    elif broken == "delete":
+        activations.fail_delete = throttled
+    elif broken == "secret":
+        secrets.throttled = True
+    else:
+        store.throttled = True
+    # Then compensation raises the transient error (the state machine's Retry fires) instead of giving up
+    with pytest.raises(TransientError):
+        compensate(failed_at(s, "CommitGitOps", resources), tenants=store, repo=None, hybrid=cleanup)
+    # And once it recovers, the retry finishes the job
+    activations.fail_find = activations.fail_delete = None
+    secrets.throttled = store.throttled = False
+    result = compensate(failed_at(s, "CommitGitOps", resources), tenants=store, repo=None, hybrid=cleanup)
+    assert result.compensated
+    assert activations.live == {} and secrets.values == {} and docs.docs == {} and store.cidrs.claims == []
+
+
+def test_permanent_errors_in_hybrid_compensation_are_reported_and_the_rest_is_still_undone() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    store = InMemoryTenantStore()
+    s = step()
+    register_tenant(s, tenants=store, publisher=RecordingPublisher(), now=now)
+    resources = provision(s, activations, secrets, docs)
+    activations.fail_delete = ActivationFailed("ssm:DeleteActivation: AccessDeniedException")
+    result = compensate(
+        failed_at(s, "CommitGitOps", resources, registration={"created": True, "nameClaimed": True}),
+        tenants=store,
+        repo=None,
+        hybrid=HybridCleanup(activations, secrets, docs, "onboarding/tenants"),
+    )
+    assert not result.compensated
+    assert any(a.startswith("hybrid cleanup failed: ActivationFailed") for a in result.actions)
+    assert store.cidrs.claims == [] and store.names == {}  # CIDRs and the name are released all the same
+
+
+def test_offboarding_releases_every_activation_of_the_tenant_whichever_execution_made_it() -> None:
+    activations, secrets, docs = FakeActivations(), FakeSecrets(), FakeDocuments()
+    s = step()
+    provision(s, activations, secrets, docs)
+    activations.create(
+        name=s.tenant_id, role="r", registration_limit=1, expires=AT, tags={"tenantId": s.tenant_id, "execution": "x"}
+    )
+    actions = release_activation(
+        s.tenant_id, activations=activations, secrets=secrets, secret_prefix="onboarding/tenants"
+    )
+    assert actions == ["deleted 2 hybrid activations", "deleted the activation secret"]
+    assert activations.live == {} and secrets.values == {}
+    assert (
+        release_activation(s.tenant_id, activations=activations, secrets=secrets, secret_prefix="onboarding/tenants")
+        == []
+    )

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from onboarding.adapters.aws import error_code, translated
 from onboarding.errors import ActivationFailed, ReleaseUnavailable
+from onboarding.ports import ActivationInfo
 from onboarding.records import Release
 
 if TYPE_CHECKING:
@@ -34,6 +35,25 @@ class SsmHybridActivations:
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             )
         return response["ActivationId"], response["ActivationCode"]
+
+    def find(self, *, name: str, tags: Mapping[str, str]) -> list[ActivationInfo]:
+        """DescribeActivations filters only by ActivationIds, DefaultInstanceName or IamRole: the name narrows
+        the listing on the service's side, and the tags (returned per activation) are matched here."""
+        found = []
+        with translated(f"ssm:DescribeActivations for {name}", ActivationFailed):
+            pages = self._client.get_paginator("describe_activations").paginate(
+                Filters=[{"FilterKey": "DefaultInstanceName", "FilterValues": [name]}]
+            )
+            for page in pages:
+                for item in page.get("ActivationList", []):
+                    carried = {tag["Key"]: tag["Value"] for tag in item.get("Tags", [])}
+                    if item.get("DefaultInstanceName") == name and all(carried.get(k) == v for k, v in tags.items()):
+                        found.append(
+                            ActivationInfo(
+                                activation_id=item["ActivationId"], tags=carried, expired=bool(item.get("Expired"))
+                            )
+                        )
+        return found
 
     def delete(self, activation_id: str) -> bool:
         with translated("ssm:DeleteActivation", ActivationFailed):

@@ -19,7 +19,7 @@ from onboarding.ports import (
     TenantAccounts,
     TenantStore,
 )
-from onboarding.records import TenantStatus
+from onboarding.records import TenantRecord, TenantStatus
 from onboarding.remote import RegistryFactory, remove_created_repositories
 
 # Errors that mean CommitGitOps never pushed: the remote refused the connection, the credentials or the
@@ -53,6 +53,52 @@ class RemoteCleanup:
 
 
 _REMOTE_STEPS = frozenset({"EnsureTenantRegistry", "StartArtifactBuild", "CommitGitOps", "ActivateTenant"})
+
+
+def _undo_hybrid(
+    step: CompensateInput, *, tenants: TenantStore, hybrid: HybridCleanup | None, current: TenantRecord | None
+) -> tuple[bool, list[str]]:
+    """Delete the tenant's activations, their secret and the guide, and free its CIDRs: (all undone, actions).
+
+    A transient error raises, so that the state machine retries compensation (every action is idempotent);
+    a permanent one is reported, and compensation goes on with the rest.
+    """
+    actions: list[str] = []
+    complete = True
+    owned = current is not None and current.execution == step.execution
+    if step.hybrid_resources is not None or step.failed_step == "CreateHybridActivation":
+        if hybrid is None:
+            complete = False
+            actions.append("hybrid cleanup not configured: the activation could not be removed")
+        else:
+            try:
+                # the execution owning the tenant removes every activation tagged with the tenant (a lost reply's
+                # and an earlier attempt's too); otherwise only what this execution created
+                actions += release_activation(
+                    step.tenant_id,
+                    activations=hybrid.activations,
+                    secrets=hybrid.secrets,
+                    secret_prefix=hybrid.secret_prefix,
+                    execution=None if owned else step.execution,
+                )
+                if step.hybrid_resources is not None:
+                    hybrid.documents.delete(step.hybrid_resources.handover_uri)
+                    actions.append("deleted the handover guide")
+            except OnboardingError as exc:
+                if isinstance(exc, TRANSIENT_ERRORS):
+                    raise  # the state machine retries compensation, within a bound
+                complete = False
+                actions.append(f"hybrid cleanup failed: {type(exc).__name__}: {exc}")
+    if owned:
+        try:
+            if tenants.release_cidrs(step.tenant_id):
+                actions.append("released the tenant's CIDRs")
+        except OnboardingError as exc:
+            if isinstance(exc, TRANSIENT_ERRORS):
+                raise  # the state machine retries compensation, within a bound
+            complete = False
+            actions.append(f"CIDR release failed: {type(exc).__name__}: {exc}")
+    return complete, actions
 
 
 def compensate(
@@ -108,30 +154,10 @@ def compensate(
                     raise  # the state machine retries compensation, within a bound
                 complete = False
                 actions.append(f"remote cleanup failed: {type(exc).__name__}: {exc}")
-    if step.signup.hybrid is not None and (step.hybrid_resources or step.failed_step == "CreateHybridActivation"):
-        if hybrid is None:
-            complete = False
-            actions.append("hybrid cleanup not configured: the activation could not be removed")
-        else:
-            try:
-                actions += release_activation(
-                    step.tenant_id,
-                    activations=hybrid.activations,
-                    secrets=hybrid.secrets,
-                    secret_prefix=hybrid.secret_prefix,
-                )
-                if step.hybrid_resources is not None:
-                    hybrid.documents.delete(step.hybrid_resources.handover_uri)
-                    actions.append("deleted the handover guide")
-            except OnboardingError as exc:
-                if isinstance(exc, TRANSIENT_ERRORS):
-                    raise  # the state machine retries compensation, within a bound
-                complete = False
-                actions.append(f"hybrid cleanup failed: {type(exc).__name__}: {exc}")
     if step.signup.hybrid is not None:
-        owned = current
-        if owned is not None and owned.execution == step.execution and tenants.release_cidrs(step.tenant_id):
-            actions.append("released the tenant's CIDRs")
+        undone, hybrid_actions = _undo_hybrid(step, tenants=tenants, hybrid=hybrid, current=current)
+        complete = complete and undone
+        actions += hybrid_actions
     if step.registration is not None or step.failed_step == "RegisterTenant":
         key = name_key(step.signup.tenant_name)
         if tenants.release_name(key, step.tenant_id, step.execution):

@@ -17,7 +17,8 @@ def release_hybrid_activation(
     secret_prefix: str,
     handover_bucket: str,
 ) -> Compensation:
-    """Deregister the activation and remove its secret, the CIDR claims and the handover guide."""
+    """Delete every activation tagged with the tenant (whichever execution created it), its secret, the CIDR
+    claims and the handover guide. Errors propagate: transient ones are retried by the state machine."""
     actions = release_activation(step.tenant_id, activations=activations, secrets=secrets, secret_prefix=secret_prefix)
     if tenants.release_cidrs(step.tenant_id):
         actions.append("released the tenant's CIDRs")
