@@ -24,5 +24,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         publisher=event_publisher(settings),
         now=utcnow,
     )
+    # what the dashboard charts: onboardings and their duration by tier and deployment model, tenants per chart
+    metrics.add_dimension(name="tier", value=step.signup.tier.value)
+    metrics.add_dimension(name="deploymentModel", value=step.signup.model.value)
     metrics.add_metric(name="TenantsOnboarded", unit=MetricUnit.Count, value=1)
+    if step.requested_at is not None:
+        took = (utcnow() - step.requested_at).total_seconds() * 1000
+        metrics.add_metric(name="OnboardingDuration", unit=MetricUnit.Milliseconds, value=took)
+    metrics.add_metadata(key="chartVersion", value=step.gitops.chart_version)
     return {"status": status}

@@ -29,4 +29,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         now=utcnow,
     )
     metrics.add_metric(name=f"FluxEvents{answer.status}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="FluxVerdictFailures", unit=MetricUnit.Count, value=answer.body.get("failures", 0))
     return {"statusCode": answer.status, "headers": {"content-type": "application/json"}, "body": answer.json()}

@@ -503,3 +503,44 @@ def test_every_function_is_granted_what_its_handler_calls(logical: str) -> None:
     policies = json.dumps(props.get("Policies", []))
     missing = [grant for call, grants in GRANTS.items() if call in source for grant in grants if grant not in policies]
     assert not missing, f"{logical} calls AWS APIs its Policies do not grant: {missing}"
+
+
+# ------------------------------------------------------------------ operating on AWS: alarms and the dashboard
+def test_every_alarm_notifies_the_alarm_topic() -> None:
+    alarms = {name: res for name, res in RESOURCES.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) >= 8
+    for name, alarm in alarms.items():
+        assert alarm["Properties"].get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
+
+
+def test_every_function_is_watched_for_errors_and_throttles() -> None:
+    functions = {name for name, res in RESOURCES.items() if res["Type"] == "AWS::Serverless::Function"}
+    for metric in ("Errors", "Throttles"):
+        watched = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+            for res in RESOURCES.values()
+            if res["Type"] == "AWS::CloudWatch::Alarm"
+            for m in res["Properties"].get("Metrics", [])
+            if "MetricStat" in m and m["MetricStat"]["Metric"]["MetricName"] == metric
+        }
+        assert watched == functions, metric
+
+
+def emitted_metrics() -> set[str]:
+    """Metric names the code emits with Powertools (add_metric(name="...")), static or f-string prefixes."""
+    names: set[str] = set()
+    for path in [*(REPO / "functions").rglob("*.py"), *LAYER.rglob("*.py")]:
+        names |= set(re.findall(r'add_metric\(name=f?"([A-Za-z]+)', path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_metric_the_dashboard_reads_is_emitted_by_the_code() -> None:
+    body = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    dashboard = json.loads(body)
+    read = set(re.findall(r'\{TenantOnboarding,[^}]*\} MetricName=\\?"(\w+)\\?"', json.dumps(dashboard)))
+    assert {"TenantsOnboarded", "OnboardingDuration", "OnboardingsFailed", "FluxVerdictFailures"} <= read
+    missing = read - emitted_metrics()
+    assert not missing, f"the dashboard reads metrics nothing emits: {sorted(missing)}"
+    # durations and counts are charted by tier and deployment model, as the code's dimensions say
+    activate = (REPO / "functions" / "activate_tenant" / "app.py").read_text(encoding="utf-8")
+    assert 'add_dimension(name="tier"' in activate and 'add_dimension(name="deploymentModel"' in activate

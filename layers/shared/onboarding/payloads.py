@@ -26,6 +26,7 @@ class OnboardingRequest(StepModel):
     attempt: int = Field(ge=1)
     execution: str = Field(description="The execution's own name, so every step can condition on it.")
     signup: SignupRequested
+    requested_at: datetime | None = Field(default=None, description="When the intake started it (for durations).")
 
 
 class RegistryRepository(StepModel):

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from onboarding.contract import DeploymentModel
 from onboarding.observability import logger
 from onboarding.ports import Clock, ReconcileStore, TaskCallbacks, TenantStore
-from onboarding.reconcile import FluxEvent, Verdict, signed_by, tenant_token
+from onboarding.reconcile import FluxEvent, Outcome, Verdict, signed_by, tenant_token
 
 
 @dataclass(frozen=True)
@@ -83,4 +83,5 @@ def receive_flux_event(
         if waiter is not None and fresh and verdict.answers(waiter.expect, waiter.chart_version):
             verdict.resume(waiter.task_token, callbacks)
             store.remove_waiter(tenant_id, waiter.task_token)
-    return Answer(202, {"accepted": True, "recorded": recorded})
+    failures = len(recorded) if outcome is Outcome.FAILED else 0
+    return Answer(202, {"accepted": True, "recorded": recorded, "failures": failures})
