@@ -195,8 +195,17 @@ def _helm_release(spec: TenantSpec, layout: GitOpsLayout, *, namespace: str, sou
     }
 
 
+# kustomize-controller never deletes an object carrying this, even when its file no longer describes it: removing
+# a tenant's file (offboarding, a move to the pool) leaves its namespace and the data in it (docs/data-retention.md)
+FLUX_PRUNE_DISABLED = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
+
 def _namespace(spec: TenantSpec) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.tenant_id, "labels": _labels(spec)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": spec.tenant_id, "labels": _labels(spec), "annotations": dict(FLUX_PRUNE_DISABLED)},
+    }
 
 
 def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]]:
