@@ -1,0 +1,182 @@
+"""notification-controller, emulated, for the Flux emulator (flux.py): events posted as its generic-hmac provider does.
+
+Each event is JSON (``involvedObject``, ``severity``, ``timestamp``, ``message``, ``reason``, ``metadata``,
+``reportingController``, ``reportingInstance``) with ``X-Signature: sha256=<hex HMAC-SHA256 of the exact body>``
+keyed by the cluster's token. ``metadata`` is the emitter's (``revision``; the ``event.toolkit.fluxcd.io/*``
+annotations of the object, prefix stripped) over the selecting Alert's ``eventMetadata``.
+
+On the provider's cluster an event is sent only when an Alert of the cluster (with its Provider present, not
+suspended, of a matching ``eventSeverity``) lists the object in ``eventSources`` (kind, name or ``*``, exact
+namespace), as notification-controller matches them. A remote customer's cluster is wired by the customer:
+every event is sent. A failed post (5xx, unreachable) is retried with backoff, as notification-controller does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from onboarding_local.kube import object_id
+
+BRANCH = "main"
+FLUX_NAMESPACE = "flux-system"
+PREFIX = "event.toolkit.fluxcd.io/"
+KUSTOMIZATION_REASONS = frozenset({"ReconciliationFailed", "HealthCheckFailed"})
+_API = {"HelmRelease": "helm.toolkit.fluxcd.io/v2", "Kustomization": "kustomize.toolkit.fluxcd.io/v1"}
+_CONTROLLER = {"HelmRelease": "helm-controller", "Kustomization": "kustomize-controller"}
+_POD = {"HelmRelease": "helm-controller-7c9d5b8f6-q2x4z", "Kustomization": "kustomize-controller-5f8d7c6b4-m9k2p"}
+
+Key = tuple[str, str]  # a HelmRelease's (namespace, name)
+
+
+def tenant_token(master: str, tenant_id: str) -> str:
+    """The token a remote tenant's own cluster signs with, derived from the master token."""
+    return hmac.new(master.encode(), f"flux-receiver/{tenant_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def named_objects(cluster: Cluster, message: str, files: list[Path], named: list[str] | None = None) -> str:
+    """What to add to a failure's message so it names its HelmReleases, as Flux names objects
+    (``HelmRelease/<namespace>/<name>``): a build error names only files, so name the HelmReleases in them."""
+    found, stems = list(named or []), {f.stem for f in files}
+    for inventory in cluster.inventory.values():
+        found += [i for i, o in inventory.items() if o.get("kind") == "HelmRelease" and i.rsplit("/", 1)[-1] in stems]
+    for file in files:
+        with contextlib.suppress(yaml.YAMLError):
+            docs = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+            found += [object_id(d) for d in docs if isinstance(d, dict) and d.get("kind") == "HelmRelease"]
+    extra = sorted({n for n in found if n not in message})
+    return f" ({', '.join(extra)})" if extra else ""
+
+
+def tenant_of(obj: dict[str, Any]) -> str:
+    """The tenant an object is about: its ``event.toolkit.fluxcd.io/tenantId`` annotation, else its name."""
+    meta = obj.get("metadata") or {}
+    return str((meta.get("annotations") or {}).get(f"{PREFIX}tenantId") or meta.get("name"))
+
+
+@dataclass
+class Delivery:
+    cluster: str
+    payload: dict[str, Any]
+    status: int  # the receiver's answer; 0 when it could not be reached
+
+
+@dataclass
+class Cluster:
+    """One cluster's Flux, as far as the emulator remembers it."""
+
+    name: str  # the provider's cluster, or remote/<tenantId>: that customer's own cluster
+    token: str  # what its notification-controller signs with
+    routed: bool  # only what its Alerts select is sent (the provider's cluster; a customer's wiring is its own)
+    inventory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # Kustomization -> id -> object
+    applied: dict[Key, dict[str, Any]] = field(default_factory=dict)  # what each HelmRelease last installed
+    attempted: dict[Key, str] = field(default_factory=dict)  # the digest of each HelmRelease's last reconcile
+
+
+class Notifier:
+    def __init__(self, receiver_url: str) -> None:
+        self.receiver_url = receiver_url
+        self.sent: list[Delivery] = []
+        self.dropped: list[dict[str, Any]] = []  # lost on the way (drop_next)
+        self.unrouted: list[str] = []  # no Alert selected them: notification-controller sends nothing
+        self._drops: Counter[str] = Counter()
+        self._versions = itertools.count(1)
+
+    def drop_next(self, tenant_id: str, count: int = 1) -> None:
+        self._drops[tenant_id] += count
+
+    def release_event(self, cluster: Cluster, hr: dict[str, Any], reason: str, message: str, version: str) -> None:
+        """helm-controller's event about a HelmRelease; ``metadata.revision`` is the chart version."""
+        annotations = (hr.get("metadata") or {}).get("annotations") or {}
+        metadata = {k.removeprefix(PREFIX): str(v) for k, v in annotations.items() if k.startswith(PREFIX)}
+        metadata["revision"] = version
+        namespace, name = hr["metadata"].get("namespace", "default"), hr["metadata"]["name"]
+        self._post(cluster, "HelmRelease", namespace, name, reason, message, metadata, tenant_of(hr))
+
+    def kustomization_event(
+        self, cluster: Cluster, name: str, reason: str, message: str, head: str, tenant: str | None = None
+    ) -> None:
+        """kustomize-controller's event about a Kustomization; ``metadata.revision`` is ``main@sha1:<commit>``."""
+        metadata = {"revision": f"{BRANCH}@sha1:{head}"}
+        self._post(cluster, "Kustomization", FLUX_NAMESPACE, name, reason, message, metadata, tenant)
+
+    def _post(
+        self,
+        cluster: Cluster,
+        kind: str,
+        namespace: str,
+        name: str,
+        reason: str,
+        message: str,
+        metadata: dict[str, str],
+        tenant: str | None,
+    ) -> None:
+        failure = reason in KUSTOMIZATION_REASONS or not reason.endswith("Succeeded") or reason == "RollbackSucceeded"
+        severity = "error" if failure else "info"
+        uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{cluster.name}/{kind}/{namespace}/{name}"))
+        involved = {"kind": kind, "namespace": namespace, "name": name, "uid": uid, "apiVersion": _API[kind]}
+        involved["resourceVersion"] = str(next(self._versions))
+        selected = self._alert_metadata(cluster, involved, severity)
+        if selected is None:
+            self.unrouted.append(f"{kind}/{namespace}/{name} {reason}")
+            return
+        payload = {
+            "involvedObject": involved,
+            "severity": severity,
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "message": message,
+            "reason": reason,
+            "metadata": {**selected, **metadata},  # the emitter's own keys win over the Alert's
+            "reportingController": _CONTROLLER[kind],
+            "reportingInstance": _POD[kind],
+        }
+        if tenant is not None and self._drops[tenant] > 0:
+            self._drops[tenant] -= 1
+            self.dropped.append(payload)
+            return
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(cluster.token.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Signature": signature}
+        status = 0
+        for attempt in range(4):
+            with contextlib.suppress(requests.RequestException):
+                status = requests.post(self.receiver_url, data=body, headers=headers, timeout=30).status_code
+            if 0 < status < 500:
+                break
+            time.sleep(0.1 * 2**attempt)
+        self.sent.append(Delivery(cluster.name, payload, status))
+
+    def _alert_metadata(self, cluster: Cluster, involved: dict[str, str], severity: str) -> dict[str, str] | None:
+        """The ``eventMetadata`` of an Alert that selects the event; None when no Alert does."""
+        if not cluster.routed:
+            return {}
+        objects = [o for inventory in cluster.inventory.values() for o in inventory.values()]
+        providers = {object_id(o) for o in objects if o.get("kind") == "Provider"}
+        for alert in (o for o in objects if o.get("kind") == "Alert"):
+            spec, namespace = alert.get("spec") or {}, alert["metadata"].get("namespace", "default")
+            provider = f"Provider/{namespace}/{(spec.get('providerRef') or {}).get('name')}"
+            if spec.get("suspend") or provider not in providers:
+                continue
+            if spec.get("eventSeverity", "info") == "error" and severity != "error":
+                continue
+            for source in spec.get("eventSources") or []:
+                if (
+                    source.get("kind") == involved["kind"]
+                    and source.get("name") in ("*", involved["name"])
+                    and source.get("namespace", namespace) == involved["namespace"]
+                ):
+                    return {str(k): str(v) for k, v in (spec.get("eventMetadata") or {}).items()}
+        return None
