@@ -45,6 +45,8 @@ class Roles:
 ROLES = {
     "onboarding.asl.json": Roles(compensate="Compensate", record="RecordFailure"),
     "lifecycle.asl.json": Roles(compensate="RevertGitOps", record="FailOperation", reject="RejectOperation"),
+    # a release records its own failure (FailRelease); its waves' tasks are caught by the wave Map's Catch
+    "release.asl.json": Roles(compensate="FailRelease", record="FailRelease"),
 }
 # Words that are one word in a state name although they are capitalised like two.
 COMPOUND_WORDS = ("GitOps",)

@@ -88,3 +88,11 @@ class ArtifactBuildFailed(OnboardingError):
 
 class ReleaseUnavailable(OnboardingError):
     """The release configuration (version and images) is missing or malformed."""
+
+
+class ReleaseHalted(OnboardingError):
+    """A fleet release stopped: a wave failed beyond its tolerated failures (raised by the release's Fail state)."""
+
+
+class ReleaseAborted(OnboardingError):
+    """A fleet release stopped after a wave because 'Fleet Release Aborted' (or no approval in time) said so."""

@@ -15,7 +15,7 @@ from onboarding.errors import BranchMoved, GitOpsConflict
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
 from onboarding.payloads import GitOpsChange
 from onboarding.ports import GitOpsRepository
-from onboarding.records import TenantSpec
+from onboarding.records import TenantRecord, TenantSpec
 
 MAX_PUSH_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
@@ -53,3 +53,12 @@ def desired_files(tenant_id: str, spec: TenantSpec | None, layout: GitOpsLayout)
     if spec is not None:
         files.update(tenant_files(spec, layout))
     return files
+
+
+def wave_files(records: list[TenantRecord], versions: dict[str, str], layout: GitOpsLayout) -> dict[str, bytes | None]:
+    """Every file of these tenants, each at the chart version ``versions`` names: ONE commit for the wave."""
+    desired: dict[str, bytes | None] = {}
+    for record in records:
+        spec = record.spec.model_copy(update={"chart_version": versions[record.tenant_id]})
+        desired.update(desired_files(record.tenant_id, spec, layout))
+    return desired

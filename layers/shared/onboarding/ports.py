@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,8 +10,9 @@ from typing import Any, Protocol
 from onboarding.cidrs import CidrRegistry
 from onboarding.contract import ContractModel, DeploymentModel, Tier
 from onboarding.delivery import Artifact
+from onboarding.fleet import ReleaseState, WaveState
 from onboarding.reconcile import ReconcileWaiter, Verdict
-from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
+from onboarding.records import HistoryEntry, OperationLock, Release, TenantRecord, TenantStatus
 
 
 class TenantStore(Protocol):
@@ -75,8 +76,11 @@ class TenantStore(Protocol):
         """Apply the operation's outcome and release the lock ``execution`` holds."""
         ...
 
-    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
-        """Release the lock if ``execution`` holds it, recording ``entry``. Returns whether it did."""
+    def release_lock(
+        self, tenant_id: str, execution: str, entry: HistoryEntry, details: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Release the lock if ``execution`` holds it, recording ``entry`` and setting ``details`` (attribute ->
+        JSON) in the same write. Returns whether it did."""
         ...
 
     def schedule_name_release(self, name_key: str, tenant_id: str, release_at: datetime) -> bool:
@@ -234,3 +238,44 @@ class ArtifactRegistry(Protocol):
     def push(self, repository: str, artifact: Artifact, tag: str) -> str:
         """Push the artifact under ``tag``; returns its manifest digest."""
         ...
+
+
+class ReleaseStore(Protocol):
+    """Fleet releases: the release, its waves (members kept here, never in the execution state), approvals."""
+
+    def create(self, release: ReleaseState) -> bool: ...
+
+    def get(self, release_id: str) -> ReleaseState | None: ...
+
+    def save(self, release: ReleaseState) -> None: ...
+
+    def claim(self, release_id: str) -> str | None:
+        """Become the one running release; returns the release running instead, or None."""
+        ...
+
+    def free(self, release_id: str) -> None: ...
+
+    def save_wave(self, release_id: str, wave: WaveState) -> None: ...
+
+    def wave(self, release_id: str, index: int) -> WaveState: ...
+
+    def put_approval(self, release_id: str, wave: str, task_token: str) -> None: ...
+
+    def approval(self, release_id: str, wave: str) -> str | None: ...
+
+
+class ReleaseParameter(Protocol):
+    """The release every tenant gets (the SSM parameter): read, and moved to a fleet release's chart version."""
+
+    def read(self) -> Release: ...
+
+    def write(self, release: Release) -> None: ...
+
+
+class ChartCatalog(Protocol):
+    def has(self, chart: str, version: str) -> bool:
+        """Whether the chart registry holds ``chart`` at exactly ``version``."""
+        ...
+
+
+ArtifactsFor = Callable[[str, str, str], ArtifactRegistry]  # (account, region, tenant) -> a remote tenant's ECR

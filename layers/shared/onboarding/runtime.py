@@ -13,13 +13,14 @@ if TYPE_CHECKING:
 
     from onboarding.adapters.codebuild import CodeBuildArtifactBuilds
     from onboarding.adapters.dynamodb import DynamoPendingBuilds, DynamoReconcileStore, DynamoTenantStore
+    from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
     from onboarding.adapters.ecr import EcrTenantRegistry
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.adapters.oci import OciRegistry
     from onboarding.adapters.s3 import S3DocumentStore
     from onboarding.adapters.secrets import SecretsManagerStore
-    from onboarding.adapters.ssm import SsmHybridActivations
+    from onboarding.adapters.ssm import SsmHybridActivations, SsmReleaseParameter
     from onboarding.adapters.stepfunctions import StepFunctionsCallbacks, StepFunctionsStarter
     from onboarding.adapters.sts import StsTenantAccounts
     from onboarding.records import Release
@@ -165,3 +166,22 @@ def deployed_tenant_store(stack: str, region: str | None) -> DynamoTenantStore |
     session = boto3.session.Session(region_name=region)
     table = stack_outputs(stack, session.client("cloudformation")).get("TenantsTableName")
     return DynamoTenantStore(table, "", client=session.client("dynamodb")) if table else None
+
+
+def release_store(table: str) -> DynamoReleaseStore:
+    from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
+
+    return DynamoReleaseStore(table, client("dynamodb"))
+
+
+def release_parameter(parameter: str) -> SsmReleaseParameter:
+    from onboarding.adapters.ssm import SsmReleaseParameter
+
+    return SsmReleaseParameter(parameter, client("ssm"))
+
+
+def chart_catalog(registry: str, region: str) -> OciRegistry:
+    """The provider's chart registry (charts/<chart> beside the release's images), with the provider's identity."""
+    from onboarding.adapters.oci import OciRegistry
+
+    return OciRegistry.ecr(registry, {}, region)

@@ -144,3 +144,19 @@ class ReconcileSettings(_Settings):
 
 class FluxReceiverSettings(TenantStoreSettings, ReconcileSettings):
     flux_receiver_token_secret: str = Field(min_length=1, description="Secrets Manager secret of the master token")
+
+
+class ReleaseSettings(StepSettings, GitOpsSettings, ReconcileTimeoutSettings):
+    """Every function of the release state machine (one environment for all of them)."""
+
+    releases_table: str = Field(min_length=3)
+    reconcile_table: str = Field(min_length=3)
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
+    release_poll_seconds: int = Field(ge=1, le=3600, description="How often a wave's verdicts are tallied")
+    approval_timeout_seconds: int = Field(ge=60, le=31536000, description="How long an approval is waited for")
+
+
+class ReleaseIntakeSettings(EventSettings):
+    releases_table: str = Field(min_length=3)
+    release_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")

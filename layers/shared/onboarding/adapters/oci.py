@@ -34,7 +34,9 @@ class OciRegistry:
 
     @classmethod
     def ecr(cls, host: str, credentials: Mapping[str, str], region: str) -> OciRegistry:
-        """The tenant's ECR, authorized with the assumed role's credentials (or the local registry)."""
+        """An ECR registry, authorized with these credentials (or a local registry, over plain HTTP)."""
+        if host.split(":")[0] in ("127.0.0.1", "localhost"):
+            return cls(host, None, f"http://{host}")  # the local stack's registries
         endpoints = json.loads(os.environ.get("REGISTRY_ENDPOINTS") or "{}")
         local = endpoints.get(host) or endpoints.get("*")
         if local:
@@ -67,6 +69,25 @@ class OciRegistry:
             location = self._base + location
         separator = "&" if "?" in location else "?"
         self._request("PUT", f"{location}{separator}digest={digest_of(data)}", data, "application/octet-stream")
+
+    def has(self, chart: str, version: str) -> bool:
+        """Whether ``charts/<chart>:<version>`` is published here (a HEAD of its manifest)."""
+        url = f"{self._base}/v2/charts/{chart}/manifests/{version}"
+        request = urllib.request.Request(url, method="HEAD")  # noqa: S310 - https or a local registry
+        request.add_header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        if self._auth:
+            request.add_header("Authorization", self._auth)
+        try:
+            with urllib.request.urlopen(request, timeout=15):  # noqa: S310
+                return True
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            if exc.code in (429, 500, 502, 503, 504):
+                raise TransientError(f"registry {self._host} HEAD {exc.code}") from exc
+            raise StorageError(f"registry {self._host} HEAD refused ({exc.code})") from exc
+        except OSError as exc:
+            raise TransientError(f"registry {self._host} HEAD: {type(exc).__name__}: {exc}") from exc
 
     def push(self, repository: str, artifact: Artifact, tag: str) -> str:
         """Push the artifact's blobs and manifest under ``tag``; returns the manifest's digest."""

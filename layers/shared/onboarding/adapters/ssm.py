@@ -80,3 +80,20 @@ def read_release(parameter: str, client: SSMClient | None = None) -> Release:
         return Release.model_validate_json(value)
     except ValueError as exc:
         raise ReleaseUnavailable(f"release parameter {parameter} is not a valid release: {exc}") from exc
+
+
+class SsmReleaseParameter:
+    """The release parameter, read and rewritten (a fleet release moves it to its chart version)."""
+
+    def __init__(self, parameter: str, client: SSMClient | None = None) -> None:
+        self._parameter = parameter
+        self._client: SSMClient = client or boto3.client("ssm")
+
+    def read(self) -> Release:
+        return read_release(self._parameter, self._client)
+
+    def write(self, release: Release) -> None:
+        with translated(f"ssm:PutParameter {self._parameter}"):
+            self._client.put_parameter(
+                Name=self._parameter, Value=release.model_dump_json(by_alias=True), Type="String", Overwrite=True
+            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -16,10 +16,11 @@ from onboarding.observability import logger
 from onboarding.payloads import OnboardingRequest
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
 from onboarding.records import TenantStatus
-from onboarding.validation import IntakeResult, field_errors
+from onboarding.validation import IntakeResult, bounded, echoed, field_errors
 
 
-def _reject(publisher: EventPublisher, signup_id: str | None, errors: list[FieldError]) -> IntakeResult:
+def _reject(publisher: EventPublisher, signup_id: str | None, violations: list[FieldError]) -> IntakeResult:
+    errors = bounded(violations)  # whatever the signup held, the rejection fits in an event
     logger.info("signup rejected", extra={"signupId": signup_id, "errors": [e.wire() for e in errors]})
     publisher.publish([SignupRejected(signup_id=signup_id, errors=errors)])
     return IntakeResult(outcome="rejected", errors=tuple(errors))
@@ -34,14 +35,12 @@ def handle_signup(
     cluster_cidrs: Sequence[IPv4Network] = (),
     name_release_after: timedelta = timedelta(days=30),
 ) -> IntakeResult:
-    raw_signup_id = detail.get("signupId") if isinstance(detail, dict) else None
-    signup_id = raw_signup_id if isinstance(raw_signup_id, str) and raw_signup_id else None
     try:
-        signup = SignupRequested.model_validate(detail)
+        signup = SignupRequested.from_wire(detail)
     except ValidationError as exc:
-        return _reject(publisher, signup_id, field_errors(exc))
+        return _reject(publisher, echoed(detail, "signupId"), field_errors(exc))
     if signup.hybrid is not None and (clashes := cluster_conflicts(signup.hybrid, cluster_cidrs)):
-        return _reject(publisher, signup_id, clashes)
+        return _reject(publisher, signup.signup_id, clashes)
 
     tenant_id = derive_tenant_id(signup.signup_id)
     logger.set_correlation_id(tenant_id)
@@ -61,7 +60,9 @@ def handle_signup(
         return IntakeResult(outcome="duplicate", tenant_id=tenant_id, execution=existing.execution)
     attempt = 1 if existing is None else existing.attempts + 1  # a FAILED tenant is re-driven
     name = execution_name(tenant_id, attempt)
-    request = OnboardingRequest(tenant_id=tenant_id, attempt=attempt, execution=name, signup=signup)
+    request = OnboardingRequest(
+        tenant_id=tenant_id, attempt=attempt, execution=name, signup=signup, requested_at=datetime.now(UTC)
+    )
     started = starter.start(name, request.wire())
     logger.info("onboarding started" if started else "duplicate signup", extra={"execution": name})
     return IntakeResult(outcome="started" if started else "duplicate", tenant_id=tenant_id, execution=name)

@@ -11,12 +11,7 @@ from onboarding.identity import operation_execution_name
 from onboarding.observability import logger
 from onboarding.payloads import LifecycleRequestInput
 from onboarding.ports import EventPublisher, ExecutionStarter
-from onboarding.validation import IntakeResult, field_errors
-
-
-def _raw(detail: Any, key: str) -> str | None:
-    value = detail.get(key) if isinstance(detail, dict) else None
-    return value if isinstance(value, str) and value else None
+from onboarding.validation import IntakeResult, bounded, echoed, field_errors
 
 
 def handle_lifecycle_request(
@@ -24,14 +19,14 @@ def handle_lifecycle_request(
 ) -> IntakeResult:
     operation, model = LIFECYCLE_OPERATIONS[detail_type]
     try:
-        request = model.model_validate(detail)
+        request = model.from_wire(detail)
     except ValidationError as exc:
-        errors = field_errors(exc)
+        errors = bounded(field_errors(exc))  # whatever the request held, the rejection fits in an event
         publisher.publish(
             [
                 OperationRejectedEvent(
-                    tenant_id=_raw(detail, "tenantId"),
-                    operation_id=_raw(detail, "operationId"),
+                    tenant_id=echoed(detail, "tenantId"),
+                    operation_id=echoed(detail, "operationId"),
                     operation=operation,
                     errors=errors,
                 )
@@ -46,6 +41,7 @@ def handle_lifecycle_request(
         operation_id=request.operation_id,
         execution=name,
         to_tier=request.tier if isinstance(request, TierChangeRequested) else None,
+        data_plan=request.data_plan if isinstance(request, TierChangeRequested) else None,
     )
     started = starter.start(name, payload.wire())
     logger.info("operation started" if started else "duplicate operation", extra={"execution": name})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -93,22 +94,29 @@ class LocksAdapter(TenantTables):
                     raise TenantConflict(f"{execution} does not hold the lock of tenant {tenant_id}") from exc
                 raise
 
-    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
+    def release_lock(
+        self, tenant_id: str, execution: str, entry: HistoryEntry, details: Mapping[str, Any] | None = None
+    ) -> bool:
+        values: dict[str, Any] = {
+            ":entry": history(entry),
+            ":at": {"S": entry.at.isoformat()},
+            ":execution": {"S": execution},
+            ":one": {"N": "1"},
+        }
+        extra = ""
+        for i, (key, value) in enumerate(sorted((details or {}).items())):
+            extra += f", {key} = :detail{i}"  # keys are fixed attribute names chosen by the domain
+            values[f":detail{i}"] = serialize(value)
         with translated(f"dynamodb:UpdateItem unlock {tenant_id}"):
             try:
                 self._client.update_item(
                     TableName=self._tenants,
                     Key={"tenantId": {"S": tenant_id}},
                     UpdateExpression="SET history = list_append(history, :entry), updatedAt = :at, "
-                    "version = version + :one REMOVE #lock",
+                    f"version = version + :one{extra} REMOVE #lock",
                     ConditionExpression="#lock.execution = :execution",
                     ExpressionAttributeNames={"#lock": "lock"},
-                    ExpressionAttributeValues={
-                        ":entry": history(entry),
-                        ":at": {"S": entry.at.isoformat()},
-                        ":execution": {"S": execution},
-                        ":one": {"N": "1"},
-                    },
+                    ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
                 if error_code(exc) == CONDITION_FAILED:

@@ -1,0 +1,119 @@
+"""Fleet releases in DynamoDB (ReleasesTable: releaseId + key): the release, its waves, approvals, one at a time.
+
+A wave's members and their previous versions are split over items of MEMBERS_PER_CHUNK tenants, so a
+wave of 10,000 tenants stays far below DynamoDB's 400 KB item limit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from onboarding.adapters.aws import error_code, translated
+from onboarding.adapters.dynamodb.codec import CONDITION_FAILED, from_item, to_item
+from onboarding.fleet import MEMBERS_PER_CHUNK, ReleaseState, WaveState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ACTIVE = "active-release"  # the one item that makes releases run one at a time
+
+
+class DynamoReleaseStore:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table
+        self._client: DynamoDBClient = client or boto3.client("dynamodb")
+
+    def _get(self, release_id: str, key: str) -> dict[str, Any] | None:
+        with translated(f"dynamodb:GetItem release {release_id} {key}"):
+            item = self._client.get_item(
+                TableName=self._table, Key={"releaseId": {"S": release_id}, "key": {"S": key}}, ConsistentRead=True
+            ).get("Item")
+        return from_item(item) if item else None
+
+    def _put(self, item: dict[str, Any], condition: str | None = None) -> bool:
+        kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        with translated(f"dynamodb:PutItem release {item['releaseId']} {item['key']}"):
+            try:
+                self._client.put_item(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return False
+                raise
+        return True
+
+    # ------------------------------------------------------------------ the release
+    def create(self, release: ReleaseState) -> bool:
+        """Record a new release; False when that releaseId exists already."""
+        item = {"releaseId": release.release_id, "key": "release", **release.wire()}
+        return self._put(item, "attribute_not_exists(releaseId)")
+
+    def get(self, release_id: str) -> ReleaseState | None:
+        item = self._get(release_id, "release")
+        return ReleaseState.model_validate(item) if item else None
+
+    def save(self, release: ReleaseState) -> None:
+        self._put({"releaseId": release.release_id, "key": "release", **release.wire()})
+
+    def claim(self, release_id: str) -> str | None:
+        """Become the running release; returns the one running instead, or None when this one runs."""
+        if self._put({"releaseId": ACTIVE, "key": "lock", "holder": release_id}, "attribute_not_exists(releaseId)"):
+            return None
+        current = self._get(ACTIVE, "lock")
+        holder = str(current["holder"]) if current else None
+        return None if holder == release_id else holder or "another release"
+
+    def free(self, release_id: str) -> None:
+        with translated("dynamodb:DeleteItem active release"):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"releaseId": {"S": ACTIVE}, "key": {"S": "lock"}},
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeValues={":me": {"S": release_id}},
+                )
+            except ClientError as exc:
+                if error_code(exc) != CONDITION_FAILED:
+                    raise
+
+    # ------------------------------------------------------------------ waves
+    def save_wave(self, release_id: str, wave: WaveState) -> None:
+        members, previous = wave.members, wave.previous
+        header = wave.model_copy(update={"members": [], "previous": {}})
+        chunks = max(1, -(-len(members) // MEMBERS_PER_CHUNK))
+        self._put({"releaseId": release_id, "key": f"wave#{wave.index:03d}", "chunks": chunks, **header.wire()})
+        for c in range(chunks):
+            part = members[c * MEMBERS_PER_CHUNK : (c + 1) * MEMBERS_PER_CHUNK]
+            self._put(
+                {
+                    "releaseId": release_id,
+                    "key": f"wave#{wave.index:03d}#part#{c:04d}",
+                    "members": part,
+                    "previous": {t: previous[t] for t in part if t in previous},
+                }
+            )
+
+    def wave(self, release_id: str, index: int) -> WaveState:
+        header = self._get(release_id, f"wave#{index:03d}")
+        if header is None:
+            raise KeyError(f"release {release_id} has no wave {index}")
+        members: list[str] = []
+        previous: dict[str, str] = {}
+        for c in range(int(header.pop("chunks", 1))):
+            part = self._get(release_id, f"wave#{index:03d}#part#{c:04d}") or {}
+            members += list(part.get("members") or [])
+            previous.update(part.get("previous") or {})
+        header.pop("releaseId", None)
+        header.pop("key", None)
+        return WaveState.model_validate({**header, "members": members, "previous": previous})
+
+    def put_approval(self, release_id: str, wave: str, task_token: str) -> None:
+        self._put({"releaseId": release_id, "key": f"approval#{wave}", "taskToken": task_token})
+
+    def approval(self, release_id: str, wave: str) -> str | None:
+        item = self._get(release_id, f"approval#{wave}")
+        return str(item["taskToken"]) if item else None

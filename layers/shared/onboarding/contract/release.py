@@ -1,0 +1,154 @@
+"""Fleet releases: a new tenant-chart release rolled out to every tenant in waves, gated by Flux's verdict.
+
+Inbound from the provider's CI (source ``saas.release``): ``Fleet Release Requested``, ``Fleet Release
+Approved`` and ``Fleet Release Aborted``. Outbound (source ``saas.onboarding``): the release's progress.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from onboarding.contract.common import (
+    SIGNUP_ID_PATTERN,
+    TENANT_ID_FIELD_PATTERN,
+    ContractModel,
+    DeploymentModel,
+    FieldError,
+    Tier,
+    WireInt,
+    WireStr,
+)
+
+RELEASE_ID_PATTERN = SIGNUP_ID_PATTERN
+CHART_VERSION_PATTERN = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+WAVE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$"
+MAX_WAVES = 31
+
+
+class ReleaseImageSpec(ContractModel):
+    name: WireStr = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    source_repository: WireStr = Field(min_length=3, max_length=512, description="registry/repository of the image")
+    digest: WireStr = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class WaveSpec(ContractModel):
+    """A wave: the tenants it selects (all selectors must match; none selects everyone left)."""
+
+    name: WireStr = Field(pattern=WAVE_NAME_PATTERN)
+    tenant_ids: list[WireStr] | None = Field(default=None, min_length=1, max_length=10000)
+    tiers: list[Tier] | None = Field(default=None, min_length=1)
+    deployment_models: list[DeploymentModel] | None = Field(default=None, min_length=1)
+    bake_seconds: WireInt = Field(default=0, ge=0, le=86400, description="Wait after the wave succeeded.")
+    approval: bool = Field(default=False, description="Wait for 'Fleet Release Approved' after this wave.")
+
+    @model_validator(mode="after")
+    def _tenant_ids(self) -> WaveSpec:
+        import re
+
+        bad = [t for t in self.tenant_ids or [] if not re.match(TENANT_ID_FIELD_PATTERN, t)]
+        if bad:
+            raise ValueError(f"not tenant ids: {', '.join(bad[:5])}")
+        return self
+
+
+class FleetReleaseRequested(ContractModel):
+    """Detail of ``Fleet Release Requested``: one execution per releaseId, ever."""
+
+    schema_version: Literal["1"] = "1"
+    release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN, description="Idempotency key of the release.")
+    chart_version: WireStr = Field(pattern=CHART_VERSION_PATTERN, description="The exact tenant chart version.")
+    images: list[ReleaseImageSpec] | None = Field(default=None, min_length=1, max_length=32)
+    waves: list[WaveSpec] | None = Field(default=None, min_length=1, max_length=MAX_WAVES)
+    max_failures: WireInt = Field(default=0, ge=0, description="Failed tenants a wave tolerates before halting.")
+    on_failure: Literal["rollback", "halt"] = "rollback"
+
+    @model_validator(mode="after")
+    def _unique_waves(self) -> FleetReleaseRequested:
+        names = [w.name for w in self.waves or []]
+        if len(names) != len(set(names)):
+            raise ValueError("wave names must be unique")
+        return self
+
+
+class FleetReleaseApproved(ContractModel):
+    """Detail of ``Fleet Release Approved``: lets the release go on after the named wave."""
+
+    schema_version: Literal["1"] = "1"
+    release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN)
+    wave: WireStr = Field(pattern=WAVE_NAME_PATTERN)
+
+
+class FleetReleaseAborted(ContractModel):
+    """Detail of ``Fleet Release Aborted``: the release stops after the current wave."""
+
+    schema_version: Literal["1"] = "1"
+    release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN)
+
+
+class WaveTenants(ContractModel):
+    name: str
+    tenants: int
+
+
+class FleetReleaseStarted(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str
+    chart_version: str
+    waves: list[WaveTenants]
+
+
+class FleetReleaseWaveCompleted(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str
+    wave: str
+    succeeded: int
+    failed: int
+
+
+class FleetReleaseAwaitingApproval(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str
+    wave: str
+
+
+class FleetReleaseCompleted(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str
+    chart_version: str
+    tenants: int
+
+
+class FailedTenant(ContractModel):
+    tenant_id: str
+    reason: str
+
+
+class FleetReleaseHalted(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str
+    wave: str
+    failed: list[FailedTenant]
+    rolled_back: list[str]
+
+
+class FleetReleaseRejected(ContractModel):
+    schema_version: Literal["1"] = "1"
+    release_id: str | None = None
+    errors: list[FieldError] = Field(min_length=1)
+
+
+RELEASE_REQUESTS: dict[str, type[ContractModel]] = {
+    "Fleet Release Requested": FleetReleaseRequested,
+    "Fleet Release Approved": FleetReleaseApproved,
+    "Fleet Release Aborted": FleetReleaseAborted,
+}
+RELEASE_OUTCOMES: dict[type[ContractModel], str] = {
+    FleetReleaseStarted: "Fleet Release Started",
+    FleetReleaseWaveCompleted: "Fleet Release Wave Completed",
+    FleetReleaseAwaitingApproval: "Fleet Release Awaiting Approval",
+    FleetReleaseCompleted: "Fleet Release Completed",
+    FleetReleaseHalted: "Fleet Release Halted",
+    FleetReleaseRejected: "Fleet Release Rejected",
+}

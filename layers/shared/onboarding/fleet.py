@@ -1,0 +1,140 @@
+"""Fleet releases, the domain: waves planned from tenant records, and the state a release keeps.
+
+A release keeps its plan and each wave's members in the ReleasesTable, never in the execution state,
+so 10,000 tenants fit Step Functions' payload limits: the state machine only carries wave indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from onboarding.base import CamelModel
+from onboarding.contract import DeploymentModel, Tier
+from onboarding.contract.release import FailedTenant, FleetReleaseRequested, WaveSpec
+from onboarding.records import TenantRecord
+
+MEMBERS_PER_CHUNK = 2000  # tenant ids per DynamoDB item: far below its 400 KB limit
+
+
+class ReleaseStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    HALTED = "HALTED"
+    ABORTED = "ABORTED"
+
+
+class WavePlan(CamelModel):
+    index: int
+    name: str
+    tenants: int
+    bake_seconds: int = 0
+    approval: bool = False
+    approval_timeout_seconds: int = 86400
+
+
+class ReleaseState(CamelModel):
+    release_id: str
+    execution: str
+    chart_version: str
+    previous_chart_version: str | None = None
+    request: FleetReleaseRequested
+    waves: list[WavePlan] = Field(default_factory=list)
+    status: ReleaseStatus = ReleaseStatus.RUNNING
+    aborted: bool = False
+    created_at: datetime
+
+
+class WaveState(CamelModel):
+    """What one wave did: its members, what was committed, and Flux's tally."""
+
+    index: int
+    name: str
+    members: list[str] = Field(default_factory=list)
+    previous: dict[str, str] = Field(default_factory=dict)  # tenant -> the chart version it ran before
+    deferred: list[str] = Field(default_factory=list)  # busy with a lifecycle operation: not part of the wave
+    commit: str | None = None
+    committed_at: datetime | None = None
+    deadline: datetime | None = None
+    succeeded: list[str] = Field(default_factory=list)
+    failed: list[FailedTenant] = Field(default_factory=list)
+    rolled_back: list[str] = Field(default_factory=list)
+
+
+def default_waves() -> list[WaveSpec]:
+    """The documented default plan: one canary tenant, then basic, premium, advanced, remote and hybrid."""
+    provider = [DeploymentModel.POOLED, DeploymentModel.SILOED]
+    return [
+        WaveSpec(name="canary", tiers=[Tier.BASIC], deployment_models=provider),  # limited to one tenant below
+        WaveSpec(name="basic", tiers=[Tier.BASIC], deployment_models=provider),
+        WaveSpec(name="premium", tiers=[Tier.PREMIUM], deployment_models=provider),
+        WaveSpec(name="advanced", tiers=[Tier.ADVANCED], deployment_models=provider),
+        WaveSpec(name="remote", deployment_models=[DeploymentModel.REMOTE]),
+        WaveSpec(name="hybrid", deployment_models=[DeploymentModel.HYBRID]),
+    ]
+
+
+def _matches(wave: WaveSpec, tenant: TenantRecord) -> bool:
+    return (
+        (wave.tenant_ids is None or tenant.tenant_id in wave.tenant_ids)
+        and (wave.tiers is None or tenant.tier in wave.tiers)
+        and (wave.deployment_models is None or tenant.deployment_model in wave.deployment_models)
+    )
+
+
+def plan_waves(
+    tenants: Sequence[TenantRecord], requested: list[WaveSpec] | None
+) -> tuple[list[WavePlan], list[list[str]]]:
+    """Each tenant in the first wave it matches (a wave without selectors takes everyone left).
+
+    With no waves requested, the default plan applies, whose canary is the first basic tenant. Waves that
+    select nobody are dropped. Returns the plans and each wave's members, in tenant-id order.
+    """
+    specs = requested or default_waves()
+    left = sorted(tenants, key=lambda t: t.tenant_id)
+    plans: list[WavePlan] = []
+    members: list[list[str]] = []
+    for spec in specs:
+        chosen = [t for t in left if _matches(spec, t)]
+        if requested is None and spec.name == "canary":
+            chosen = chosen[:1]
+        if not chosen:
+            continue
+        ids = {t.tenant_id for t in chosen}
+        left = [t for t in left if t.tenant_id not in ids]
+        plans.append(
+            WavePlan(
+                index=len(plans),
+                name=spec.name,
+                tenants=len(chosen),
+                bake_seconds=spec.bake_seconds,
+                approval=spec.approval,
+            )
+        )
+        members.append([t.tenant_id for t in chosen])
+    return plans, members
+
+
+class ReleaseInput(CamelModel):
+    """The execution input the release intake starts the release state machine with."""
+
+    release_id: str
+    execution: str
+    request: FleetReleaseRequested
+
+
+class WaveInput(CamelModel):
+    """What each wave's states receive (the Map's item, with the release)."""
+
+    release_id: str
+    execution: str
+    wave: WavePlan
+
+
+def release_execution_name(release_id: str) -> str:
+    from onboarding.identity import operation_execution_name
+
+    return "rel" + operation_execution_name(release_id).removeprefix("op")

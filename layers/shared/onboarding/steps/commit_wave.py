@@ -1,0 +1,84 @@
+"""CommitWave: the wave's tenants locked and moved to the release's chart version, in ONE GitOps commit.
+
+A tenant busy with a lifecycle operation is deferred (left out of the wave, on its version, and reported).
+The commit message names the release. Remote tenants get their new manifests in their own ECR too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from onboarding.delivery import deliver
+from onboarding.errors import TenantBusy
+from onboarding.fleet import WaveInput
+from onboarding.gitops import apply_files, wave_files
+from onboarding.manifests import GitOpsLayout, remote_path
+from onboarding.ports import ArtifactsFor, Clock, GitOpsRepository, ReleaseStore, TenantStore
+from onboarding.records import OperationLock, TenantRecord
+
+LOCK_LEASE = timedelta(hours=6)  # longer than any wave waits (its verdicts, bake and approval)
+
+
+def commit_wave(
+    step: WaveInput,
+    *,
+    releases: ReleaseStore,
+    tenants: TenantStore,
+    repo: GitOpsRepository,
+    layout: GitOpsLayout,
+    artifacts_for: ArtifactsFor | None,
+    timeout_seconds: int,
+    poll_seconds: int,
+    now: Clock,
+) -> dict[str, Any]:
+    release = releases.get(step.release_id)
+    assert release is not None, "PlanRelease recorded the release"
+    wave = releases.wave(step.release_id, step.wave.index)
+    moving: list[TenantRecord] = []
+    deferred: list[str] = []
+    previous: dict[str, str] = dict(wave.previous)
+    for tenant_id in wave.members:
+        record = tenants.get(tenant_id)
+        if record is None:
+            continue
+        if record.lock is not None and record.lock.execution == step.execution:
+            moving.append(record)  # a retried invocation: the lock is already ours
+            continue
+        at = now()
+        lock = OperationLock(
+            operation="release", operation_id=step.release_id, execution=step.execution, at=at,
+            expires_at=at + LOCK_LEASE,
+        )  # fmt: skip
+        try:
+            tenants.acquire_lock(record, lock)
+        except TenantBusy:
+            deferred.append(tenant_id)
+            continue
+        previous.setdefault(tenant_id, record.chart_version or release.previous_chart_version or "")
+        moving.append(record)
+    versions = {r.tenant_id: release.chart_version for r in moving}
+    desired = wave_files(moving, versions, layout)
+    message = (
+        f"Release {step.release_id}: wave {step.wave.name} to chart {release.chart_version} "
+        f"({len(moving)} tenants)\n\nRelease: {step.release_id}\nExecution: {step.execution}\n"
+    )
+    change = apply_files(repo, desired, message)
+    if artifacts_for is not None:
+        for record in moving:
+            if record.aws_account_id and record.region:
+                registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
+                deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), change.commit)
+    committed_at = change.committed_at or now()
+    wave = wave.model_copy(
+        update={
+            "members": [r.tenant_id for r in moving],
+            "previous": previous,
+            "deferred": sorted(set(wave.deferred) | set(deferred)),
+            "commit": change.commit,
+            "committed_at": committed_at,
+            "deadline": committed_at + timedelta(seconds=timeout_seconds),
+        }
+    )
+    releases.save_wave(step.release_id, wave)
+    return {"commit": change.commit, "tenants": len(moving), "deferred": len(deferred), "waitSeconds": poll_seconds}

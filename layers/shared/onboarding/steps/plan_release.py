@@ -1,0 +1,54 @@
+"""PlanRelease: the live tenants (ACTIVE and SUSPENDED, by index query) assigned to waves, kept in DynamoDB.
+
+The release parameter moves to the new chart version at once, so a tenant onboarding meanwhile starts on
+the release; a halted release moves it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onboarding.contract.release import FleetReleaseStarted, WaveTenants
+from onboarding.fleet import ReleaseInput, ReleaseState, WaveState, plan_waves
+from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
+from onboarding.records import TenantStatus
+
+
+def plan_release(
+    step: ReleaseInput,
+    *,
+    tenants: TenantStore,
+    releases: ReleaseStore,
+    parameter: ReleaseParameter,
+    publisher: EventPublisher,
+    now: Clock,
+    approval_timeout_seconds: int,
+) -> dict[str, Any]:
+    existing = releases.get(step.release_id)
+    if existing is not None and existing.execution == step.execution and existing.waves:
+        return {"waves": [w.wire() for w in existing.waves]}  # a retried invocation: the plan stands
+    live = [*tenants.by_status(TenantStatus.ACTIVE), *tenants.by_status(TenantStatus.SUSPENDED)]
+    plans, members = plan_waves(live, step.request.waves)
+    plans = [p.model_copy(update={"approval_timeout_seconds": approval_timeout_seconds}) for p in plans]
+    current = parameter.read()
+    release = ReleaseState(
+        release_id=step.release_id,
+        execution=step.execution,
+        chart_version=step.request.chart_version,
+        previous_chart_version=current.chart_version,
+        request=step.request,
+        waves=plans,
+        created_at=now(),
+    )
+    for plan, ids in zip(plans, members, strict=True):
+        releases.save_wave(step.release_id, WaveState(index=plan.index, name=plan.name, members=ids))
+    if existing is None:
+        releases.create(release)
+    else:
+        releases.save(release)
+    parameter.write(current.model_copy(update={"chart_version": step.request.chart_version}))
+    waves = [WaveTenants(name=p.name, tenants=p.tenants) for p in plans]
+    publisher.publish(
+        [FleetReleaseStarted(release_id=step.release_id, chart_version=step.request.chart_version, waves=waves)]
+    )
+    return {"waves": [p.wire() for p in plans]}
