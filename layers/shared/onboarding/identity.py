@@ -34,13 +34,16 @@ def derive_tenant_id(signup_id: str) -> str:
 
 
 def name_key(tenant_name: str) -> str:
-    """The uniqueness key of a display name: case-folded, accents removed, whitespace collapsed.
+    """The uniqueness key of a display name: ``sha256:`` and the hex digest of the name case-folded, accents and
+    invisible format characters (ZWNJ, ZWJ, soft hyphen) removed, whitespace collapsed.
 
-    "Café  Ltd", "CAFE LTD" and "cafe ltd" share one key.
+    "Café  Ltd", "CAFE LTD" and "cafe ltd" share one key. Hashed, the key is 71 bytes for any accepted name
+    (100 wide characters can exceed DynamoDB's 2,048-byte key limit once decomposed).
     """
     decomposed = unicodedata.normalize("NFKD", tenant_name)
-    without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(without_marks.casefold().split())
+    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
+    normalized = " ".join(kept.casefold().split())
+    return "sha256:" + hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def execution_name(tenant_id: str, attempt: int) -> str:

@@ -6,6 +6,7 @@ a contract test fails when the two drift. Records and step payloads live in ``re
 
 from onboarding.contract.common import (
     DEFAULT_MODEL_BY_TIER,
+    MAX_REJECTION_ERRORS,
     SIGNUP_ID_PATTERN,
     TENANT_ID_FIELD_PATTERN,
     ContractModel,
@@ -65,6 +66,7 @@ __all__ = [
     "DEFAULT_MODEL_BY_TIER",
     "INBOUND_DETAIL_TYPES",
     "LIFECYCLE_OPERATIONS",
+    "MAX_REJECTION_ERRORS",
     "OPERATION_ID_PATTERN",
     "OUTBOUND_DETAIL_TYPES",
     "PRIVATE_RANGES",

@@ -13,8 +13,9 @@ from onboarding.contract.common import (
     TENANT_ID_FIELD_PATTERN,
     ContractModel,
     DeploymentModel,
-    FieldError,
+    RejectionErrors,
     Tier,
+    WireStr,
 )
 
 OPERATION_ID_PATTERN = SIGNUP_ID_PATTERN
@@ -31,8 +32,8 @@ class LifecycleRequest(ContractModel):
     """Common detail of every lifecycle request: the tenant and the operation's idempotency key."""
 
     schema_version: Literal["1"] = "1"
-    tenant_id: str = Field(pattern=TENANT_ID_FIELD_PATTERN, max_length=63)
-    operation_id: str = Field(pattern=OPERATION_ID_PATTERN, description="Idempotency key of the operation.")
+    tenant_id: WireStr = Field(pattern=TENANT_ID_FIELD_PATTERN, max_length=63)
+    operation_id: WireStr = Field(pattern=OPERATION_ID_PATTERN, description="Idempotency key of the operation.")
 
 
 class OffboardingRequested(LifecycleRequest):
@@ -110,7 +111,7 @@ class OperationRejectedEvent(ContractModel):
     tenant_id: str | None = None
     operation_id: str | None = None
     operation: Operation | None = None
-    errors: list[FieldError] = Field(min_length=1)
+    errors: RejectionErrors
 
 
 class OperationFailed(LifecycleOutcome):
