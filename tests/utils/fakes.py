@@ -19,10 +19,11 @@ from onboarding.errors import (
     TenantNameTaken,
     TransientError,
 )
+from onboarding.fleet import ReleaseState, WaveState
 from onboarding.identity import name_key
 from onboarding.ports import ActivationInfo, Snapshot
 from onboarding.reconcile import ReconcileWaiter, Verdict
-from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
+from onboarding.records import HistoryEntry, OperationLock, Release, TenantRecord, TenantStatus
 
 
 class NameClaims(dict[str, str]):
@@ -160,11 +161,16 @@ class InMemoryTenantStore:
         )
         self.writes += 1
 
-    def release_lock(self, tenant_id: str, execution: str, entry: HistoryEntry) -> bool:
+    def release_lock(
+        self, tenant_id: str, execution: str, entry: HistoryEntry, details: Mapping[str, Any] | None = None
+    ) -> bool:
         current = self.records.get(tenant_id)
         if current is None or current.lock is None or current.lock.execution != execution:
             return False
-        self.records[tenant_id] = current.model_copy(update={"lock": None, "history": [*current.history, entry]})
+        updated = current.model_copy(update={"lock": None, "history": [*current.history, entry]})
+        if details:  # attribute -> JSON, as the DynamoDB adapter sets them
+            updated = TenantRecord.model_validate({**updated.item(), **details})
+        self.records[tenant_id] = updated
         self.writes += 1
         return True
 
@@ -428,3 +434,68 @@ class InMemoryReconcileStore:
     def remove_waiter(self, tenant_id: str, task_token: str) -> None:
         if (w := self.waiters.get(tenant_id)) is not None and w.task_token == task_token:
             del self.waiters[tenant_id]
+
+
+class InMemoryReleaseStore:
+    """Releases, waves and approvals, with the one-at-a-time claim the DynamoDB adapter makes."""
+
+    def __init__(self) -> None:
+        self.releases: dict[str, ReleaseState] = {}
+        self.waves: dict[tuple[str, int], WaveState] = {}
+        self.approvals: dict[tuple[str, str], str] = {}
+        self.active: str | None = None
+
+    def create(self, release: ReleaseState) -> bool:
+        if release.release_id in self.releases:
+            return False
+        self.releases[release.release_id] = release
+        return True
+
+    def get(self, release_id: str) -> ReleaseState | None:
+        return self.releases.get(release_id)
+
+    def save(self, release: ReleaseState) -> None:
+        self.releases[release.release_id] = release
+
+    def claim(self, release_id: str) -> str | None:
+        if self.active in (None, release_id):
+            self.active = release_id
+            return None
+        return self.active
+
+    def free(self, release_id: str) -> None:
+        if self.active == release_id:
+            self.active = None
+
+    def save_wave(self, release_id: str, wave: WaveState) -> None:
+        self.waves[(release_id, wave.index)] = wave
+
+    def wave(self, release_id: str, index: int) -> WaveState:
+        return self.waves[(release_id, index)]
+
+    def put_approval(self, release_id: str, wave: str, task_token: str) -> None:
+        self.approvals[(release_id, wave)] = task_token
+
+    def approval(self, release_id: str, wave: str) -> str | None:
+        return self.approvals.get((release_id, wave))
+
+
+class FixedRelease:
+    """The release parameter, in memory."""
+
+    def __init__(self, release: Release) -> None:
+        self.release = release
+
+    def read(self) -> Release:
+        return self.release
+
+    def write(self, release: Release) -> None:
+        self.release = release
+
+
+class Catalog:
+    def __init__(self, *published: str) -> None:
+        self.published = set(published)
+
+    def has(self, chart: str, version: str) -> bool:
+        return version in self.published

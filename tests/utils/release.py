@@ -33,3 +33,31 @@ def spec_of(tenant_id: str, signup: SignupRequested, **update: Any) -> TenantSpe
         }
     )
     return spec.model_copy(update=update) if update else spec
+
+
+def active_tenant_as(store: Any, signup_id: str, tier: str, model: str) -> str:
+    """A tenant registered and made ACTIVE on RELEASE, as ActivateTenant records it."""
+    from datetime import UTC, datetime
+
+    from onboarding.identity import derive_tenant_id
+    from onboarding.payloads import StepInput
+    from onboarding.records import TenantStatus
+    from onboarding.steps.register_tenant import register_tenant
+    from tests.utils.fakes import RecordingPublisher
+
+    tenant_id = derive_tenant_id(signup_id)
+    signup = {"signupId": signup_id, "tenantName": f"Tenant {signup_id}", "adminEmail": "a@b.example", "tier": tier,
+              "deploymentModel": model}  # fmt: skip
+    step = StepInput.model_validate({"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup})
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    register_tenant(step, tenants=store, publisher=RecordingPublisher(), now=lambda: at)
+    store.records[tenant_id] = store.records[tenant_id].model_copy(
+        update={
+            "status": TenantStatus.ACTIVE,
+            "git_commit": "c0",
+            "chart_version": RELEASE.chart_version,
+            "release_version": RELEASE.version,
+            "images": RELEASE.provider_images(),
+        }
+    )
+    return tenant_id

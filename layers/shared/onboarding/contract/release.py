@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from onboarding.contract.common import (
     SIGNUP_ID_PATTERN,
@@ -64,12 +64,13 @@ class FleetReleaseRequested(ContractModel):
     max_failures: WireInt = Field(default=0, ge=0, description="Failed tenants a wave tolerates before halting.")
     on_failure: Literal["rollback", "halt"] = "rollback"
 
-    @model_validator(mode="after")
-    def _unique_waves(self) -> FleetReleaseRequested:
-        names = [w.name for w in self.waves or []]
+    @field_validator("waves")
+    @classmethod
+    def _unique_waves(cls, waves: list[WaveSpec] | None) -> list[WaveSpec] | None:
+        names = [w.name for w in waves or []]
         if len(names) != len(set(names)):
             raise ValueError("wave names must be unique")
-        return self
+        return waves
 
 
 class FleetReleaseApproved(ContractModel):

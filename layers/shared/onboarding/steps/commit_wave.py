@@ -69,7 +69,7 @@ def commit_wave(
             if record.aws_account_id and record.region:
                 registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
                 deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), change.commit)
-    committed_at = change.committed_at or now()
+    committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     wave = wave.model_copy(
         update={
             "members": [r.tenant_id for r in moving],

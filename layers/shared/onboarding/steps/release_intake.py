@@ -73,7 +73,7 @@ def handle_release_event(
     started = starter.start(name, payload.model_dump(mode="json", by_alias=True))
     if not started:  # a duplicate delivery: its release runs (keep the claim) or has ended (give it back)
         existing = releases.get(request.release_id)
-        if existing is None or existing.status is not ReleaseStatus.RUNNING:
+        if existing is not None and existing.status is not ReleaseStatus.RUNNING:
             releases.free(request.release_id)
     logger.info("fleet release started" if started else "duplicate release", extra={"execution": name})
     return {"outcome": "started" if started else "duplicate", "execution": name}

@@ -37,7 +37,7 @@ def rollback_wave(
             if record.aws_account_id and record.region:
                 registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
                 deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), change.commit)
-    committed_at = change.committed_at or now()
+    committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     releases.save_wave(
         step.release_id,
         wave.model_copy(
