@@ -31,6 +31,7 @@ from onboarding.contract.lifecycle import (
     TenantTierChanged,
     TierChangeRequested,
 )
+from onboarding.contract.release import RELEASE_OUTCOMES, RELEASE_REQUESTS
 from onboarding.contract.signup import (
     ACCOUNT_ID_PATTERN,
     PRIVATE_RANGES,
@@ -55,10 +56,12 @@ OUTBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {
     TenantResumed: "Tenant Resumed",
     OperationRejectedEvent: "Tenant Operation Rejected",
     OperationFailed: "Tenant Operation Failed",
+    **RELEASE_OUTCOMES,
 }
 INBOUND_DETAIL_TYPES: dict[type[ContractModel], str] = {
     SignupRequested: "Tenant Signup Requested",
     **{model: detail_type for detail_type, (_, model) in LIFECYCLE_OPERATIONS.items()},
+    **{model: detail_type for detail_type, model in RELEASE_REQUESTS.items()},
 }
 
 __all__ = [
