@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from onboarding.ports import ArtifactRegistry
+    from onboarding.ports import ArtifactRegistry, ArtifactsFor
+    from onboarding.records import TenantRecord
 
 MANIFESTS_TAG = "latest"
 FLUX_CONFIG_TYPE = "application/vnd.cncf.flux.config.v1+json"
@@ -116,3 +117,17 @@ def deliver(registry: ArtifactRegistry, tenant_id: str, release_yaml: bytes | No
     files = tenant_artifact_files(release_yaml) if release_yaml is not None else {}
     artifact = artifact_of(files, source=f"tenant-onboarding/{tenant_id}", revision=revision)
     return registry.push(manifests_repository(tenant_id), artifact, MANIFESTS_TAG)
+
+
+def deliver_remote_tenants(
+    artifacts_for: ArtifactsFor | None, records: list[TenantRecord], desired: Mapping[str, bytes | None], revision: str
+) -> None:
+    """After a commit touching many tenants (a fleet release wave): each remote tenant gets its new artifact."""
+    if artifacts_for is None:
+        return
+    from onboarding.manifests import remote_path
+
+    for record in records:
+        if record.aws_account_id and record.region:
+            registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
+            deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), revision)

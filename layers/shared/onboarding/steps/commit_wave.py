@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from onboarding.delivery import deliver
+from onboarding.delivery import deliver_remote_tenants
 from onboarding.errors import TenantBusy
 from onboarding.fleet import WaveInput
 from onboarding.gitops import apply_files, wave_files
-from onboarding.manifests import GitOpsLayout, remote_path
+from onboarding.manifests import GitOpsLayout
 from onboarding.ports import ArtifactsFor, Clock, GitOpsRepository, ReleaseStore, TenantStore
 from onboarding.records import OperationLock, TenantRecord
 
@@ -64,11 +64,7 @@ def commit_wave(
         f"({len(moving)} tenants)\n\nRelease: {step.release_id}\nExecution: {step.execution}\n"
     )
     change = apply_files(repo, desired, message)
-    if artifacts_for is not None:
-        for record in moving:
-            if record.aws_account_id and record.region:
-                registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
-                deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), change.commit)
+    deliver_remote_tenants(artifacts_for, moving, desired, change.commit)
     committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     wave = wave.model_copy(
         update={

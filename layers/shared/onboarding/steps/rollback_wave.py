@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from onboarding.delivery import deliver
+from onboarding.delivery import deliver_remote_tenants
 from onboarding.fleet import WaveInput
 from onboarding.gitops import apply_files, wave_files
-from onboarding.manifests import GitOpsLayout, remote_path
+from onboarding.manifests import GitOpsLayout
 from onboarding.ports import ArtifactsFor, Clock, GitOpsRepository, ReleaseStore, TenantStore
 
 
@@ -32,11 +32,7 @@ def rollback_wave(
         f"Release: {step.release_id}\nExecution: {step.execution}\n"
     )
     change = apply_files(repo, desired, message)
-    if artifacts_for is not None:
-        for record in records:
-            if record.aws_account_id and record.region:
-                registry = artifacts_for(record.aws_account_id, record.region, record.tenant_id)
-                deliver(registry, record.tenant_id, desired.get(remote_path(record.tenant_id)), change.commit)
+    deliver_remote_tenants(artifacts_for, records, desired, change.commit)
     committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     releases.save_wave(
         step.release_id,
