@@ -211,3 +211,44 @@ def test_offboarding_a_hybrid_tenant_deregisters_its_activation_and_frees_its_ra
     assert stack.tenant(tenant_id)["status"] == "OFFBOARDED"
     assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
     assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
+
+
+def create_activation_attempts(stack: Any) -> int:
+    return sum(s["attempts"] for e in stack.executions() for s in e["states"] if s["name"] == "CreateHybridActivation")
+
+
+def test_a_lost_create_activation_reply_leaves_one_activation_which_the_secret_names(stack: Any) -> None:
+    from onboarding_local import ssm_activations
+
+    # Given SSM creates the first activation, and its reply is lost (the call raises after taking effect)
+    ssm_activations.lose_replies("CreateActivation", times=1)
+    run(stack, hybrid_signup("lost-1", "Lost Reply Plant", BUNDLED))
+    tenant_id = derive_tenant_id("lost-1")
+    # Then the retried step left exactly one activation: the one the secret names
+    assert stack.tenant(tenant_id)["status"] == "ACTIVE" and create_activation_attempts(stack) == 2
+    (activation,) = activations(stack)
+    stored = secret(stack, tenant_id)
+    assert stored is not None and stored["activationId"] == activation["ActivationId"]
+    assert {"Key": "execution", "Value": tenant_id} in activation["Tags"]
+    # And offboarding deletes every activation of the tenant
+    run(stack, request("offboard", tenant_id, "lost-1-off"))
+    assert activations(stack) == [] and secret(stack, tenant_id) is None
+
+
+def test_a_lost_reply_then_a_failure_compensates_every_activation_of_the_tenant(stack: Any) -> None:
+    from onboarding_local import ssm_activations
+
+    # Given the first activation's reply is lost, and the secret of the second cannot be stored (permanently)
+    ssm_activations.lose_replies("CreateActivation", times=1)
+    stack.inject_fault("secretsmanager", "CreateSecret", "AccessDeniedException", times=1)
+    run(stack, hybrid_signup("lost-2", "Unlucky Plant", BUNDLED))
+    tenant_id = derive_tenant_id("lost-2")
+    # Then the onboarding failed at CreateHybridActivation, and compensation found both activations by their tags
+    record = stack.tenant(tenant_id)
+    assert record["status"] == "FAILED" and record["failedStep"] == "CreateHybridActivation"
+    (failed,) = events_of(stack, "Tenant Onboarding Failed")
+    assert failed["compensated"] is True
+    assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
+    # And a re-drive onboards the tenant with one activation
+    run(stack, hybrid_signup("lost-2", "Unlucky Plant", BUNDLED))
+    assert stack.tenant(tenant_id)["status"] == "ACTIVE" and len(activations(stack)) == 1

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from onboarding.identity import derive_tenant_id
+from onboarding.identity import derive_tenant_id, operation_execution_name
 from onboarding_local.cli import run as run_files
 from tests.conftest import signup_event
 
@@ -71,7 +71,7 @@ def test_full_lifecycle(tmp_path: Path, tier: str, model: str, new_tier: str, ne
     tenant_id = derive_tenant_id(signup_id)
     steps = [
         signup_event(signup_id, f"Lifecycle {model}", tier=tier),
-        request("change-tier", tenant_id, tier=new_tier),
+        request("change-tier", tenant_id, tier=new_tier, dataPlan="keep"),
         request("suspend", tenant_id),
         request("resume", tenant_id),
         request("offboard", tenant_id),
@@ -132,7 +132,7 @@ def test_full_lifecycle(tmp_path: Path, tier: str, model: str, new_tier: str, ne
 # ------------------------------------------------------------------ per operation
 def test_events_of_each_operation_carry_what_consumers_need(stack: Any) -> None:
     tenant_id = onboard(stack, "ev-1", "Eventful")
-    run(stack, request("change-tier", tenant_id, "op-tier", tier="advanced"))
+    run(stack, request("change-tier", tenant_id, "op-tier", tier="advanced", dataPlan="migrate"))
     run(stack, request("suspend", tenant_id, "op-suspend"))
     run(stack, request("resume", tenant_id, "op-resume"))
     run(stack, request("offboard", tenant_id, "op-offboard"))
@@ -154,7 +154,7 @@ def test_a_duplicate_delivery_runs_the_operation_once(stack: Any, operation: str
     tenant_id = onboard(stack, f"dup-{operation}", f"Dup {operation}")
     if operation == "resume":
         run(stack, request("suspend", tenant_id, "dup-pre-suspend"))
-    extra = {"tier": "premium"} if operation == "change-tier" else {}
+    extra = {"tier": "premium", "dataPlan": "keep"} if operation == "change-tier" else {}
     event = request(operation, tenant_id, f"dup-op-{operation}", **extra)
     run(stack, event, dict(event), dict(event, id="other-delivery"))
     run(stack, dict(event, id="late-redelivery"))
@@ -231,7 +231,7 @@ def test_a_failure_after_the_commit_is_reverted_and_the_tenant_keeps_its_state(s
     original = stack.git.read(f"tenants/{tenant_id}.yaml")
     # StartOperation's lock write succeeds; CompleteOperation's write fails permanently
     stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
-    run(stack, request("change-tier", tenant_id, "fail-tier", tier="premium"))
+    run(stack, request("change-tier", tenant_id, "fail-tier", tier="premium", dataPlan="keep"))
     after = stack.tenant(tenant_id)
     assert (after["status"], after["tier"], after["deploymentModel"]) == ("ACTIVE", "basic", "pooled")
     assert "lock" not in after and after["gitCommit"] == before["gitCommit"]
@@ -264,7 +264,11 @@ def test_git_down_during_an_operation_fails_it_cleanly(stack: Any) -> None:
 
 def test_two_operations_on_one_tenant_never_run_at_once(stack: Any) -> None:
     tenant_id = onboard(stack, "lock-1", "Locked")
-    run(stack, request("suspend", tenant_id, "both-1"), request("change-tier", tenant_id, "both-2", tier="advanced"))
+    run(
+        stack,
+        request("suspend", tenant_id, "both-1"),
+        request("change-tier", tenant_id, "both-2", tier="advanced", dataPlan="keep"),
+    )
     record = stack.tenant(tenant_id)
     assert (record["status"], record["tier"]) == ("SUSPENDED", "advanced")
     assert "lock" not in record
@@ -417,7 +421,7 @@ def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(s
     original = stack.git.read(f"tenants/{tenant_id}.yaml")
     # the lock is taken (first UpdateItem); the completion write (second) fails permanently
     stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
-    extra = {"tier": "premium"} if operation == "change-tier" else {}
+    extra = {"tier": "premium", "dataPlan": "keep"} if operation == "change-tier" else {}
     run(stack, request(operation, tenant_id, f"failing-{operation}", **extra))
     after = stack.tenant(tenant_id)
     assert (after["status"], after["tier"], after["gitCommit"]) == (
@@ -434,3 +438,44 @@ def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(s
     assert stack.git.log()[0].startswith(f"Revert {operation} of tenant {tenant_id}")
     (failed,) = events_of(stack, "Tenant Operation Failed")
     assert (failed["operation"], failed["failedStep"], failed["compensated"]) == (operation, "CompleteOperation", True)
+
+
+# ------------------------------------------------------------------ no tenant data lost by an operation
+def lifecycle_output(stack: Any, operation_id: str) -> dict[str, Any]:
+    """The lifecycle execution's output (its final state) for ``operation_id``."""
+    sfn = stack.client("stepfunctions")
+    machine = stack.template.ref("LifecycleStateMachine")
+    name = operation_execution_name(operation_id)
+    (summary,) = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"] == name]
+    output: dict[str, Any] = json.loads(sfn.describe_execution(executionArn=summary["executionArn"])["output"])
+    return output
+
+
+def test_a_move_between_placements_without_a_data_plan_is_rejected_and_changes_nothing(stack: Any) -> None:
+    # Given a pooled tenant, whose data lives in the pool
+    tenant_id = onboard(stack, "dp-none", "Planless")
+    before, head = stack.tenant(tenant_id), stack.git.head()
+    # When a tier change would move it to its own namespace without saying what happens to that data
+    run(stack, request("change-tier", tenant_id, "dp-none-1", tier="premium"))
+    # Then the request is rejected with the reason, naming dataPlan, and nothing changed
+    (rejection,) = events_of(stack, "Tenant Operation Rejected")
+    message = rejection["errors"][0]["message"]
+    assert "from the pooled to the siloed placement" in message and "dataPlan" in message
+    assert stack.tenant(tenant_id) == before and stack.git.head() == head
+
+
+@pytest.mark.parametrize("data_plan", ["keep", "migrate", "discard"])
+def test_a_move_to_the_pool_with_a_data_plan_goes_ahead_and_the_state_keeps_the_plan(
+    stack: Any, data_plan: str
+) -> None:
+    # Given a siloed tenant: its namespace is never pruned by Flux
+    tenant_id = onboard(stack, f"dp-{data_plan}", f"Planned {data_plan}", tier="premium")
+    (namespace,) = [d for d in documents(stack, tenant_id) if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+    # When it moves to the pool, saying what happens to its data
+    run(stack, request("change-tier", tenant_id, f"dp-{data_plan}-1", tier="basic", dataPlan=data_plan))
+    # Then the move happened in one commit, and the execution's state keeps the data plan it was given
+    record = stack.tenant(tenant_id)
+    assert (record["status"], record["tier"], record["deploymentModel"]) == ("ACTIVE", "basic", "pooled")
+    assert [d["kind"] for d in documents(stack, tenant_id)] == ["HelmRelease"]
+    assert lifecycle_output(stack, f"dp-{data_plan}-1")["dataPlan"] == data_plan

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 
 from onboarding.contract import (
     DeploymentModel,
+    HybridSpec,
     Operation,
     OperationFailed,
     OperationRejectedEvent,
@@ -17,11 +19,12 @@ from onboarding.contract import (
     TenantTierChanged,
     Tier,
 )
+from onboarding.contract.lifecycle import DataPlan
 from onboarding.errors import OperationRejected, TenantBusy, TenantNotFound
 from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
 from onboarding.manifests import GitOpsLayout, tenant_files
 from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput, LifecycleRequestInput, StepInput
-from onboarding.records import TenantStatus
+from onboarding.records import TenantSpec, TenantStatus
 from onboarding.steps.complete_operation import complete_operation
 from onboarding.steps.fail_operation import fail_operation
 from onboarding.steps.lifecycle_intake import handle_lifecycle_request
@@ -90,7 +93,7 @@ def test_tier_change_moves_pooled_and_siloed_but_keeps_remote_and_hybrid_placeme
     record = store.records[tenant_id]
     if model:
         record = record.model_copy(update={"deployment_model": DeploymentModel(model)})
-    plan = plan_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=to), record)
+    plan = plan_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=to, data_plan=DataPlan.KEEP), record)
     assert plan.after is not None and plan.after.tier is to and plan.after.deployment_model is expected
     assert plan.before.tier.value == tier
 
@@ -163,7 +166,7 @@ def test_offboarding_removes_the_file_releases_the_lock_and_schedules_the_name()
 def test_tier_change_event_names_both_tiers() -> None:
     store, publisher = InMemoryTenantStore(), RecordingPublisher()
     tenant_id = active_tenant(store)
-    request = req(tenant_id, Operation.CHANGE_TIER, to_tier=Tier.ADVANCED)
+    request = req(tenant_id, Operation.CHANGE_TIER, to_tier=Tier.ADVANCED, data_plan=DataPlan.MIGRATE)
     plan = start_operation(request, tenants=store, now=now)
     done = CompleteOperationInput.model_validate(
         {**request.wire(), "plan": plan.wire(), "gitops": {"commit": "c1", "changed": True, "paths": []}}
@@ -276,3 +279,85 @@ def test_a_lock_left_past_its_lease_by_a_stopped_execution_is_taken_over() -> No
     lock = store.records[tenant_id].lock
     assert plan.operation is Operation.OFFBOARD and lock is not None and lock.operation == "offboard"
     assert lock.expires_at == later + timedelta(hours=1)
+
+
+# ------------------------------------------------------------------ no tenant data lost by an operation
+@pytest.mark.parametrize(
+    ("tier", "to", "leaving", "entering"),
+    [("basic", Tier.PREMIUM, "pooled", "siloed"), ("advanced", Tier.BASIC, "siloed", "pooled")],
+)
+def test_a_move_between_placements_without_a_data_plan_is_refused_naming_data_plan(
+    tier: str, to: Tier, leaving: str, entering: str
+) -> None:
+    # Given an ACTIVE tenant whose new tier's placement differs from its own
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store, tier)
+    before = store.records[tenant_id]
+    # When the tier change says nothing about the tenant's data
+    with pytest.raises(OperationRejected) as refused:
+        start_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=to), tenants=store, now=now)
+    # Then it is refused, with the reason and the field to set, and nothing changed (not even the lock)
+    message = str(refused.value)
+    assert f"from the {leaving} to the {entering} placement" in message
+    assert "dataPlan" in message and all(plan.value in message for plan in DataPlan)
+    assert store.records[tenant_id] == before
+
+
+@pytest.mark.parametrize("data_plan", list(DataPlan))
+def test_a_move_between_placements_with_a_data_plan_goes_ahead(data_plan: DataPlan) -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store, "premium")
+    request = req(tenant_id, Operation.CHANGE_TIER, to_tier=Tier.BASIC, data_plan=data_plan)
+    plan = start_operation(request, tenants=store, now=now)
+    assert plan.after is not None and plan.after.deployment_model is DeploymentModel.POOLED
+    assert store.records[tenant_id].lock is not None
+    # the request's data plan stays in the execution's state, for every later step (CompleteOperation included)
+    state = CompleteOperationInput.model_validate(
+        {**request.wire(), "plan": plan.wire(), "gitops": {"commit": "c1", "changed": True, "paths": []}}
+    )
+    assert state.data_plan is data_plan and state.wire()["dataPlan"] == data_plan.value
+
+
+@pytest.mark.parametrize(
+    ("tier", "model", "to"),
+    [("premium", None, Tier.ADVANCED), ("advanced", "remote", Tier.BASIC), ("advanced", "hybrid", Tier.PREMIUM)],
+    ids=["siloed-to-siloed", "remote", "hybrid"],
+)
+def test_a_tier_change_that_keeps_the_placement_needs_no_data_plan(tier: str, model: str | None, to: Tier) -> None:
+    store = InMemoryTenantStore()
+    tenant_id = active_tenant(store, tier)
+    record = store.records[tenant_id]
+    if model:
+        record = record.model_copy(update={"deployment_model": DeploymentModel(model)})
+    plan = plan_operation(req(tenant_id, Operation.CHANGE_TIER, to_tier=to), record)
+    assert plan.after is not None and plan.after.deployment_model is record.deployment_model
+
+
+def test_the_lifecycle_intake_passes_the_data_plan_on_and_names_a_wrong_one() -> None:
+    starter, publisher = RecordingStarter(), RecordingPublisher()
+    detail = {"tenantId": derive_tenant_id("s-1"), "operationId": "op-move", "tier": "basic", "dataPlan": "migrate"}
+    started = handle_lifecycle_request("Tenant Tier Change Requested", detail, starter=starter, publisher=publisher)
+    assert started.outcome == "started"
+    assert starter.started[operation_execution_name("op-move")]["dataPlan"] == "migrate"
+    wrong = {**detail, "operationId": "op-wrong", "dataPlan": "archive"}
+    rejected = handle_lifecycle_request("Tenant Tier Change Requested", wrong, starter=starter, publisher=publisher)
+    assert rejected.outcome == "rejected" and [e.field for e in rejected.errors] == ["dataPlan"]
+
+
+@pytest.mark.parametrize("model", ["siloed", "hybrid", "remote"])
+def test_every_tenant_namespace_is_kept_when_flux_no_longer_finds_it_in_git(model: str) -> None:
+    # Given the documents of a tenant with its own namespace
+    hybrid = {"nodeCidrs": ["192.168.10.0/24"], "podCidrs": ["192.168.128.0/20"], "nodeCount": 1}
+    spec = TenantSpec(
+        tenant_id="t-keep-0123456789",
+        tenant_name="Keep",
+        tier=Tier.PREMIUM,
+        deployment_model=DeploymentModel(model),
+        hybrid=HybridSpec.model_validate({**hybrid, "supportingServices": "bundled"}) if model == "hybrid" else None,
+        images=tuple(RELEASE.provider_images()),
+        chart_version=RELEASE.chart_version,
+    )
+    (content,) = tenant_files(spec, GitOpsLayout()).values()
+    (namespace,) = [d for d in yaml.safe_load_all(content) if d["kind"] == "Namespace"]
+    # Then kustomize-controller's prune (offboarding, a move to the pool) never deletes it, nor the data in it
+    assert namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"

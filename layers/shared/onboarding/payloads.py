@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from onboarding.base import CamelModel
 from onboarding.contract import Operation, SignupRequested, Tier
+from onboarding.contract.lifecycle import DataPlan
 from onboarding.records import HybridResources, ImageRef, Release, TenantSpec, TenantStatus
 
 
@@ -159,6 +160,7 @@ class LifecycleRequestInput(StepModel):
     operation_id: str
     execution: str
     to_tier: Tier | None = None
+    data_plan: DataPlan | None = None  # a tier change's: what happens to the data of a placement it leaves
 
 
 class OperationPlan(StepModel):

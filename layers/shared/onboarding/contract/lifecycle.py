@@ -40,10 +40,24 @@ class OffboardingRequested(LifecycleRequest):
     """Detail of ``Tenant Offboarding Requested``."""
 
 
+class DataPlan(StrEnum):
+    """What happens to a tenant's data when a tier change moves it between placements (siloed <-> pooled)."""
+
+    KEEP = "keep"
+    MIGRATE = "migrate"
+    DISCARD = "discard"
+
+
 class TierChangeRequested(LifecycleRequest):
     """Detail of ``Tenant Tier Change Requested``."""
 
     tier: Tier
+    data_plan: DataPlan | None = Field(
+        default=None,
+        description="Required when the new tier moves the tenant between placements (siloed <-> pooled), refused "
+        "without it: keep (the old placement's data is kept), migrate (kept, and the move is recorded as needing a "
+        "data migration), discard (the old placement's data may be deleted). See docs/data-retention.md.",
+    )
 
 
 class SuspendRequested(LifecycleRequest):

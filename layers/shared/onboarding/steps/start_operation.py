@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from onboarding.contract import DEFAULT_MODEL_BY_TIER, DeploymentModel, Operation, Tier
-from onboarding.contract.lifecycle import DataPlan
 from onboarding.errors import OperationRejected, TenantNotFound
 from onboarding.payloads import LifecycleRequestInput, OperationPlan
 from onboarding.ports import Clock, TenantStore
@@ -35,7 +34,6 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
     before = record.spec
     to_status = record.status
     after = before
-    data_plan: DataPlan | None = None
     if step.operation is Operation.OFFBOARD:
         return OperationPlan(
             operation=step.operation,
@@ -55,8 +53,8 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
         model = record.deployment_model
         if model in (DeploymentModel.POOLED, DeploymentModel.SILOED):
             model = DEFAULT_MODEL_BY_TIER[step.to_tier]  # remote and hybrid tenants keep their placement
-        if model is not record.deployment_model:
-            data_plan = _data_plan_of_move(step.data_plan, record, step.to_tier, model)
+        if model is not record.deployment_model and step.data_plan is None:
+            raise OperationRejected(_needs_data_plan(record, step.to_tier, model))
         after = before.model_copy(update={"tier": step.to_tier, "deployment_model": model})
     elif step.operation is Operation.SUSPEND:
         after, to_status = before.model_copy(update={"suspended": True}), TenantStatus.SUSPENDED
@@ -71,20 +69,17 @@ def plan_operation(step: LifecycleRequestInput, record: TenantRecord) -> Operati
         after=after,
         aws_account_id=record.aws_account_id,  # remote tenants: where their registry and manifests live
         region=record.region,
-        data_plan=data_plan,
     )
 
 
-def _data_plan_of_move(requested: DataPlan | None, record: TenantRecord, tier: Tier, to: DeploymentModel) -> DataPlan:
-    """A move between placements leaves the old one's data behind: the request must say what becomes of it."""
-    if requested is None:
-        raise OperationRejected(
-            f"tier {tier.value} moves tenant {record.tenant_id} from the {record.deployment_model.value} to the "
-            f"{to.value} placement, and its data does not move with it: the request must say what happens to it "
-            "with dataPlan: keep (the old placement's data is kept), migrate (kept, and the move is recorded as "
-            "needing a data migration) or discard (the old placement's data may be deleted)"
-        )
-    return requested
+def _needs_data_plan(record: TenantRecord, tier: Tier, to: DeploymentModel) -> str:
+    """Why a move between placements without a data plan is refused: the old placement's data stays behind."""
+    return (
+        f"tier {tier.value} moves tenant {record.tenant_id} from the {record.deployment_model.value} to the "
+        f"{to.value} placement, and its data does not move with it: the request must say what happens to it "
+        "with dataPlan: keep (the old placement's data is kept), migrate (kept, and the move is recorded as "
+        "needing a data migration) or discard (the old placement's data may be deleted)"
+    )
 
 
 def start_operation(step: LifecycleRequestInput, *, tenants: TenantStore, now: Clock) -> OperationPlan:
