@@ -40,11 +40,12 @@ from benchmarks.burst import measure_burst
 from benchmarks.coldimports import measure_imports
 from benchmarks.latency import measure_latency
 from benchmarks.machine import machine, revision
+from benchmarks.properties import measure_properties, property_problems, render_properties
 from benchmarks.report import problems, render
 from benchmarks.signups import HYBRID_FIRST_OCTET
 from benchmarks.stats import GcMeter
 
-SECTIONS = ("latency", "burst", "imports")
+SECTIONS = ("latency", "burst", "imports", "properties")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, int]]:
@@ -109,14 +110,17 @@ def main(argv: list[str] | None = None) -> int:
         report["imports"] = measure_imports(args.repeats, args.timeout)
     if sections & {"latency", "burst"}:
         run_on_stack(report, sections, counts, args)
+    if "properties" in sections:
+        print("properties ...", file=sys.stderr, flush=True)
+        report["properties"] = measure_properties()
 
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(render(report))
+    print(render(report) + render_properties(report))
     print(f"\nresults: {out}")
-    found = problems(report)
+    found = problems(report) + property_problems(report)
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if found else 0
