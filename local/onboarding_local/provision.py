@@ -1,5 +1,5 @@
-"""What template.yaml declares, created in moto: tables, buckets, queues, the bus, functions and their rules,
-CodeBuild projects, the release parameter, and the state machines with their substitutions resolved.
+"""What template.yaml declares, created in moto: tables, buckets, queues, secrets, the bus, functions and their
+rules, CodeBuild projects, the release parameter, and the state machines with their substitutions resolved.
 
 Also the customer's side of a remote tenant: tenant-account/bootstrap.yaml's role, deployed into an account.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
+import string
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +31,7 @@ def provision(
     """Create everything the template declares, in dependency order; returns the seeded release."""
     create_tables(t, client)
     create_buckets_and_queues(t, client)
+    create_secrets(t, client)
     if bus != "default":
         client("events").create_event_bus(Name=bus)
     create_functions(t, client)
@@ -59,6 +62,40 @@ def create_buckets_and_queues(t: Template, client: Clients) -> None:
     sqs = client("sqs")
     for logical in t.of_type("AWS::SQS::Queue"):
         sqs.create_queue(QueueName=logical)
+
+
+def create_secrets(t: Template, client: Clients) -> None:
+    """Each secret under the name ``!Ref`` resolves to locally; ``GenerateSecretString`` gives a random value."""
+    for logical, res in t.of_type("AWS::SecretsManager::Secret").items():
+        props = t.resolve(res.get("Properties") or {})
+        value = props.get("SecretString") or generated_secret(props.get("GenerateSecretString") or {})
+        description = str(props.get("Description", "")).strip()
+        client("secretsmanager").create_secret(Name=str(t.ref(logical)), SecretString=value, Description=description)
+
+
+def generated_secret(spec: dict[str, Any]) -> str:
+    """A value as CloudFormation's ``GenerateSecretString`` makes it: a random password of ``PasswordLength`` from
+    the character types not excluded (one of each unless ``RequireEachIncludedType`` is false), put under
+    ``GenerateStringKey`` in ``SecretStringTemplate`` when one is given."""
+    excluded = set(str(spec.get("ExcludeCharacters", "")))
+    kinds = [
+        string.ascii_lowercase * (not spec.get("ExcludeLowercase")),
+        string.ascii_uppercase * (not spec.get("ExcludeUppercase")),
+        string.digits * (not spec.get("ExcludeNumbers")),
+        string.punctuation * (not spec.get("ExcludePunctuation")),
+        " " * bool(spec.get("IncludeSpace")),
+    ]
+    kinds = ["".join(c for c in kind if c not in excluded) for kind in kinds]
+    alphabet, length = "".join(kinds), int(spec.get("PasswordLength", 32))
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(length))
+        if not spec.get("RequireEachIncludedType", True) or all(set(k) & set(password) for k in kinds if k):
+            break
+    if "SecretStringTemplate" not in spec:
+        return password
+    document = json.loads(spec["SecretStringTemplate"])
+    document[spec["GenerateStringKey"]] = password
+    return json.dumps(document)
 
 
 def _lambda_role(client: Clients) -> str:

@@ -8,7 +8,8 @@ composes the rest, each in the module named for its job:
 - routing.py: EventBridge delivery with Lambda's asynchronous retries and dead-letter queues;
 - provision.py: what template.yaml declares, created in moto; the customer's bootstrap role;
 - runtime.py: the real handlers, run in-process; faults.py: fault injection;
-- observe.py: tenants, executions and dead letters as plain data.
+- observe.py: tenants, executions and dead letters as plain data;
+- urls.py: Lambda function URLs on 127.0.0.1; flux.py: Flux, emulated, reporting to the receiver's URL.
 
 Everything the stack changes for the whole process (environment variables, boto3's default session,
 moto's classes, logger levels and streams, the fault hook) is put back when it stops (processwide.py).
@@ -32,6 +33,7 @@ from onboarding_local import motopatches, observe, provision
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import Fault, FaultInjector
+from onboarding_local.flux import FluxEmulator
 from onboarding_local.gitserver import GitServer, free_port
 from onboarding_local.observe import describe_execution, plain
 from onboarding_local.processwide import ProcessChanges
@@ -40,6 +42,7 @@ from onboarding_local.registry import Registry
 from onboarding_local.routing import EventRouter, send_dead_letter
 from onboarding_local.runtime import LambdaRuntime
 from onboarding_local.template import ACCOUNT, REGION, Template
+from onboarding_local.urls import FunctionUrls
 
 __all__ = [
     "RELEASE_IMAGES",
@@ -53,6 +56,7 @@ __all__ = [
 ]
 
 _current: LocalStack | None = None
+RECEIVER_FUNCTION, RECEIVER_SECRET = "FluxReceiverFunction", "FluxReceiverTokenSecret"
 
 
 @dataclass
@@ -72,6 +76,11 @@ class LocalStack:
         self._faults = FaultInjector()
         self._server: Any = None
         self._changes = ProcessChanges()
+        self.urls: FunctionUrls | None = None
+        self.function_urls: dict[str, str] = {}  # logical name -> local URL, for functions with a FunctionUrlConfig
+        self.receiver_url: str | None = None  # FluxReceiverFunction's URL
+        self.flux: FluxEmulator | None = None  # started when the template has the receiver
+        self.flux_token: str | None = None  # the receiver's master token (FluxReceiverTokenSecret's value)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -90,6 +99,7 @@ class LocalStack:
                 self.template, self.client, self.bus, self.release_registry, self.workdir, self.chart_version
             )
             self.runtime.load()
+            self._start_flux()
             self._faults.install(boto3.DEFAULT_SESSION.events, self._changes)  # type: ignore[union-attr]
         except BaseException:
             self.stop()
@@ -147,10 +157,27 @@ class LocalStack:
         self._changes.on_restore(self.runtime.close)
         self.router = EventRouter(self)
 
+    def _start_flux(self) -> None:
+        """The function URLs' local front, then Flux, emulated, posting its events to the receiver's URL."""
+        self.urls = FunctionUrls(self.template, self.runtime).start()
+        self.function_urls = self.urls.urls
+        self.receiver_url = self.function_urls.get(RECEIVER_FUNCTION)
+        if self.receiver_url is None or RECEIVER_SECRET not in self.template.resources:
+            return
+        secret = self.client("secretsmanager").get_secret_value(SecretId=self.template.ref(RECEIVER_SECRET))
+        self.flux_token = str(secret["SecretString"])
+        self.flux = FluxEmulator(
+            self.git.repo, self.release_registry.host, self.receiver_url, self.flux_token, self.workdir / "flux",
+            ecr_registry=self.tenant_registry.host,
+        ).start()  # fmt: skip
+
     def stop(self) -> None:
         """Stop the processes, then put back everything the stack changed in this process."""
         global _current
         try:
+            for part in (self.flux, self.urls):  # before the handlers' environment is put back
+                if part is not None:
+                    part.stop()
             if hasattr(self, "router"):
                 self.router.shutdown()
             self.git.stop()
@@ -197,7 +224,8 @@ class LocalStack:
                 raise RuntimeError(f"PutEvents rejected entries: {response['Entries']}")
 
     def wait_idle(self, timeout: float = 300.0) -> None:
-        """Return once no delivery is pending and no execution is running (twice in a row)."""
+        """Return once no delivery is pending, no execution is running and Flux has reconciled the GitOps head
+        (twice in a row)."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         quiet = 0
@@ -209,7 +237,8 @@ class LocalStack:
                         stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                     )
                     running += sum(len(page["executions"]) for page in pages)
-            busy = self.router.pending > 0 or running > 0 or self.codebuild.running > 0
+            reconciling = self.flux is not None and not self.flux.idle()
+            busy = self.router.pending > 0 or running > 0 or self.codebuild.running > 0 or reconciling
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:
                 return
