@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from onboarding.identity import derive_tenant_id
+from onboarding_local.charts import chart_dirs
 from onboarding_local.stack import REPO_ROOT, LocalStack, plain
 
 DEMO_REMOTE_ACCOUNT, DEMO_REMOTE_SIGNUP = "222222222222", "initech-signup-0003"
@@ -53,16 +54,18 @@ def run(
     timeout: float,
     after_each: Callable[[int, LocalStack], None] | None = None,
     tenant_accounts: Sequence[tuple[str, str]] = (),
+    charts: Path | None = None,
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
     ``after_each(index, stack)`` is called once each file has settled (tests inspect the stack there).
+    ``charts``: publish every chart under it (each at its own version) instead of charts/.
     """
     batches = [load_events(f) for f in files]
     if workdir.exists():
         shutil.rmtree(workdir / "git", ignore_errors=True)
         (workdir / "lambda.log").unlink(missing_ok=True)
-    with LocalStack(workdir) as stack:
+    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts") as stack:
         for account, tenant_id in tenant_accounts:
             stack.bootstrap_tenant_account(account, tenant_id)
         for index, batch in enumerate(batches):
@@ -172,8 +175,25 @@ def print_timeline(report: dict[str, Any]) -> None:
     print(f"gitops: {g['remote']} {g['branch']} @ {g['head'][:12]}")
 
 
-def serve(workdir: Path) -> None:
-    with LocalStack(workdir) as stack:
+def print_receiver(stack: LocalStack) -> None:
+    """How to post a Flux event to the receiver with curl, signed as notification-controller signs it."""
+    secret = stack.template.ref("FluxReceiverTokenSecret")
+    print(f"  token=$(aws --endpoint-url {stack.endpoint} secretsmanager get-secret-value --secret-id {secret} \\")
+    print("      --query SecretString --output text)")
+    print(
+        """  body='{"involvedObject":{"kind":"HelmRelease","namespace":"pool","name":"t-demo","uid":"1","""
+        """"apiVersion":"helm.toolkit.fluxcd.io/v2","resourceVersion":"1"},"severity":"info","timestamp":"""
+        """"2026-01-01T00:00:00Z","message":"demo","reason":"InstallSucceeded","metadata":{"revision":"1.0.0","""
+        """"tenantId":"t-demo"},"reportingController":"helm-controller","reportingInstance":"helm-controller-0"}'"""
+    )
+    print(
+        f"  curl -sS {stack.receiver_url} -H 'Content-Type: application/json' -H \"X-Signature: sha256=$(printf %s "
+        '"$body" | openssl dgst -sha256 -hmac "$token" -r | cut -d" " -f1)" --data-binary "$body"'
+    )
+
+
+def serve(workdir: Path, charts: Path | None = None) -> None:
+    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts") as stack:
         endpoint_file = workdir / ENDPOINT_FILE
         endpoint_file.write_text(stack.endpoint, encoding="utf-8")
         machine = stack.template.ref("OnboardingStateMachine")
@@ -182,6 +202,10 @@ def serve(workdir: Path) -> None:
         print(f"event bus        {stack.bus}")
         print(f"state machine    {machine}")
         print(f"handler logs     {stack.workdir / 'lambda.log'}")
+        published = ", ".join(f"{c.name} {c.version}" for c in stack.charts)
+        print(f"charts           {published}   (oci://{stack.release_registry.host}/charts)")
+        if stack.receiver_url:
+            print(f"Flux receiver    {stack.receiver_url}   (generic-hmac; Flux is emulated on every push to main)")
         print()
         print("try:")
         print(
@@ -191,6 +215,8 @@ def serve(workdir: Path) -> None:
             '\\"adminEmail\\":\\"a@b.example\\",\\"tier\\":\\"basic\\"}"}]\''
         )
         print(f"  aws --endpoint-url {stack.endpoint} stepfunctions list-executions --state-machine-arn {machine}")
+        if stack.receiver_url:
+            print_receiver(stack)
         print("Ctrl-C stops the stack.", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -218,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_serve = sub.add_parser("serve", help="keep the stack up and print its endpoints")
     p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+    for p in (p_run, p_serve):
+        p.add_argument("--charts", type=Path, metavar="DIR", help="publish the charts under DIR instead of charts/")
     p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
     p_tenants.add_argument("tenant_id", nargs="?", metavar="TENANT_ID")
     p_tenants.add_argument("--workdir", type=Path, default=Path(".local-stack"))
@@ -241,8 +269,10 @@ def main(argv: list[str] | None = None) -> int:
             print_tenants(tenants)
         return 0
 
+    if args.charts is not None and not chart_dirs(args.charts):
+        parser.error(f"--charts {args.charts}: no chart under it (a directory with a Chart.yaml)")
     if args.command == "serve":
-        serve(args.workdir)
+        serve(args.workdir, args.charts)
         return 0
     accounts: list[tuple[str, str]] = []
     for item in args.tenant_account:
@@ -253,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     files = args.files or [REPO_ROOT / "events" / name for name in DEMO_FILES]
     if not args.files:  # the demo's remote customer has deployed its bootstrap stack
         accounts.append((DEMO_REMOTE_ACCOUNT, derive_tenant_id(DEMO_REMOTE_SIGNUP)))
-    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts)
+    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts)
     if args.json:
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False, default=str)
         print()

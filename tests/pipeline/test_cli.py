@@ -132,3 +132,94 @@ def test_tenants_lists_status_at_a_glance_and_one_tenants_timeline(
     (record,) = json.loads(capsys.readouterr().out)
     assert record["tenantId"] == tenant_id and record["history"][-1]["operation"] == "suspend"
     assert main(["tenants", "t-nobody-0000000000", "--workdir", str(workdir)]) == 1
+
+
+def chart_dir_at(tmp_path: Path, version: str) -> Path:
+    """A copy of charts/tenant at another version, as a chart author would try it before publishing."""
+    import shutil
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    charts = tmp_path / "my-charts"
+    shutil.copytree(REPO / "charts" / "tenant", charts / "tenant")
+    meta = yaml.safe_load((charts / "tenant" / "Chart.yaml").read_text(encoding="utf-8"))
+    (charts / "tenant" / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": version}), encoding="utf-8")
+    return charts
+
+
+def test_run_charts_publishes_that_directorys_charts_and_the_pipeline_pins_their_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    import yaml
+
+    signup = write(tmp_path / "1.json", signup_event("cli-charts", "Chart Author"))
+    args = ["run", str(signup), "--workdir", str(tmp_path / "wd"), "--json"]
+    assert main([*args, "--charts", str(chart_dir_at(tmp_path, "1.0.7"))]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (tenant,) = report["tenants"]
+    assert tenant["status"] == "ACTIVE" and tenant["chartVersion"] == "1.0.7"
+    text = subprocess.run(
+        ["git", "-C", report["gitops"]["remote"], "show", f"main:tenants/{tenant['tenantId']}.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (release,) = yaml.safe_load_all(text)
+    assert release["spec"]["chart"]["spec"]["version"] == "1.0.7"
+
+
+def test_charts_without_a_chart_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--workdir", str(tmp_path / "wd"), "--charts", str(tmp_path / "empty")])
+    assert exited.value.code == 2 and "no chart under it" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    "FluxReceiverFunction" not in (Path(__file__).resolve().parents[2] / "template.yaml").read_text(encoding="utf-8"),
+    reason="receiver not built yet",
+)
+def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+    import requests
+
+    command = [sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(tmp_path / "wd")]
+    proc = subprocess.Popen(
+        [*command, "--charts", str(chart_dir_at(tmp_path, "2.0.0"))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
+            lines.append(proc.stdout.readline())
+        receiver = next(line for line in lines if "receiver" in line).split()[2]
+        assert receiver.startswith("http://127.0.0.1:")
+        assert any(line.startswith("charts") and "tenant 2.0.0" in line for line in lines)
+        endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
+        secrets = boto3.client(
+            "secretsmanager", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )  # fmt: skip
+        token = secrets.get_secret_value(SecretId="FluxReceiverTokenSecret")["SecretString"]
+        assert len(token) == 48 and token.isalnum()
+        # the printed example, as a user pastes it (with the token the printed aws command reads)
+        example = [line.strip() for line in lines if line.strip().startswith(("body=", "curl "))]
+        shell = subprocess.run(
+            ["bash", "-c", "\n".join(example)], env={"token": token, "PATH": "/usr/bin:/bin"}, capture_output=True,
+            text=True, timeout=30,
+        )  # fmt: skip
+        assert json.loads(shell.stdout)["accepted"] is True, shell.stderr
+        forged = requests.post(receiver, data=b"{}", headers={"X-Signature": "sha256=" + "0" * 64}, timeout=30)
+        assert forged.status_code in (401, 403)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
