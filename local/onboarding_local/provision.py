@@ -45,7 +45,9 @@ def create_tables(t: Template, client: Clients) -> None:
     ddb = client("dynamodb")
     for logical, res in t.of_type("AWS::DynamoDB::Table").items():
         props = t.resolve(res["Properties"])
-        indexes = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
+        indexes = (
+            {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
+        )
         ddb.create_table(
             TableName=logical,
             KeySchema=props["KeySchema"],

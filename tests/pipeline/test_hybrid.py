@@ -123,12 +123,16 @@ def test_of_two_concurrent_overlapping_signups_exactly_one_wins(stack: Any) -> N
 @pytest.mark.parametrize(
     ("hybrid", "field", "message"),
     [
-        ({**BUNDLED, "nodeCidrs": ["8.8.8.0/24"]}, "hybrid.nodeCidrs", "not a private range"),
+        ({**BUNDLED, "nodeCidrs": ["8.8.8.0/24"]}, "hybrid.nodeCidrs.0", "not a private range"),
         ({**BUNDLED, "podCidrs": ["10.0.0.0/33"]}, "hybrid.podCidrs.0", "valid IPv4"),
         ({**BUNDLED, "podCidrs": ["banana"]}, "hybrid.podCidrs.0", "valid IPv4"),
         ({**BUNDLED, "nodeCidrs": ["10.0.1.0/24"]}, "hybrid.nodeCidrs.0", "overlaps the cluster range 10.0.0.0/16"),
         ({**BUNDLED, "nodeCount": 101}, "hybrid.nodeCount", "less than or equal to 100"),
-        ({**BUNDLED, "supportingServices": "customer"}, "hybrid", "requires databaseEndpoint"),
+        (
+            {**BUNDLED, "supportingServices": "customer"},
+            "hybrid.databaseEndpoint",
+            "required for supportingServices 'customer'",
+        ),
     ],
     ids=["public", "bad-prefix", "not-a-cidr", "cluster-range", "too-many-nodes", "customer-without-db"],
 )

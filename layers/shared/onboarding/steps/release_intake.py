@@ -20,11 +20,12 @@ from onboarding.contract.release import (
 from onboarding.fleet import ReleaseInput, ReleaseStatus, release_execution_name
 from onboarding.observability import logger
 from onboarding.ports import ChartCatalog, EventPublisher, ExecutionStarter, ReleaseStore, TaskCallbacks
-from onboarding.validation import field_errors
+from onboarding.validation import bounded, field_errors
 
 
 def _reject(publisher: EventPublisher, release_id: Any, errors: list[FieldError]) -> dict[str, Any]:
-    rid = release_id if isinstance(release_id, str) and release_id else None
+    rid = release_id if isinstance(release_id, str) and release_id and len(release_id) <= 256 else None
+    errors = bounded(errors)  # whatever the request held, the rejection fits in an event
     publisher.publish([FleetReleaseRejected(release_id=rid, errors=errors)])
     logger.info("fleet release rejected", extra={"releaseId": rid, "errors": [e.wire() for e in errors]})
     return {"outcome": "rejected", "errors": [e.wire() for e in errors]}
