@@ -42,7 +42,12 @@ def test_pooled_happy_path(stack: Any) -> None:
     (release,) = yaml.safe_load_all(stack.git.read(path))
     assert release["kind"] == "HelmRelease" and release["metadata"]["namespace"] == "pool"
     assert release["spec"]["values"]["tenantId"] == tenant_id
-    assert [e["tenantId"] for e in events_of(stack, "Tenant Onboarded")] == [tenant_id]
+    (onboarded,) = events_of(stack, "Tenant Onboarded")
+    assert onboarded["tenantId"] == tenant_id
+    # ACTIVE only once Flux reported the HelmRelease ready, at the exact chart version committed
+    assert onboarded["verified"] is True and onboarded["chartVersion"] == record["chartVersion"] == stack.chart_version
+    assert onboarded["reconciledAt"] == record["reconciledAt"]
+    assert release["spec"]["chart"]["spec"]["version"] == record["chartVersion"]
     assert events_of(stack, "Tenant Onboarding Started")[0]["signupId"] == event["detail"]["signupId"]
     (execution,) = stack.executions()
     assert execution["status"] == "SUCCEEDED" and execution["name"] == tenant_id
@@ -50,6 +55,7 @@ def test_pooled_happy_path(stack: Any) -> None:
         "RegisterTenant",
         "ChooseDeploymentModel",
         "CommitGitOps",
+        "AwaitReconcile",
         "ActivateTenant",
         "Onboarded",
     ]
@@ -61,8 +67,10 @@ def test_siloed_happy_path(stack: Any) -> None:
     tenant_id = derive_tenant_id(event["detail"]["signupId"])
     record = stack.tenant(tenant_id)
     assert record["status"] == "ACTIVE" and record["deploymentModel"] == "siloed"
-    namespace, release = yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml"))
+    namespace, release, alert = yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml"))
     assert namespace == {**namespace, "kind": "Namespace"} and namespace["metadata"]["name"] == tenant_id
+    # notification-controller matches namespaces exactly: the tenant's namespace gets its own Alert
+    assert alert["kind"] == "Alert" and alert["spec"]["eventSources"][0]["namespace"] == tenant_id
     assert release["spec"]["targetNamespace"] == tenant_id
     assert release["metadata"]["annotations"]["onboarding.saas.aws/tenant-name"] == "Globex Société Générale"
     assert len(tenant_commits(stack, tenant_id)) == 1

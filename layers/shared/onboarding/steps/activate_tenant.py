@@ -28,8 +28,8 @@ def activate_tenant(step: ActivateInput, *, tenants: TenantStore, publisher: Eve
     details["images"] = [image.model_dump(mode="json", by_alias=True) for image in step.gitops.images]
     details["releaseVersion"] = step.gitops.release_version
     details["chartVersion"] = step.gitops.chart_version
-    if reconciled_at is not None:
-        details["reconciledAt"] = reconciled_at.isoformat()
+    if step.reconcile is not None and reconciled_at is not None:  # JSON as every other record time is
+        details["reconciledAt"] = step.reconcile.model_dump(mode="json", by_alias=True)["reconciledAt"]
     tenants.activate(step.tenant_id, step.execution, step.gitops.commit, entry, details)
     publisher.publish(
         [
