@@ -89,7 +89,7 @@ def test_hybrid_happy_path(stack: Any, services: str, hybrid: dict[str, Any]) ->
     assert claimed(stack) == set(hybrid["nodeCidrs"]) | set(hybrid["podCidrs"])
     docs = list(yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml")))
     # one HelmRelease of the versioned tenant chart, which renders the policies, the database and the workloads
-    assert [d["kind"] for d in docs] == ["Namespace", "HelmRelease"]
+    assert [d["kind"] for d in docs] == ["Namespace", "HelmRelease", "Alert"]  # its own Alert: see the README
     release = docs[1]
     assert release["spec"]["chart"]["spec"]["version"] == record["chartVersion"] == stack.chart_version
     assert release["spec"]["values"]["database"]["mode"] == services

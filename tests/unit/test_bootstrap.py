@@ -170,7 +170,12 @@ def test_the_alert_sends_every_verdict_on_pooled_releases_and_both_kustomization
 def test_a_tenant_with_its_own_namespace_gets_an_alert_beside_the_provider() -> None:
     alert = tenant_alert("t-acme-0123456789", "production")
     validate_object(alert)
-    assert alert["metadata"] == {"name": "tenant-onboarding-t-acme-0123456789", "namespace": "flux-system"}
+    assert alert["metadata"] == {
+        "name": "tenant-onboarding-t-acme-0123456789",
+        "namespace": "flux-system",
+        # kept when the tenant's file goes, so its HelmRelease's UninstallSucceeded still reaches the receiver
+        "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"},
+    }
     assert alert["spec"]["providerRef"] == {"name": "tenant-onboarding"}
     assert alert["spec"]["eventSources"] == [{"kind": "HelmRelease", "name": "*", "namespace": "t-acme-0123456789"}]
     with pytest.raises(InvalidBootstrapOption):

@@ -220,12 +220,16 @@ def tenant_alert(tenant_id: str, cluster: str) -> dict[str, Any]:
     """The Alert a tenant with its own namespace needs, for the pipeline to write in its tenant file.
 
     It lives in flux-system, beside the Provider it names (a providerRef cannot leave its namespace), and
-    takes every HelmRelease event of the tenant's namespace. It is pruned with the tenant's file.
+    takes every HelmRelease event of the tenant's namespace. It is never pruned with the tenant's file: when the
+    tenant is offboarded or moved to the pool, its HelmRelease's UninstallSucceeded must still reach the receiver.
+    It stays with the tenant's kept namespace and is deleted with it (docs/data-retention.md).
     """
     check_label("tenantId", tenant_id, "a tenant id")
     check_label("--cluster", cluster, "a cluster name")
     sources = [{"kind": "HelmRelease", "name": "*", "namespace": tenant_id}]
-    return _alert(f"{NOTIFICATION_ALERT}-{tenant_id}", sources, cluster)
+    alert = _alert(f"{NOTIFICATION_ALERT}-{tenant_id}", sources, cluster)
+    alert["metadata"]["annotations"] = dict(PRUNE_DISABLED)
+    return alert
 
 
 # ------------------------------------------------------------------ the files
