@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from onboarding_local.kube import ToolFailed, Tools, object_id, validation_errors
+from onboarding_local.kube import ToolFailed, Tools, object_id, prune_disabled, validation_errors
 from onboarding_local.notifications import (
     FLUX_NAMESPACE,
     KUSTOMIZATION_REASONS,
@@ -221,8 +221,7 @@ class FluxEmulator:
                 self.notifier.kustomization_event(cluster, name, failure.reason, message, head)
                 continue
             before, after = cluster.inventory.get(name, {}), {object_id(o): o for o in objects}
-            # kustomize-controller never garbage-collects an object annotated prune: disabled: it stays applied
-            kept = {i: o for i, o in before.items() if i not in after and _prune_disabled(o)}
+            kept = {i: o for i, o in before.items() if i not in after and prune_disabled(o)}  # stays applied
             changes = [f"{i} {'configured' if i in before else 'created'}" for i in after if before.get(i) != after[i]]
             changes += [f"{i} deleted" for i in before if i not in after and i not in kept]
             cluster.inventory[name] = {**kept, **after}
@@ -291,11 +290,6 @@ class FluxEmulator:
         invalid = [f"{object_id(o)}: {'; '.join(e)}" for o in rendered if (e := validation_errors(o))]
         if invalid:
             raise _Failure(failed, prefix + "\n".join(invalid))
-
-
-def _prune_disabled(obj: dict[str, Any]) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return annotations.get("kustomize.toolkit.fluxcd.io/prune") == "disabled"
 
 
 def _parts(key: Key, spec: dict[str, Any]) -> tuple[dict[str, Any], Any, str, str]:

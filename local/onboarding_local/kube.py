@@ -67,6 +67,12 @@ def object_id(obj: dict[str, Any]) -> str:
     return "/".join(str(part) for part in (obj.get("kind"), meta.get("namespace"), meta.get("name")) if part)
 
 
+def prune_disabled(obj: dict[str, Any]) -> bool:
+    """Whether kustomize-controller keeps the object applied once it is gone from git (``prune: disabled``)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get("kustomize.toolkit.fluxcd.io/prune") == "disabled")
+
+
 # ------------------------------------------------------------------ validation
 def _strict(node: Any) -> Any:
     """Unknown fields become errors, where the API server would prune them silently (as tests/utils/flux.py)."""

@@ -199,14 +199,28 @@ def test_an_invalid_value_is_install_failed_with_helms_message(flux: Flux) -> No
     assert [e["reason"] for e in flux.receiver.about(POOLED)] == ["InstallFailed", "InstallSucceeded", "UpgradeFailed"]
 
 
-def test_a_siloed_tenant_is_reported_through_its_own_alert(flux: Flux) -> None:
+def test_a_siloed_tenant_is_reported_through_its_own_alert_which_outlives_its_file(flux: Flux) -> None:
     flux.push(tenant_file(SILOED, "siloed"))
     (installed,) = flux.receiver.about(SILOED)
     assert installed["reason"] == "InstallSucceeded" and installed["involvedObject"]["namespace"] == SILOED
 
     flux.push({f"tenants/{SILOED}.yaml": None})
-    # its Alert is pruned with it: only the Kustomization's change set says it is gone, as on a real cluster
-    assert [e["reason"] for e in flux.receiver.about(SILOED)] == ["InstallSucceeded"]
+    # its Alert is prune: disabled, so kustomize-controller keeps it and the uninstall still reaches the receiver
+    assert [e["reason"] for e in flux.receiver.about(SILOED)] == ["InstallSucceeded", "UninstallSucceeded"]
+    changes = flux.receiver.about("tenants")[-1]["message"].splitlines()
+    assert f"HelmRelease/{SILOED}/{SILOED} deleted" in changes
+    assert not [line for line in changes if line.startswith("Alert/")]
+
+
+def test_only_what_an_alert_selects_is_sent(flux: Flux) -> None:
+    (path, text), = tenant_file(SILOED, "siloed").items()  # fmt: skip
+    documents = list(yaml.safe_load_all(text))
+    alert = next(d for d in documents if d["kind"] == "Alert")
+    del alert["metadata"]["annotations"]  # an Alert pruned with the tenant's file
+    flux.push({path: yaml.safe_dump_all(documents)})
+    flux.push({path: None})
+    assert [e["reason"] for e in flux.receiver.about(SILOED)] == ["InstallSucceeded"]  # the uninstall had no Alert
+    assert flux.emulator.notifier.unrouted == [f"HelmRelease/{SILOED}/{SILOED} UninstallSucceeded"]
     assert f"HelmRelease/{SILOED}/{SILOED} deleted" in flux.receiver.about("tenants")[-1]["message"]
 
 
