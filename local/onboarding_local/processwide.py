@@ -62,8 +62,8 @@ class ProcessChanges:
         logger.setLevel(level)
 
     def set_stream(self, handler: logging.StreamHandler[Any], stream: Any) -> None:
-        self._undo.callback(handler.setStream, handler.stream)
-        handler.setStream(stream)
+        self._undo.callback(_swap_stream, handler, handler.stream)
+        _swap_stream(handler, stream)
 
     def on_restore(self, undo: Callable[[], object]) -> None:
         """Run ``undo`` on restore, in its place in the order (for changes made some other way)."""
@@ -75,3 +75,15 @@ class ProcessChanges:
             self._undo.close()
         finally:
             self._env_saved.clear()
+
+
+def _swap_stream(handler: logging.StreamHandler[Any], stream: Any) -> None:
+    """Point ``handler`` at ``stream``; a stream already closed under it (an earlier stack's log) is not flushed."""
+    if getattr(handler.stream, "closed", False):
+        handler.acquire()
+        try:
+            handler.stream = stream
+        finally:
+            handler.release()
+    else:
+        handler.setStream(stream)

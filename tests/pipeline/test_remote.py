@@ -66,12 +66,13 @@ def test_remote_happy_path(stack: Any) -> None:
     release = {i.name: i for i in stack.release}
     # the repositories exist in the tenant's account, and in no other
     ecr = tenant_ecr(stack, tenant_id)
-    assert repositories(ecr) == {f"{tenant_id}/api", f"{tenant_id}/worker"}
+    # the images, the tenant chart (copied by the build) and the tenant's manifests artifact
+    assert repositories(ecr) == {f"{tenant_id}/{r}" for r in ("api", "worker", "charts/tenant", "manifests")}
     assert repositories(stack.client("ecr")) == set()
     described = ecr.describe_repositories()["repositories"]
-    assert all(
-        r["imageTagMutability"] == "IMMUTABLE" and r["imageScanningConfiguration"]["scanOnPush"] for r in described
-    )
+    assert all(r["imageScanningConfiguration"]["scanOnPush"] for r in described)
+    mutable = {r["repositoryName"] for r in described if r["imageTagMutability"] == "MUTABLE"}
+    assert mutable == {f"{tenant_id}/manifests"}  # only its `latest` moves; images and charts are immutable
     assert ecr.get_lifecycle_policy(repositoryName=f"{tenant_id}/api")["lifecyclePolicyText"]
     # the images are in the tenant's registry with the source digests (copied, not rebuilt)
     for name, image in release.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from onboarding.errors import InvalidSignup
 from onboarding.payloads import Compensation, LifecycleStepInput
 from onboarding.ports import TenantAccounts
+from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.remote import RegistryFactory, repository_name, role_arn
 
 RETAIN, DELETE = "retain", "delete"
@@ -15,6 +16,8 @@ def release_remote_registry(
 ) -> Compensation:
     plan = step.plan
     names = [repository_name(step.tenant_id, image.name) for image in plan.before.images]
+    if names:  # the chart and the manifests artifact go with the images (after the customer's Flux pruned)
+        names += [chart_repository(step.tenant_id), manifests_repository(step.tenant_id)]
     if retention == RETAIN or not names:
         return Compensation(compensated=True, actions=[f"kept repositories {', '.join(names)} (retention: retain)"])
     if plan.aws_account_id is None or plan.region is None:
