@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.errors import InvalidSignup
 from onboarding.payloads import Compensation, LifecycleStepInput
 from onboarding.ports import TenantAccounts
-from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.remote import RegistryFactory, repository_name, role_arn
 
 RETAIN, DELETE = "retain", "delete"
