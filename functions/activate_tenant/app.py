@@ -25,11 +25,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         now=utcnow,
     )
     # what the dashboard charts: onboardings and their duration by tier and deployment model, tenants per chart
-    metrics.add_dimension(name="tier", value=step.signup.tier.value)
-    metrics.add_dimension(name="deploymentModel", value=step.signup.model.value)
+    dimensions = {"tier": step.signup.tier.value, "deploymentModel": step.signup.model.value}
+    metrics.clear_metrics()  # this invocation's dimensions only (a warm sandbox keeps the last ones)
+    for name, value in dimensions.items():
+        metrics.add_dimension(name=name, value=value)
     metrics.add_metric(name="TenantsOnboarded", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="chartVersion", value=step.gitops.chart_version)
     if step.requested_at is not None:
         took = (utcnow() - step.requested_at).total_seconds() * 1000
         metrics.add_metric(name="OnboardingDuration", unit=MetricUnit.Milliseconds, value=took)
-    metrics.add_metadata(key="chartVersion", value=step.gitops.chart_version)
     return {"status": status}

@@ -26,6 +26,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         publisher=event_publisher(settings),
         now=utcnow,
     )
+    metrics.clear_metrics()  # this invocation's dimensions only (a warm sandbox keeps the last ones)
     metrics.add_dimension(name="step", value=step.failed_step)  # the dashboard charts failures by step
     metrics.add_metric(name="OnboardingsFailed", unit=MetricUnit.Count, value=1)
     cause = (

@@ -532,7 +532,7 @@ def emitted_metrics() -> set[str]:
     """Metric names the code emits with Powertools (add_metric(name="...")), static or f-string prefixes."""
     names: set[str] = set()
     for path in [*(REPO / "functions").rglob("*.py"), *LAYER.rglob("*.py")]:
-        names |= set(re.findall(r'add_metric\(name=f?"([A-Za-z]+)', path.read_text(encoding="utf-8")))
+        names |= set(re.findall(r'(?:add_metric|single_metric)\(\s*name=f?"([A-Za-z]+)', path.read_text(encoding="utf-8")))
     return names
 
 
@@ -545,4 +545,4 @@ def test_every_metric_the_dashboard_reads_is_emitted_by_the_code() -> None:
     assert not missing, f"the dashboard reads metrics nothing emits: {sorted(missing)}"
     # durations and counts are charted by tier and deployment model, as the code's dimensions say
     activate = (REPO / "functions" / "activate_tenant" / "app.py").read_text(encoding="utf-8")
-    assert 'add_dimension(name="tier"' in activate and 'add_dimension(name="deploymentModel"' in activate
+    assert '{"tier": step.signup.tier.value, "deploymentModel": step.signup.model.value}' in activate

@@ -43,7 +43,7 @@ def tally_wave(
             succeeded.append(tenant_id)
     late = wave.deadline is not None and now() >= wave.deadline
     if pending and not late:
-        return {"done": False, "pending": len(pending), "waitSeconds": poll_seconds}
+        return {"done": False, "pending": len(pending), "waitSeconds": poll_seconds, "halt": False, "rollback": False}
     waited = int((wave.deadline - wave.committed_at).total_seconds()) if wave.deadline and wave.committed_at else 0
     failed += [
         FailedTenant(tenant_id=t, reason=f"Flux reported nothing for chart {expected[t]} within {waited} s")
@@ -55,6 +55,7 @@ def tally_wave(
     halt = len(failed) > release.request.max_failures
     return {
         "done": True,
+        "waitSeconds": poll_seconds,
         "succeeded": len(succeeded),
         "failed": len(failed),
         "halt": halt and not rollback,
