@@ -1,12 +1,20 @@
 """CommitWave: the wave's tenants locked and moved to the release's chart version in one commit."""
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
-from onboarding.runtime import gitops_repository, release_store, tenant_artifacts, tenant_store, utcnow
+from onboarding.runtime import (
+    copy_chart_to_tenant,
+    gitops_repository,
+    release_store,
+    tenant_artifacts,
+    tenant_store,
+    utcnow,
+)
 from onboarding.settings import ReleaseSettings
 from onboarding.steps.commit_wave import commit_wave
 
@@ -23,6 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         repo=gitops_repository(settings),
         layout=settings.gitops_layout,
         artifacts_for=tenant_artifacts,
+        copy_chart=functools.partial(copy_chart_to_tenant, release_parameter_name=settings.release_parameter),
         timeout_seconds=settings.reconcile_timeout_seconds,
         poll_seconds=settings.release_poll_seconds,
         now=utcnow,

@@ -279,3 +279,5 @@ class ChartCatalog(Protocol):
 
 
 ArtifactsFor = Callable[[str, str, str], ArtifactRegistry]  # (account, region, tenant) -> a remote tenant's ECR
+# (account, region, tenant, chart version): the chart copied from the provider's registry into the tenant's ECR
+ChartCopier = Callable[[str, str, str, str], None]

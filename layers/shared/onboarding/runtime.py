@@ -185,3 +185,14 @@ def chart_catalog(registry: str, region: str) -> OciRegistry:
     from onboarding.adapters.oci import OciRegistry
 
     return OciRegistry.ecr(registry, {}, region)
+
+
+def copy_chart_to_tenant(
+    account: str, region: str, tenant_id: str, version: str, *, release_parameter_name: str
+) -> None:
+    """Copy the tenant chart at ``version`` from the provider's registry into a remote tenant's own ECR."""
+    from onboarding.delivery import chart_repository
+
+    current = release(release_parameter_name)
+    source = chart_catalog(current.registry, current.region)
+    source.copy_chart_to(tenant_artifacts(account, region, tenant_id), "tenant", version, chart_repository(tenant_id))

@@ -89,6 +89,33 @@ class OciRegistry:
         except OSError as exc:
             raise TransientError(f"registry {self._host} HEAD: {type(exc).__name__}: {exc}") from exc
 
+    def _get(self, url: str, accept: str | None = None) -> bytes:
+        request = urllib.request.Request(url)  # noqa: S310 - https or a local registry
+        if accept:
+            request.add_header("Accept", accept)
+        if self._auth:
+            request.add_header("Authorization", self._auth)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code in (429, 500, 502, 503, 504):
+                raise TransientError(f"registry {self._host} GET {exc.code}") from exc
+            raise StorageError(f"registry {self._host} GET {url.rsplit('/v2/', 1)[-1]} refused ({exc.code})") from exc
+        except OSError as exc:
+            raise TransientError(f"registry {self._host} GET: {type(exc).__name__}: {exc}") from exc
+
+    def copy_chart_to(self, target: OciRegistry, chart: str, version: str, target_repository: str) -> None:
+        """Copy ``charts/<chart>:<version>`` from here to ``target_repository`` there, byte for byte (digests kept)."""
+        source = f"{self._base}/v2/charts/{chart}"
+        manifest = self._get(f"{source}/manifests/{version}", OCI_MANIFEST_TYPE)
+        parsed = json.loads(manifest)
+        for blob in [parsed["config"], *parsed.get("layers", [])]:
+            target._blob(target_repository, self._get(f"{source}/blobs/{blob['digest']}"))
+        target._request(
+            "PUT", f"{target._base}/v2/{target_repository}/manifests/{version}", manifest, OCI_MANIFEST_TYPE
+        )
+
     def push(self, repository: str, artifact: Artifact, tag: str) -> str:
         """Push the artifact's blobs and manifest under ``tag``; returns the manifest's digest."""
         self._blob(repository, artifact.config)

@@ -14,7 +14,7 @@ from onboarding.errors import TenantBusy
 from onboarding.fleet import WaveInput
 from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
-from onboarding.ports import ArtifactsFor, Clock, GitOpsRepository, ReleaseStore, TenantStore
+from onboarding.ports import ArtifactsFor, ChartCopier, Clock, GitOpsRepository, ReleaseStore, TenantStore
 from onboarding.records import OperationLock, TenantRecord
 
 LOCK_LEASE = timedelta(hours=6)  # longer than any wave waits (its verdicts, bake and approval)
@@ -28,12 +28,15 @@ def commit_wave(
     repo: GitOpsRepository,
     layout: GitOpsLayout,
     artifacts_for: ArtifactsFor | None,
+    copy_chart: ChartCopier | None = None,
     timeout_seconds: int,
     poll_seconds: int,
     now: Clock,
 ) -> dict[str, Any]:
     release = releases.get(step.release_id)
     assert release is not None, "PlanRelease recorded the release"
+    if release.aborted:  # Fleet Release Aborted arrived: no further wave starts
+        return {"aborted": True, "commit": None, "tenants": 0, "deferred": 0, "waitSeconds": poll_seconds}
     wave = releases.wave(step.release_id, step.wave.index)
     moving: list[TenantRecord] = []
     deferred: list[str] = []
@@ -57,6 +60,10 @@ def commit_wave(
             continue
         previous.setdefault(tenant_id, record.chart_version or release.previous_chart_version or "")
         moving.append(record)
+    if copy_chart is not None:  # remote tenants pull the chart from their own ECR: it goes there first
+        for record in moving:
+            if record.aws_account_id and record.region:
+                copy_chart(record.aws_account_id, record.region, record.tenant_id, release.chart_version)
     versions = {r.tenant_id: release.chart_version for r in moving}
     desired = wave_files(moving, versions, layout)
     message = (
@@ -77,4 +84,10 @@ def commit_wave(
         }
     )
     releases.save_wave(step.release_id, wave)
-    return {"commit": change.commit, "tenants": len(moving), "deferred": len(deferred), "waitSeconds": poll_seconds}
+    return {
+        "aborted": False,
+        "commit": change.commit,
+        "tenants": len(moving),
+        "deferred": len(deferred),
+        "waitSeconds": poll_seconds,
+    }
