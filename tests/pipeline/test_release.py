@@ -30,7 +30,7 @@ def stack(tmp_path: Path) -> Iterator[Any]:
         shutil.copytree(REPO / "charts" / "tenant", charts)
         meta = yaml.safe_load((charts / "Chart.yaml").read_text(encoding="utf-8"))
         (charts / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": NEW}), encoding="utf-8")
-        s.published_new = lambda: publish_charts(charts.parent, s.release_registry.host, s.workdir)
+        s.published_new = lambda: publish_charts(charts.parent, s.release_registry.host, s.workdir)  # type: ignore[attr-defined]
         yield s
 
 

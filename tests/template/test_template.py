@@ -532,7 +532,8 @@ def emitted_metrics() -> set[str]:
     """Metric names the code emits with Powertools (add_metric(name="...")), static or f-string prefixes."""
     names: set[str] = set()
     for path in [*(REPO / "functions").rglob("*.py"), *LAYER.rglob("*.py")]:
-        names |= set(re.findall(r'(?:add_metric|single_metric)\(\s*name=f?"([A-Za-z]+)', path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r'(?:add_metric|single_metric)\(\s*name=f?"([A-Za-z]+)', text))
     return names
 
 
