@@ -104,6 +104,13 @@ def measure_latency(
         "samples": samples,
         "summary": {model: model_summary(rows) for model, rows in samples.items() if rows},
     }
+    flux = stack.flux  # the emulator's own cost: the real helm and kubectl processes it ran for these samples
+    result["flux"] = {
+        "renders": flux.renders,
+        "eventsSent": flux.events_sent,
+        "processSeconds": {k: round(v, 3) for k, v in flux.process_seconds.items()},
+        "perRenderMs": round(1000 * sum(flux.process_seconds.values()) / max(1, flux.renders), 1),
+    }
     builds = [r["build"] for r in samples.get("remote", []) if "buildMs" in r.get("build", {})]
     if builds:
         result["artifacts"] = {**artifact_summary(builds), "skopeoMs": skopeo_steps(stack, 5, timeout)}

@@ -101,6 +101,14 @@ def render_latency(lat: dict[str, Any]) -> list[str]:
         "   task state duration in the execution history, median (ms)",
         by_model(models, "states", lat["summary"], None),
     ]
+    if "flux" in lat:
+        f = lat["flux"]
+        tools = ", ".join(f"{k} {v:.2f} s" for k, v in f["processSeconds"].items())
+        out += [
+            "",
+            "   Flux emulator's own cost (real helm and kubectl processes, included in the wall clock above): "
+            f"{f['renders']} renders, {f['eventsSent']} events, {tools}; {f['perRenderMs']} ms per render",
+        ]
     if "artifacts" in lat:
         out += render_release_copy(lat["artifacts"])
     if lat["failures"]:
