@@ -13,12 +13,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from onboarding.fleet_view import tenant_timeline, tenants_table
 from onboarding.identity import derive_tenant_id
+from onboarding_local import releases_view
 from onboarding_local.charts import chart_dirs
-from onboarding_local.stack import REPO_ROOT, LocalStack, plain
+from onboarding_local.observe import list_tenants
+from onboarding_local.stack import REPO_ROOT, LocalStack
 
 DEMO_REMOTE_ACCOUNT, DEMO_REMOTE_SIGNUP = "222222222222", "initech-signup-0003"
-STATE_FILE = "state.json"  # the tenants as the last `run` left them
+STATE_FILE = "state.json"  # the tenants and releases as the last `run` left them
+LOCAL_PARAMETERS = {"ReleasePollSeconds": "1"}  # template parameters of the local stack: release waves settle fast
+Say = Callable[[str], None]
 ENDPOINT_FILE = "endpoint"  # written by `serve` while it runs
 
 DEMO_FILES = [
@@ -30,7 +35,9 @@ DEMO_FILES = [
     "signup-hybrid.json",
     "tier-change.json",  # the pooled tenant moves to premium: siloed, in one commit
     "suspend.json",
+    "release-1.1.0.json",  # DEMO_RELEASE: the next chart version, published first, rolled out in two waves
 ]
+DEMO_RELEASE = "release-1.1.0.json"
 
 
 def load_events(path: Path) -> list[dict[str, Any]]:
@@ -55,20 +62,30 @@ def run(
     after_each: Callable[[int, LocalStack], None] | None = None,
     tenant_accounts: Sequence[tuple[str, str]] = (),
     charts: Path | None = None,
+    before_each: Callable[[int, LocalStack], None] | None = None,
+    say: Say | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
-    ``after_each(index, stack)`` is called once each file has settled (tests inspect the stack there).
-    ``charts``: publish every chart under it (each at its own version) instead of charts/.
+    ``before_each(index, stack)`` is called before a file's events are put, ``after_each(index, stack)``
+    once they have settled (tests inspect the stack there). ``charts``: publish every chart under it (each
+    at its own version) instead of charts/. ``say`` is told each chart published. ``parameters``: template
+    parameter overrides (LOCAL_PARAMETERS by default).
     """
     batches = [load_events(f) for f in files]
     if workdir.exists():
         shutil.rmtree(workdir / "git", ignore_errors=True)
         (workdir / "lambda.log").unlink(missing_ok=True)
-    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts") as stack:
+    overrides = LOCAL_PARAMETERS if parameters is None else parameters
+    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides)) as stack:
+        for chart in stack.charts:
+            (say or (lambda _: None))(f"published chart {chart.name} {chart.version} to {chart.reference}")
         for account, tenant_id in tenant_accounts:
             stack.bootstrap_tenant_account(account, tenant_id)
         for index, batch in enumerate(batches):
+            if before_each is not None:
+                before_each(index, stack)
             stack.put_events(batch)
             stack.wait_idle(timeout)
             if after_each is not None:
@@ -82,16 +99,17 @@ def run(
             "events": stack.status_events(),
             "gitops": {"remote": str(stack.git.repo), "branch": "main", "head": stack.git.head()},
         }
-    (workdir / STATE_FILE).write_text(json.dumps({"tenants": report["tenants"]}, default=str), encoding="utf-8")
+        releases = releases_view.read_releases(stack.client("dynamodb"), stack.template.ref("ReleasesTable"))
+    state = {"tenants": report["tenants"], "releases": releases}
+    (workdir / STATE_FILE).write_text(json.dumps(state, default=str), encoding="utf-8")
     return report
 
 
-def load_tenants(workdir: Path) -> list[dict[str, Any]]:
-    """Tenants from a running ``serve`` in this work dir, else from the last ``run`` there."""
+def load_state(workdir: Path, key: str, live: Callable[[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``live(dynamodb)`` from a running ``serve`` in this work dir, else ``key`` of the last ``run``'s state."""
     endpoint_file = workdir / ENDPOINT_FILE
     if endpoint_file.exists():
         import boto3
-        from boto3.dynamodb.types import TypeDeserializer
 
         client = boto3.client(
             "dynamodb",
@@ -100,54 +118,22 @@ def load_tenants(workdir: Path) -> list[dict[str, Any]]:
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the local stack accepts any key
         )
-        de = TypeDeserializer()
-        items = client.scan(TableName="TenantsTable", ConsistentRead=True)["Items"]
-        records = [{k: plain(de.deserialize(v)) for k, v in i.items()} for i in items]
-        return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
+        return live(client)
     state = workdir / STATE_FILE
     if not state.exists():
         raise SystemExit(
             f"onboarding-local: no local stack state in {workdir}: run `onboarding-local run` or `serve` first"
         )
-    tenants: list[dict[str, Any]] = json.loads(state.read_text(encoding="utf-8"))["tenants"]
-    return tenants
+    found: list[dict[str, Any]] = json.loads(state.read_text(encoding="utf-8")).get(key, [])
+    return found
 
 
-def last_operation(tenant: dict[str, Any]) -> str:
-    history = tenant.get("history") or []
-    if not history:
-        return "-"
-    last = history[-1]
-    return f"{last['operation']} -> {last['outcome']} at {last['at'][:19]}"
+def load_tenants(workdir: Path) -> list[dict[str, Any]]:
+    return load_state(workdir, "tenants", list_tenants)
 
 
-def print_tenants(tenants: list[dict[str, Any]]) -> None:
-    print(f"{'TENANT':<40} {'STATUS':<10} {'TIER':<9} {'MODEL':<8} {'GIT COMMIT':<12}  LAST OPERATION")
-    for t in tenants:
-        commit = (t.get("gitCommit") or "-")[:12]
-        print(
-            f"{t['tenantId']:<40} {t['status']:<10} {t['tier']:<9} {t['deploymentModel']:<8} {commit:<12}  "
-            f"{last_operation(t)}"
-        )
-
-
-def print_tenant(tenant: dict[str, Any]) -> None:
-    print(f"{tenant['tenantId']}  {tenant['tenantName']!r}")
-    print(
-        f"  status {tenant['status']}, tier {tenant['tier']}, model {tenant['deploymentModel']}, "
-        f"git commit {tenant.get('gitCommit') or '-'}"
-    )
-    if tenant.get("failedStep"):
-        print(f"  failed at {tenant['failedStep']}: {tenant.get('failureReason')}")
-    if tenant.get("lock"):
-        lock = tenant["lock"]
-        print(f"  locked by {lock['operation']} {lock['operationId']} ({lock['execution']}) since {lock['at']}")
-    print("  timeline:")
-    for entry in tenant.get("history") or []:
-        detail = f"  {entry['detail']}" if entry.get("detail") else ""
-        print(
-            f"    {entry['at'][:23]:<24} {entry['operation']:<12} {entry['outcome']:<11} {entry['execution']}{detail}"
-        )
+def load_releases(workdir: Path) -> list[dict[str, Any]]:
+    return load_state(workdir, "releases", releases_view.read_releases)
 
 
 _MARK = {"succeeded": "✓", "failed": "✗"}
@@ -163,14 +149,16 @@ def print_timeline(report: dict[str, Any]) -> None:
             print(f"  error: {execution['error']}: {execution['cause']}")
         print()
     print("tenants:")
+    tenants_table(report["tenants"], out=lambda line: print(f"  {line}"))
     for t in report["tenants"]:
-        extra = t.get("gitCommit", "")[:12] or f"{t.get('failedStep')}: {t.get('failureReason')}"
-        print(f"  {t['tenantId']:<40} {t['status']:<10} {t['tier']:<9} {t['deploymentModel']:<8} {extra}")
+        if t.get("failedStep"):
+            print(f"  {t['tenantId']} failed at {t['failedStep']}: {t.get('failureReason')}")
     print("events:")
     for e in report["events"]:
         d = e["detail"]
-        who = d.get("tenantId") or d.get("signupId") or "-"
-        print(f"  {e['detail-type']:<28} {who}")
+        who = d.get("tenantId") or d.get("signupId") or d.get("releaseId") or "-"
+        what = releases_view.describe_event(e["detail-type"], d)
+        print(f"  {e['detail-type']:<31} {who}{'  ' + what if what else ''}")
     g = report["gitops"]
     print(f"gitops: {g['remote']} {g['branch']} @ {g['head'][:12]}")
 
@@ -193,7 +181,7 @@ def print_receiver(stack: LocalStack) -> None:
 
 
 def serve(workdir: Path, charts: Path | None = None) -> None:
-    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts") as stack:
+    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(LOCAL_PARAMETERS)) as stack:
         endpoint_file = workdir / ENDPOINT_FILE
         endpoint_file.write_text(stack.endpoint, encoding="utf-8")
         machine = stack.template.ref("OnboardingStateMachine")
@@ -227,6 +215,28 @@ def serve(workdir: Path, charts: Path | None = None) -> None:
             endpoint_file.unlink(missing_ok=True)
 
 
+def show(command: str, item_id: str | None, workdir: Path, as_json: bool) -> int:
+    """``tenants`` or ``releases``: the list, or one of them (its timeline)."""
+    key, one, many = {
+        "tenants": ("tenantId", tenant_timeline, tenants_table),
+        "releases": ("releaseId", releases_view.release_timeline, releases_view.releases_table),
+    }[command]
+    items = load_tenants(workdir) if command == "tenants" else load_releases(workdir)
+    if item_id:
+        items = [i for i in items if i[key] == item_id]
+        if not items:
+            print(f"onboarding-local: no {command[:-1]} {item_id} in {workdir}", file=sys.stderr)
+            return 1
+    if as_json:
+        json.dump(items[0] if item_id else items, sys.stdout, indent=2, ensure_ascii=False, default=str)
+        print()
+    elif item_id:
+        one(items[0])
+    else:
+        many(items)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="onboarding-local", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,27 +257,16 @@ def main(argv: list[str] | None = None) -> int:
     for p in (p_run, p_serve):
         p.add_argument("--charts", type=Path, metavar="DIR", help="publish the charts under DIR instead of charts/")
     p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
-    p_tenants.add_argument("tenant_id", nargs="?", metavar="TENANT_ID")
-    p_tenants.add_argument("--workdir", type=Path, default=Path(".local-stack"))
-    p_tenants.add_argument("--json", action="store_true")
+    p_tenants.add_argument("item_id", nargs="?", metavar="TENANT_ID")
+    p_releases = sub.add_parser("releases", help="list the fleet releases, or show one release's waves")
+    p_releases.add_argument("item_id", nargs="?", metavar="RELEASE_ID")
+    for p in (p_tenants, p_releases):
+        p.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+        p.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    if args.command == "tenants":
-        tenants = load_tenants(args.workdir)
-        if args.tenant_id:
-            found = [t for t in tenants if t["tenantId"] == args.tenant_id]
-            if not found:
-                print(f"onboarding-local: no tenant {args.tenant_id} in {args.workdir}", file=sys.stderr)
-                return 1
-            tenants = found
-        if args.json:
-            json.dump(tenants[0] if args.tenant_id else tenants, sys.stdout, indent=2, ensure_ascii=False)
-            print()
-        elif args.tenant_id:
-            print_tenant(tenants[0])
-        else:
-            print_tenants(tenants)
-        return 0
+    if args.command in ("tenants", "releases"):
+        return show(args.command, args.item_id, args.workdir, args.json)
 
     if args.charts is not None and not chart_dirs(args.charts):
         parser.error(f"--charts {args.charts}: no chart under it (a directory with a Chart.yaml)")
@@ -283,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     files = args.files or [REPO_ROOT / "events" / name for name in DEMO_FILES]
     if not args.files:  # the demo's remote customer has deployed its bootstrap stack
         accounts.append((DEMO_REMOTE_ACCOUNT, derive_tenant_id(DEMO_REMOTE_SIGNUP)))
-    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts)
+    say: Say = (lambda _: None) if args.json else print
+    before = None if args.files else releases_view.publish_demo_release(files, DEMO_RELEASE, say)
+    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts, before_each=before,
+                 say=say)  # fmt: skip
     if args.json:
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False, default=str)
         print()

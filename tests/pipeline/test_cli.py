@@ -223,3 +223,121 @@ def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(tmp_path: Path) ->
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+# ------------------------------------------------------------------ fleet releases
+
+
+def test_the_demo_release_names_the_version_the_demo_publishes(tmp_path: Path) -> None:
+    """events/release-1.1.0.json asks for charts/tenant's next version (the demo's bump rule), the last demo file."""
+    import types
+
+    import yaml
+
+    from onboarding_local.cli import DEMO_FILES, DEMO_RELEASE
+    from onboarding_local.releases_view import bumped_chart, chart_version, next_version, publish_demo_release
+    from tests.conftest import REPO
+
+    assert [next_version(v) for v in ("1.0.0", "1.4.2", "2.0.0-rc.1", "0.9.9+build.7")] == [
+        "1.1.0", "1.5.0", "2.1.0", "0.10.0",
+    ]  # fmt: skip
+    chart = REPO / "charts" / "tenant"
+    bumped = next_version(chart_version(chart))
+    release = json.loads((REPO / "events" / DEMO_RELEASE).read_text(encoding="utf-8"))
+    assert release["detail-type"] == "Fleet Release Requested" and release["source"] == "saas.release"
+    assert release["detail"]["chartVersion"] == bumped, f"events/{DEMO_RELEASE} must ask for {bumped}"
+    assert f"release-{bumped}.json" == DEMO_RELEASE == DEMO_FILES[-1]
+    assert release["detail"]["releaseId"] == f"demo-release-{bumped}"
+    assert [w["name"] for w in release["detail"]["waves"]] == ["canary", "everyone"]
+    # the copy differs from charts/tenant by its version only
+    root, version = bumped_chart(chart, tmp_path / "demo-charts")
+    copy = yaml.safe_load((root / "tenant" / "Chart.yaml").read_text(encoding="utf-8"))
+    assert version == bumped == copy["version"]
+    assert copy == {**yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8")), "version": bumped}
+    assert (root / "tenant" / "values.yaml").read_bytes() == (chart / "values.yaml").read_bytes()
+    # a release file out of step with the rule is a clear error before anything is published
+    stale = write(tmp_path / DEMO_RELEASE, {**release, "detail": {**release["detail"], "chartVersion": "9.9.9"}})
+    hook = publish_demo_release([stale], DEMO_RELEASE, print)
+    with pytest.raises(SystemExit, match=f"asks for chart 9.9.9.*next version {bumped}"):
+        hook(0, types.SimpleNamespace(workdir=tmp_path / "wd"))  # type: ignore[arg-type]
+
+
+def test_the_demo_ends_with_a_release_in_two_waves_and_releases_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onboarding_local.releases_view import chart_version, next_version
+    from tests.conftest import REPO
+
+    old = chart_version(REPO / "charts" / "tenant")
+    new = next_version(old)
+    workdir = tmp_path / "wd"
+    assert main(["run", "--workdir", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    published = [line for line in out.splitlines() if line.startswith("published chart")]
+    assert [line.split()[2:4] for line in published] == [["tenant", old], ["tenant", new]]
+    assert all(line.split()[5].startswith("oci://127.0.0.1:") for line in published)
+    assert (workdir / "demo-charts" / "tenant" / "Chart.yaml").is_file()
+    assert f"Fleet Release Started           demo-release-{new}  chart {new}, waves canary (2), everyone (2)" in out
+    assert f"Fleet Release Wave Completed    demo-release-{new}  wave canary: 2 succeeded, 0 failed" in out
+    assert f"Fleet Release Completed         demo-release-{new}  chart {new} on 4 tenants" in out
+    table = out[out.index("tenants:\n") : out.index("events:\n")].splitlines()[1:]
+    assert table[0].split()[:6] == ["TENANT", "STATUS", "TIER", "MODEL", "CHART", "GIT"]
+    assert sorted(line.split()[4] for line in table[1:]) == [new] * 4  # every live tenant, the suspended one too
+    # the tenants listing (fleet_view's table) has the chart column too
+    assert main(["tenants", "--workdir", str(workdir)]) == 0
+    assert [line.split()[4] for line in capsys.readouterr().out.splitlines()] == ["CHART", new, new, new, new]
+
+    assert main(["releases", "--workdir", str(workdir)]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:6] == ["RELEASE", "STATUS", "CHART", "FROM", "OK", "FAILED"]
+    assert row.split() == [f"demo-release-{new}", "COMPLETED", new, old, "4", "0", "canary", "(2),", "everyone", "(2)"]
+    assert main(["releases", f"demo-release-{new}", "--workdir", str(workdir)]) == 0
+    timeline = capsys.readouterr().out
+    assert f"chart {old} -> {new}" in timeline and "0 canary: 2 tenants" in timeline
+    assert "1 everyone: 2 tenants" in timeline and "rolled back -" in timeline
+    assert main(["releases", "--workdir", str(workdir), "--json"]) == 0
+    (release,) = json.loads(capsys.readouterr().out)
+    assert release["status"] == "COMPLETED" and release["chartVersion"] == new
+    canary, everyone = release["waves"]
+    assert canary["name"] == "canary" and len(canary["members"]) == len(canary["succeeded"]) == 2
+    assert len(everyone["commit"]) == 40 and everyone["failed"] == [] and everyone["deferred"] == []
+    assert main(["releases", f"demo-release-{new}", "--workdir", str(workdir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == release
+    assert main(["releases", "nope", "--workdir", str(workdir)]) == 1
+
+
+def test_releases_shows_a_halted_wave_with_flux_s_reason_and_what_was_rolled_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onboarding_local.charts import publish_charts
+    from onboarding_local.cli import run
+
+    first, second = derive_tenant_id("cli-rel-1"), derive_tenant_id("cli-rel-2")
+    files = [
+        write(tmp_path / "1.json", [signup_event("cli-rel-1", "Rel One"), signup_event("cli-rel-2", "Rel Two")]),
+        write(tmp_path / "2.json", {"source": "saas.release", "detail-type": "Fleet Release Requested", "detail": {
+            "releaseId": "cli-rel-1", "chartVersion": "1.7.0",
+            "waves": [{"name": "canary", "tenantIds": [first]}, {"name": "rest"}]}}),
+    ]  # fmt: skip
+
+    def publish_and_fail_the_canary(index: int, stack: Any) -> None:
+        if index == 1:
+            publish_charts(chart_dir_at(tmp_path, "1.7.0"), stack.release_registry.host, stack.workdir)
+            stack.flux.fail_next(first, "UpgradeFailed", "Helm upgrade failed: exceeded quota")
+
+    workdir = tmp_path / "wd"
+    run(files, workdir, 180, before_each=publish_and_fail_the_canary)
+    assert main(["releases", "--workdir", str(workdir)]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:6] == ["cli-rel-1", "HALTED", "1.7.0", row[3], "0", "1"] and row[3] != "1.7.0"
+    assert main(["releases", "cli-rel-1", "--workdir", str(workdir)]) == 0
+    timeline = capsys.readouterr().out
+    assert "cli-rel-1  HALTED" in timeline and f"rolled back {first}" in timeline
+    assert f"{first}: " in timeline and "exceeded quota" in timeline
+    assert "1 rest: 1 tenants\n        not started" in timeline  # the next wave never started
+    assert main(["releases", "cli-rel-1", "--workdir", str(workdir), "--json"]) == 0
+    canary, rest = json.loads(capsys.readouterr().out)["waves"]
+    assert [f["tenantId"] for f in canary["failed"]] == [first] and canary["rolledBack"] == [first]
+    assert rest["members"] == [second] and "commit" not in rest and rest["succeeded"] == []
+    assert main(["tenants", second, "--workdir", str(workdir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chartVersion"] != "1.7.0"
