@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import Field
 
 from onboarding.base import CamelModel
 from onboarding.contract import DeploymentModel, Tier
 from onboarding.contract.release import FailedTenant, FleetReleaseRequested, WaveSpec
+from onboarding.errors import StorageError
 from onboarding.records import TenantRecord
 
 MEMBERS_PER_CHUNK = 2000  # tenant ids per DynamoDB item: far below its 400 KB limit
@@ -138,3 +140,21 @@ def release_execution_name(release_id: str) -> str:
     from onboarding.identity import operation_execution_name
 
     return "rel" + operation_execution_name(release_id).removeprefix("op")
+
+
+class _Releases(Protocol):
+    def get(self, release_id: str) -> ReleaseState | None: ...
+
+    def wave(self, release_id: str, index: int) -> WaveState: ...
+
+
+def recorded(releases: _Releases, release_id: str) -> ReleaseState:
+    """The release PlanRelease recorded (a release state machine step never runs before it)."""
+    release = releases.get(release_id)
+    if release is None:
+        raise StorageError(f"release {release_id} has no record: PlanRelease did not run")
+    return release
+
+
+def release_and_wave(releases: _Releases, step: WaveInput) -> tuple[ReleaseState, WaveState]:
+    return recorded(releases, step.release_id), releases.wave(step.release_id, step.wave.index)

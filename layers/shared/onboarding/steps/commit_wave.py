@@ -11,7 +11,7 @@ from typing import Any
 
 from onboarding.delivery import deliver_remote_tenants
 from onboarding.errors import TenantBusy
-from onboarding.fleet import WaveInput
+from onboarding.fleet import WaveInput, recorded
 from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
 from onboarding.ports import ArtifactsFor, ChartCopier, Clock, GitOpsRepository, ReleaseStore, TenantStore
@@ -33,8 +33,7 @@ def commit_wave(
     poll_seconds: int,
     now: Clock,
 ) -> dict[str, Any]:
-    release = releases.get(step.release_id)
-    assert release is not None, "PlanRelease recorded the release"
+    release = recorded(releases, step.release_id)
     if release.aborted:  # Fleet Release Aborted arrived: no further wave starts
         return {"aborted": True, "commit": None, "tenants": 0, "deferred": 0, "waitSeconds": poll_seconds}
     wave = releases.wave(step.release_id, step.wave.index)

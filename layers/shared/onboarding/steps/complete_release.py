@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FleetReleaseCompleted
-from onboarding.fleet import ReleaseInput, ReleaseStatus
+from onboarding.fleet import ReleaseInput, ReleaseStatus, recorded
 from onboarding.ports import EventPublisher, ReleaseStore
 
 
 def complete_release(step: ReleaseInput, *, releases: ReleaseStore, publisher: EventPublisher) -> dict[str, Any]:
-    release = releases.get(step.release_id)
-    assert release is not None, "PlanRelease recorded the release"
+    release = recorded(releases, step.release_id)
     released = sum(len(releases.wave(step.release_id, w.index).succeeded) for w in release.waves)
     releases.save(release.model_copy(update={"status": ReleaseStatus.COMPLETED}))
     releases.free(step.release_id)

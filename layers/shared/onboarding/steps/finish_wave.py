@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FleetReleaseWaveCompleted
-from onboarding.fleet import WaveInput
+from onboarding.fleet import WaveInput, release_and_wave
 from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
 from onboarding.ports import Clock, EventPublisher, GitOpsRepository, ReleaseStore, TenantStore
@@ -26,9 +26,7 @@ def finish_wave(
     publisher: EventPublisher,
     now: Clock,
 ) -> dict[str, Any]:
-    release = releases.get(step.release_id)
-    assert release is not None, "PlanRelease recorded the release"
-    wave = releases.wave(step.release_id, step.wave.index)
+    release, wave = release_and_wave(releases, step)
     failed = {f.tenant_id: f.reason for f in wave.failed}
     if failed:
         records = [r for t in failed if (r := tenants.get(t)) is not None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FailedTenant, FleetReleaseHalted
-from onboarding.fleet import ReleaseStatus, WaveInput
+from onboarding.fleet import ReleaseStatus, WaveInput, release_and_wave
 from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
 from onboarding.records import HistoryEntry
 
@@ -27,9 +27,7 @@ def halt_release(
     now: Clock,
     aborted: bool = False,
 ) -> dict[str, Any]:
-    release = releases.get(step.release_id)
-    assert release is not None, "PlanRelease recorded the release"
-    wave = releases.wave(step.release_id, step.wave.index)
+    release, wave = release_and_wave(releases, step)
     rolled_back = set(wave.rolled_back)
     failed = {f.tenant_id: f.reason for f in wave.failed}
     if not aborted:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FailedTenant
-from onboarding.fleet import WaveInput
+from onboarding.fleet import WaveInput, release_and_wave
 from onboarding.ports import Clock, ReconcileStore, ReleaseStore
 from onboarding.reconcile import Outcome
 
@@ -24,9 +24,7 @@ def tally_wave(
     poll_seconds: int,
     rollback: bool = False,
 ) -> dict[str, Any]:
-    release = releases.get(step.release_id)
-    assert release is not None, "PlanRelease recorded the release"
-    wave = releases.wave(step.release_id, step.wave.index)
+    release, wave = release_and_wave(releases, step)
     judged = wave.rolled_back if rollback else wave.members
     expected = {t: (wave.previous.get(t) if rollback else release.chart_version) for t in judged}
     succeeded: list[str] = []
