@@ -38,12 +38,13 @@ def apply_files(
         changes = {path: content for path, content in desired.items() if snapshot.files.get(path) != content}
         if not changes:
             return GitOpsChange(commit=snapshot.sha or "", changed=False, paths=sorted(desired))
+        pushing_at = datetime.now(UTC)  # before the push: Flux's verdict on it can only come after this
         try:
             sha = repo.commit(snapshot.sha, changes, message)
         except BranchMoved:
             sleep(rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
             continue
-        return GitOpsChange(commit=sha, changed=True, paths=sorted(changes), committed_at=datetime.now(UTC))
+        return GitOpsChange(commit=sha, changed=True, paths=sorted(changes), committed_at=pushing_at)
     raise GitOpsConflict(f"the GitOps branch moved on each of {attempts} push attempts")
 
 

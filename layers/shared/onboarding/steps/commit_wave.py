@@ -69,9 +69,9 @@ def commit_wave(
         f"Release {step.release_id}: wave {step.wave.name} to chart {release.chart_version} "
         f"({len(moving)} tenants)\n\nRelease: {step.release_id}\nExecution: {step.execution}\n"
     )
+    committed_at = now()  # before the push: Flux's verdicts on it come after (the receiver stamps them alike)
     change = apply_files(repo, desired, message)
     deliver_remote_tenants(artifacts_for, moving, desired, change.commit)
-    committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     wave = wave.model_copy(
         update={
             "members": [r.tenant_id for r in moving],

@@ -31,9 +31,9 @@ def rollback_wave(
         f"Release {step.release_id}: roll wave {step.wave.name} back ({len(records)} tenants)\n\n"
         f"Release: {step.release_id}\nExecution: {step.execution}\n"
     )
+    committed_at = now()  # before the push: Flux's verdicts on it come after (the receiver stamps them alike)
     change = apply_files(repo, desired, message)
     deliver_remote_tenants(artifacts_for, records, desired, change.commit)
-    committed_at = now()  # after the push: a verdict on it comes later (the receiver stamps verdicts alike)
     releases.save_wave(
         step.release_id,
         wave.model_copy(
