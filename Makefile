@@ -15,11 +15,13 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the local stack and the tests use: git (git daemon serves the GitOps remote),
-# skopeo (the release-copy buildspec) and docker-registry (local OCI registries).
+# skopeo (the release-copy buildspec), docker-registry (local OCI registries) and graphviz (`dot`, for
+# `onboarding-local graph`).
 system-deps:
 	@missing=""; command -v git >/dev/null || missing="$$missing git"; \
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
