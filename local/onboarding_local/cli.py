@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import signal
 import sys
 import threading
@@ -15,7 +14,8 @@ from typing import Any
 
 from onboarding.fleet_view import tenant_timeline, tenants_table
 from onboarding.identity import derive_tenant_id
-from onboarding_local import releases_view
+from onboarding_local import findings, hints, progress, releases_view
+from onboarding_local import workdir as workdirs
 from onboarding_local.charts import chart_dirs
 from onboarding_local.observe import list_tenants
 from onboarding_local.stack import REPO_ROOT, LocalStack
@@ -24,7 +24,9 @@ DEMO_REMOTE_ACCOUNT, DEMO_REMOTE_SIGNUP = "222222222222", "initech-signup-0003"
 STATE_FILE = "state.json"  # the tenants and releases as the last `run` left them
 LOCAL_PARAMETERS = {"ReleasePollSeconds": "1"}  # template parameters of the local stack: release waves settle fast
 Say = Callable[[str], None]
-ENDPOINT_FILE = "endpoint"  # written by `serve` while it runs
+ENDPOINT_FILE = workdirs.ENDPOINT_FILE  # written by `serve` while it runs
+WORKDIR_HELP = "the local stack's work dir (its GitOps repository, logs and state)"
+EXIT_UNMATCHED = 3  # `run`: some event matched no rule on the bus (each is named on stderr)
 
 DEMO_FILES = [
     "signup-pooled.json",
@@ -65,29 +67,45 @@ def run(
     before_each: Callable[[int, LocalStack], None] | None = None,
     say: Say | None = None,
     parameters: dict[str, str] | None = None,
+    display: progress.RunProgress | None = None,
+    notes: findings.RunNotes | None = None,
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
     ``before_each(index, stack)`` is called before a file's events are put, ``after_each(index, stack)``
     once they have settled (tests inspect the stack there). ``charts``: publish every chart under it (each
     at its own version) instead of charts/. ``say`` is told each chart published. ``parameters``: template
-    parameter overrides (LOCAL_PARAMETERS by default).
+    parameter overrides (LOCAL_PARAMETERS by default). ``display`` shows progress while it works; ``notes``
+    collects events no rule matched, duplicate deliveries and rejected lifecycle requests.
+
+    The work dir is held for the run (workdir.py): a live ``serve`` or ``run`` there makes it exit at once.
     """
     batches = [load_events(f) for f in files]
-    if workdir.exists():
-        shutil.rmtree(workdir / "git", ignore_errors=True)
-        (workdir / "lambda.log").unlink(missing_ok=True)
+    display = display or progress.RunProgress()
+    notes = notes if notes is not None else findings.RunNotes()
     overrides = LOCAL_PARAMETERS if parameters is None else parameters
-    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides)) as stack:
+    with contextlib.ExitStack() as held:
+        held.enter_context(workdirs.hold(workdir, "run"))
+        workdirs.fresh_start(workdir)
+        stack = held.enter_context(
+            LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides))
+        )
+        held.callback(display.stop)  # before the stack stops
         for chart in stack.charts:
             (say or (lambda _: None))(f"published chart {chart.name} {chart.version} to {chart.reference}")
         for account, tenant_id in tenant_accounts:
             stack.bootstrap_tenant_account(account, tenant_id)
+        display.start(stack, len(batches))
         for index, batch in enumerate(batches):
             if before_each is not None:
                 before_each(index, stack)
+            notes.unmatched += [(str(files[index]), i, batch[i]) for i in findings.unmatched(stack, batch)]
+            first_invocation = len(stack.runtime.invocations)
+            display.file_started(index, files[index], len(batch))
             stack.put_events(batch)
             stack.wait_idle(timeout)
+            display.file_settled(index)
+            notes.duplicates += findings.duplicates(stack, first_invocation)
             if after_each is not None:
                 after_each(index, stack)
         report = {
@@ -99,26 +117,43 @@ def run(
             "events": stack.status_events(),
             "gitops": {"remote": str(stack.git.repo), "branch": "main", "head": stack.git.head()},
         }
-        releases = releases_view.read_releases(stack.client("dynamodb"), stack.template.ref("ReleasesTable"))
-    state = {"tenants": report["tenants"], "releases": releases}
-    (workdir / STATE_FILE).write_text(json.dumps(state, default=str), encoding="utf-8")
+        notes.rejections = findings.lifecycle_rejections(stack.client("stepfunctions"))
+        save_state(stack, workdir, notes.rejections)
     return report
 
 
-def load_state(workdir: Path, key: str, live: Callable[[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """``live(dynamodb)`` from a running ``serve`` in this work dir, else ``key`` of the last ``run``'s state."""
-    endpoint_file = workdir / ENDPOINT_FILE
-    if endpoint_file.exists():
+def save_state(stack: LocalStack, workdir: Path, rejections: list[dict[str, Any]]) -> None:
+    """What ``tenants`` and ``releases`` show once the stack is gone: its tenants, releases, rejected requests."""
+    releases = releases_view.read_releases(stack.client("dynamodb"), stack.template.ref("ReleasesTable"))
+    state = {"tenants": stack.tenants(), "releases": releases, "rejections": rejections}
+    (workdir / STATE_FILE).write_text(json.dumps(state, default=str), encoding="utf-8")
+
+
+def load_state(
+    workdir: Path, key: str, live: Callable[[Any], list[dict[str, Any]]], service: str = "dynamodb"
+) -> list[dict[str, Any]]:
+    """``live(client)`` from a running ``serve`` in this work dir, else ``key`` of the last ``run``'s state.
+
+    A stale endpoint file (its serve is gone) or a serve that does not answer is one line and exit 1, at once.
+    """
+    endpoint = workdirs.live_endpoint(workdir)
+    if endpoint is not None:
         import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
         client = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint_file.read_text().strip(),
+            service,  # type: ignore[call-overload]
+            endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the local stack accepts any key
+            config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1}),
         )
-        return live(client)
+        try:
+            return live(client)
+        except BotoCoreError as exc:
+            raise SystemExit(f"onboarding-local: the serve at {endpoint} does not answer: {exc}") from None
     state = workdir / STATE_FILE
     if not state.exists():
         raise SystemExit(
@@ -136,10 +171,14 @@ def load_releases(workdir: Path) -> list[dict[str, Any]]:
     return load_state(workdir, "releases", releases_view.read_releases)
 
 
+def load_rejections(workdir: Path) -> list[dict[str, Any]]:
+    return load_state(workdir, "rejections", findings.lifecycle_rejections, service="stepfunctions")
+
+
 _MARK = {"succeeded": "✓", "failed": "✗"}
 
 
-def print_timeline(report: dict[str, Any]) -> None:
+def print_timeline(report: dict[str, Any], notes: findings.RunNotes | None = None) -> None:
     for execution in report["executions"]:
         print(f"{execution['name']}  {execution['status']}  {execution['durationMs']:.0f} ms")
         for state in execution["states"]:
@@ -157,8 +196,12 @@ def print_timeline(report: dict[str, Any]) -> None:
     for e in report["events"]:
         d = e["detail"]
         who = d.get("tenantId") or d.get("signupId") or d.get("releaseId") or "-"
-        what = releases_view.describe_event(e["detail-type"], d)
+        what, under = findings.event_lines(e["detail-type"], d)
         print(f"  {e['detail-type']:<31} {who}{'  ' + what if what else ''}")
+        for line in under:
+            print(f"      {line}")
+    for duplicate in notes.duplicates if notes else []:
+        print(f"  duplicate delivery: no new execution  {duplicate['tenantId']}  (execution {duplicate['execution']})")
     g = report["gitops"]
     print(f"gitops: {g['remote']} {g['branch']} @ {g['head'][:12]}")
 
@@ -181,6 +224,14 @@ def print_receiver(stack: LocalStack) -> None:
 
 
 def serve(workdir: Path, charts: Path | None = None) -> None:
+    """Hold the work dir, start from an empty GitOps repository (the tables start empty), print how to use it."""
+    with workdirs.hold(workdir, "serve"):
+        workdirs.fresh_start(workdir)
+        serve_held(workdir, charts)
+
+
+def serve_held(workdir: Path, charts: Path | None) -> None:
+    """Print the endpoints and how to use them, then wait for Ctrl-C or SIGTERM; save the state it leaves."""
     with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(LOCAL_PARAMETERS)) as stack:
         endpoint_file = workdir / ENDPOINT_FILE
         endpoint_file.write_text(stack.endpoint, encoding="utf-8")
@@ -195,14 +246,17 @@ def serve(workdir: Path, charts: Path | None = None) -> None:
         if stack.receiver_url:
             print(f"Flux receiver    {stack.receiver_url}   (generic-hmac; Flux is emulated on every push to main)")
         print()
+        print("for the AWS CLI (any key works here; the CLI needs one to sign):")
+        region = stack.template.ref("AWS::Region")
+        print("\n".join(f"  {line}" for line in hints.exports(stack.endpoint, region)))
         print("try:")
-        print(
-            f"  aws --endpoint-url {stack.endpoint} events put-events --entries "
-            '\'[{"Source":"saas.signup","DetailType":"Tenant Signup Requested",'
-            '"Detail":"{\\"signupId\\":\\"s-1\\",\\"tenantName\\":\\"Demo\\",'
-            '\\"adminEmail\\":\\"a@b.example\\",\\"tier\\":\\"basic\\"}"}]\''
-        )
-        print(f"  aws --endpoint-url {stack.endpoint} stepfunctions list-executions --state-machine-arn {machine}")
+        params = stack.template.params
+        print("\n".join(f"  {line}" for line in hints.try_commands(stack.bus, params["SignupEventSource"], machine)))
+        print("subscribe to the outcome events (an EventBridge rule to an SQS queue; on AWS the queue also needs")
+        print("a policy that lets events.amazonaws.com send to it):")
+        account = stack.template.ref("AWS::AccountId")
+        subscribe = hints.subscribe_commands(stack.bus, stack.status_source, account, region)
+        print("\n".join(f"  {line}" for line in subscribe))
         if stack.receiver_url:
             print_receiver(stack)
         print("Ctrl-C stops the stack.", flush=True)
@@ -213,6 +267,7 @@ def serve(workdir: Path, charts: Path | None = None) -> None:
                 stop.wait()
         finally:
             endpoint_file.unlink(missing_ok=True)
+            save_state(stack, workdir, findings.lifecycle_rejections(stack.client("stepfunctions")))
 
 
 def show(command: str, item_id: str | None, workdir: Path, as_json: bool) -> int:
@@ -230,6 +285,8 @@ def show(command: str, item_id: str | None, workdir: Path, as_json: bool) -> int
     if as_json:
         json.dump(items[0] if item_id else items, sys.stdout, indent=2, ensure_ascii=False, default=str)
         print()
+    elif item_id and command == "tenants":  # its rejected requests too, which left its record unchanged
+        one(findings.with_rejections(items[0], load_rejections(workdir)))
     elif item_id:
         one(items[0])
     else:
@@ -238,11 +295,14 @@ def show(command: str, item_id: str | None, workdir: Path, as_json: bool) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="onboarding-local", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="onboarding-local", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run event files through the pipeline and report")
     p_run.add_argument("files", nargs="*", type=Path, metavar="EVENT_FILE")
-    p_run.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+    p_run.add_argument("--workdir", type=Path, default=Path(".local-stack"), help=WORKDIR_HELP)
     p_run.add_argument("--json", action="store_true", help="print one JSON document instead of the timeline")
     p_run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each file to settle")
     p_run.add_argument(
@@ -253,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         help="deploy tenant-account/bootstrap.yaml in ACCOUNT for TENANT_ID first (remote tenants); repeatable",
     )
     p_serve = sub.add_parser("serve", help="keep the stack up and print its endpoints")
-    p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"))
+    p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"), help=WORKDIR_HELP)
     for p in (p_run, p_serve):
         p.add_argument("--charts", type=Path, metavar="DIR", help="publish the charts under DIR instead of charts/")
     p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
@@ -261,10 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     p_releases = sub.add_parser("releases", help="list the fleet releases, or show one release's waves")
     p_releases.add_argument("item_id", nargs="?", metavar="RELEASE_ID")
     for p in (p_tenants, p_releases):
-        p.add_argument("--workdir", type=Path, default=Path(".local-stack"))
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--workdir", type=Path, default=Path(".local-stack"), help="the work dir to read")
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table or timeline")
+    p_tenant_id = sub.add_parser("tenant-id", help="print the tenant id the pipeline derives from a signupId")
+    p_tenant_id.add_argument("signup_id", metavar="SIGNUP_ID")
+    for p in sub.choices.values():  # every subcommand's help shows its defaults
+        p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     args = parser.parse_args(argv)
 
+    if args.command == "tenant-id":
+        print(derive_tenant_id(args.signup_id))
+        return 0
     if args.command in ("tenants", "releases"):
         return show(args.command, args.item_id, args.workdir, args.json)
 
@@ -284,14 +351,29 @@ def main(argv: list[str] | None = None) -> int:
         accounts.append((DEMO_REMOTE_ACCOUNT, derive_tenant_id(DEMO_REMOTE_SIGNUP)))
     say: Say = (lambda _: None) if args.json else print
     before = None if args.files else releases_view.publish_demo_release(files, DEMO_RELEASE, say)
-    report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts, before_each=before,
-                 say=say)  # fmt: skip
+    notes = findings.RunNotes()
+    stdout = sys.stdout
+    # with --json, stdout is the JSON document alone: anything else printed while the stack runs goes to stderr
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts,
+                     before_each=before, say=say, display=progress.for_run(args.json), notes=notes)  # fmt: skip
     if args.json:
-        json.dump(report, sys.stdout, indent=2, ensure_ascii=False, default=str)
-        print()
+        json.dump(report, stdout, indent=2, ensure_ascii=False, default=str)
+        print(file=stdout)
     else:
-        print_timeline(report)
-    return 0
+        print_timeline(report, notes)
+    for warning in notes.warnings():
+        print(warning, file=sys.stderr)
+    return EXIT_UNMATCHED if notes.unmatched else 0
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tenant-onboarding")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

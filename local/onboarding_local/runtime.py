@@ -2,7 +2,9 @@
 
 Invocations are serialized by one lock: Lambda isolates concurrent invocations in separate
 sandboxes, and the closest in-process equivalent is to never let two share the interpreter's
-environment and Powertools' per-process state at once.
+environment and Powertools' per-process state at once. A handler that waits (``onboarding.runtime.pause``,
+the batching GitOps writer waiting for its batch) gives the lock up meanwhile, so other invocations run
+as they would in their own sandboxes; its function's environment is put back before it resumes.
 
 What the runtime changes for the process (the functions' environment variables, the handler log
 streams) is undone by ``close()``.
@@ -58,6 +60,7 @@ class Invocation:
     payload: Any
     error_type: str | None
     duration_ms: float
+    result: Any = None  # what the handler returned (or the error payload), as Lambda would serialize it
 
 
 class LambdaRuntime:
@@ -68,6 +71,8 @@ class LambdaRuntime:
         self.invocations: list[Invocation] = []
         self.counts: Counter[str] = Counter()
         self._lock = threading.RLock()
+        self._current = threading.local()  # the function this thread's invocation runs
+        self.paused_ms: dict[str, float] = {}  # per function: time its invocations paused (others ran)
         self._log_path = log_path
         self._changes = ProcessChanges()
 
@@ -141,6 +146,7 @@ class LambdaRuntime:
             for key in self._differing & spec.environment.keys():
                 os.environ[key] = spec.environment[key]  # reassign only: the key set never changes
             started = time.perf_counter()
+            self._current.spec = spec
             error_type = None
             try:
                 result = spec.handler(payload, LambdaContext(spec))
@@ -152,6 +158,25 @@ class LambdaRuntime:
                     "errorMessage": str(exc),
                     "stackTrace": traceback.format_exception(exc)[-6:],
                 }
+            self._current.spec = None
             self.counts[name] += 1
-            self.invocations.append(Invocation(name, payload, error_type, (time.perf_counter() - started) * 1000))
+            elapsed = (time.perf_counter() - started) * 1000
+            self.invocations.append(Invocation(name, payload, error_type, elapsed, result))
             return result, error_type
+
+    def pause(self, seconds: float) -> None:
+        """``onboarding.runtime.pause`` inside an invocation: other invocations run until it resumes."""
+        spec: FunctionSpec | None = getattr(self._current, "spec", None)
+        if spec is None:  # not inside an invocation of this runtime
+            time.sleep(seconds)
+            return
+        started = time.perf_counter()
+        self._lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._lock.acquire()
+            for key in self._differing & spec.environment.keys():
+                os.environ[key] = spec.environment[key]
+            self._current.spec = spec
+            self.paused_ms[spec.name] = self.paused_ms.get(spec.name, 0.0) + (time.perf_counter() - started) * 1000
