@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onboarding_local import workdir as workdirs
 from onboarding_local.asl_drawing import draw
 from onboarding_local.execution_path import ExecutionPath, execution_path, fmt_ms
 from onboarding_local.provision import REPO_ROOT
@@ -87,6 +88,7 @@ def save_executions(sfn: Any, workdir: Path) -> Path:
 
 def _latest(executions: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     """The execution ``key`` names: its ARN; else the latest of a tenant or release id; else its name."""
+
     def input_of(e: dict[str, Any]) -> dict[str, Any]:
         parsed = json.loads(e["execution"].get("input") or "{}")
         return parsed if isinstance(parsed, dict) else {}
@@ -102,35 +104,26 @@ def _latest(executions: list[dict[str, Any]], key: str) -> dict[str, Any] | None
     return None
 
 
-def live_client(workdir: Path) -> Any | None:
-    """A Step Functions client of the ``serve`` running in ``workdir``, or None when there is none."""
-    endpoint_file = workdir / "endpoint"
-    if not endpoint_file.exists():
-        return None
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=endpoint_file.read_text(encoding="utf-8").strip(),
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the local stack accepts any key
-        config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1}),
-    )
-
-
 def load_snapshot(workdir: Path) -> dict[str, Any]:
-    client = live_client(workdir)
-    if client is not None:
-        from botocore.exceptions import EndpointConnectionError
+    """A ``snapshot`` of the ``serve`` running in ``workdir`` (its endpoint file), else the last ``run``'s."""
+    endpoint = workdirs.live_endpoint(workdir)  # one line and exit 1 when the endpoint file is stale
+    if endpoint is not None:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
+        client = boto3.client(
+            "stepfunctions",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the local stack accepts any key
+            config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1}),
+        )
         try:
             return snapshot(client)
-        except EndpointConnectionError as exc:
-            raise SystemExit(
-                f"onboarding-local graph: {workdir / 'endpoint'} names no running serve ({exc}); remove the file"
-            ) from exc
+        except BotoCoreError as exc:
+            raise SystemExit(f"onboarding-local graph: the serve at {endpoint} does not answer: {exc}") from None
     saved = workdir / SAVED
     if not saved.exists():
         raise SystemExit(f"onboarding-local graph: no executions in {workdir}: `onboarding-local run` or `serve` first")
@@ -153,15 +146,15 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "graph",
         help="draw the state machines, or one execution's path (SVG or PNG, with graphviz)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Draw the state machines from their ASL, or one execution's path through its machine, as the "
+        "console's graph inspector does: the states it ran with their durations, the failed state marked.",
     )
     p.add_argument(
         "target",
         nargs="?",
         metavar="EXECUTION_OR_TENANT",
-        help="an execution ARN or name, a tenant id (its latest execution) or a release id (default: none, "
-        "every state machine from statemachines/)",
+        help="an execution ARN or name, a tenant id (its latest execution) or a release id; without it, every "
+        "state machine of statemachines/",
     )
     p.add_argument(
         "--out",
@@ -170,7 +163,7 @@ def register(subparsers: Any) -> None:
         help="the file to write; its suffix picks the format, .svg or .png (default: statemachines.svg, or "
         "<execution name>.svg)",
     )
-    p.add_argument("--workdir", type=Path, default=Path(".local-stack"), help="default: %(default)s")
+    p.add_argument("--workdir", type=Path, default=Path(".local-stack"), help="the work dir to read")
     p.set_defaults(run=run)
 
 

@@ -1,0 +1,174 @@
+"""`onboarding-local graph` on executions of the local stack: the path an onboarding took (and a failed one, its
+caught error and failed state), a tenant's latest execution, a release's Map iterations, and the command itself."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from onboarding.identity import derive_tenant_id
+from onboarding_local.execution_path import END, START
+from onboarding_local.graph import execution_graph, load_snapshot, save_executions, snapshot
+from tests.conftest import REPO, signup_event
+from tests.unit.test_graph import svg_elements
+
+pytestmark = pytest.mark.pipeline
+OK, FAILING = derive_tenant_id("graph-ok"), derive_tenant_id("graph-failing")
+NEW_CHART = "1.1.0"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One stack: an onboarding that succeeds, one that fails (git down), a release, a suspend; then a snapshot."""
+    from onboarding_local.charts import publish_charts
+    from onboarding_local.stack import LocalStack
+
+    tmp = tmp_path_factory.mktemp("graph")
+    with LocalStack(tmp / "stack", parameters={"ReleasePollSeconds": "1"}) as stack:
+        stack.put_events([signup_event("graph-ok", "Graph Ok")])
+        stack.wait_idle(120)
+        stack.git.stop()
+        stack.put_events([signup_event("graph-failing", "Graph Failing")])
+        stack.wait_idle(120)
+        stack.git.start()
+        charts = tmp / "charts" / "tenant"
+        shutil.copytree(REPO / "charts" / "tenant", charts)
+        meta = yaml.safe_load((charts / "Chart.yaml").read_text(encoding="utf-8"))
+        (charts / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": NEW_CHART}), encoding="utf-8")
+        publish_charts(charts.parent, stack.release_registry.host, stack.workdir)
+        stack.put_events([{"source": "saas.release", "detail-type": "Fleet Release Requested",
+                           "detail": {"releaseId": "graph-rel", "chartVersion": NEW_CHART}}])  # fmt: skip
+        stack.wait_idle(180)
+        stack.put_events([suspend(OK)])
+        stack.wait_idle(120)
+        sfn = stack.client("stepfunctions")
+        saved = save_executions(sfn, tmp)
+        yield {"snapshot": snapshot(sfn), "saved": saved, "workdir": tmp}
+
+
+def suspend(tenant_id: str) -> dict[str, Any]:
+    return {"source": "saas.signup", "detail-type": "Tenant Suspend Requested",
+            "detail": {"tenantId": tenant_id, "operationId": "graph-suspend"}}  # fmt: skip
+
+
+def rendered(data: dict[str, Any], key: str) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The SVG's nodes and edges for the execution ``key`` names, and its path."""
+    graph, path = execution_graph(data, key)
+    svg = graph.pipe(format="svg")
+    return svg_elements(svg, "node"), svg_elements(svg, "edge"), path
+
+
+def highlighted(nodes: dict[str, Any]) -> dict[str, str]:
+    """State (by its drawn id, machine prefix dropped) -> the outcome it is filled with, for states that ran."""
+    marks = ("succeeded", "caught", "failed", "running")
+    return {
+        node_id.split("/", 1)[1]: next(m for m in marks if m in node["classes"])
+        for node_id, node in nodes.items()
+        if "not-run" not in node["classes"]
+    }
+
+
+def test_a_successful_onboarding_is_highlighted_along_its_path_with_durations(runs: dict[str, Any]) -> None:
+    # the onboarding execution is named after the tenant; its ARN names it alone (the tenant id names the latest)
+    (arn,) = [e["execution"]["executionArn"] for e in runs["snapshot"]["executions"]
+              if e["execution"]["name"] == OK]  # fmt: skip
+    nodes, edges, path = rendered(runs["snapshot"], arn)
+    assert path.status == "SUCCEEDED" and path.machine == "OnboardingStateMachine"
+    ran = ["RegisterTenant", "ChooseDeploymentModel", "CommitGitOps", "AwaitReconcile", "ActivateTenant", "Onboarded"]
+    assert highlighted(nodes) == {START: "succeeded", END: "succeeded", **dict.fromkeys(ran, "succeeded")}
+    for state in ran:
+        name, duration = nodes[f"OnboardingStateMachine/{state}"]["text"][:2]
+        assert name == state and duration.endswith((" ms", " s"))
+    taken = {e for e, edge in edges.items() if "taken" in edge["classes"]}
+    chain = [START, *ran, END]
+    assert taken == {f"OnboardingStateMachine/{a} -> OnboardingStateMachine/{b}" for a, b in itertools.pairwise(chain)}
+
+
+def test_a_failed_onboarding_marks_the_caught_error_and_the_failed_state(runs: dict[str, Any]) -> None:
+    nodes, edges, path = rendered(runs["snapshot"], FAILING)
+    assert (path.status, path.error) == ("FAILED", "GitRemoteUnavailable")
+    marks = highlighted(nodes)
+    assert marks == {START: "succeeded", "RegisterTenant": "succeeded", "ChooseDeploymentModel": "succeeded",
+                     "CommitGitOps": "caught", "CommitGitOps failed": "succeeded", "Compensate": "succeeded",
+                     "RecordFailure": "succeeded", "OnboardingFailed": "failed", END: "succeeded"}  # fmt: skip
+    assert nodes["OnboardingStateMachine/CommitGitOps"]["text"][2] == "caught: GitRemoteUnavailable"
+    assert nodes["OnboardingStateMachine/OnboardingFailed"]["text"][2] == "✗ failed: GitRemoteUnavailable"
+    # the Catch edge was taken, the Next was not; the states after CommitGitOps on the happy path did not run
+    catch = "OnboardingStateMachine/CommitGitOps -> OnboardingStateMachine/CommitGitOps failed (catch)"
+    assert "taken" in edges[catch]["classes"]
+    assert (
+        "taken" not in edges["OnboardingStateMachine/CommitGitOps -> OnboardingStateMachine/AwaitReconcile"]["classes"]
+    )
+    # Compensate has a Next and a Catch to RecordFailure: the Next was taken (Compensate succeeded)
+    to_record = "OnboardingStateMachine/Compensate -> OnboardingStateMachine/RecordFailure"
+    assert "taken" in edges[to_record]["classes"] and "taken" not in edges[f"{to_record} (catch)"]["classes"]
+
+
+def test_a_tenant_id_names_the_tenant_s_latest_execution(runs: dict[str, Any]) -> None:
+    nodes, _, path = rendered(runs["snapshot"], OK)
+    assert path.machine == "LifecycleStateMachine" and path.status == "SUCCEEDED"
+    assert {"StartOperation", "UpdateGitOps", "CompleteOperation"} <= set(highlighted(nodes))
+
+
+def test_a_release_s_map_iterations_are_drawn_inside_its_cluster(runs: dict[str, Any]) -> None:
+    nodes, edges, path = rendered(runs["snapshot"], "graph-rel")
+    assert path.machine == "ReleaseStateMachine" and path.status == "SUCCEEDED"
+    marks = highlighted(nodes)
+    assert {"PlanRelease", "RolloutWaves", "RolloutWaves/CommitWave", "RolloutWaves/TallyWave",
+            "CompleteRelease", "Released"} <= set(marks)  # fmt: skip
+    assert set(marks.values()) == {"succeeded"}
+    # one wave of everyone: the Map iterated once; its waits are real (ReleasePollSeconds=1)
+    assert path.states["CommitWave"].visits == 1
+    wait = nodes["ReleaseStateMachine/RolloutWaves/WaitForVerdicts"]["text"][1]
+    assert wait.endswith(" s") and float(wait.split()[0]) >= 1.0
+    each_item = [
+        e for e in edges if e.startswith("ReleaseStateMachine/RolloutWaves -> ReleaseStateMachine/RolloutWaves/")
+    ]
+    assert len(each_item) == 1 and "taken" in edges[each_item[0]]["classes"]
+
+
+def test_the_saved_executions_draw_the_same_path_as_the_live_stack(runs: dict[str, Any]) -> None:
+    saved = load_snapshot(runs["workdir"])  # no serve there: executions.json
+    assert json.loads(runs["saved"].read_text(encoding="utf-8")) == saved
+    for key in (FAILING, OK, "graph-rel"):
+        live_nodes, live_edges, live_path = rendered(runs["snapshot"], key)
+        nodes, edges, path = rendered(saved, key)
+        assert (path.name, highlighted(nodes)) == (live_path.name, highlighted(live_nodes))
+        assert {e for e, v in edges.items() if "taken" in v["classes"]} == {
+            e for e, v in live_edges.items() if "taken" in v["classes"]
+        }
+
+
+def test_an_unknown_execution_is_a_lookup_error(runs: dict[str, Any]) -> None:
+    with pytest.raises(LookupError):
+        execution_graph(runs["snapshot"], "t-nobody-0123456789")
+
+
+# ------------------------------------------------------------------ the command
+def test_graph_after_run_draws_a_tenant_s_execution_and_every_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onboarding_local.cli import main
+
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([signup_event("graph-cli", "Graph Cli")]), encoding="utf-8")
+    workdir = tmp_path / "wd"
+    assert main(["run", str(events), "--workdir", str(workdir), "--json"]) == 0
+    capsys.readouterr()
+    tenant = derive_tenant_id("graph-cli")
+    out = tmp_path / "out" / "tenant.svg"
+    assert main(["graph", tenant, "--workdir", str(workdir), "--out", str(out)]) == 0
+    assert f"OnboardingStateMachine {tenant}: SUCCEEDED" in capsys.readouterr().out
+    nodes = svg_elements(out.read_bytes(), "node")
+    assert highlighted(nodes)["ActivateTenant"] == "succeeded"
+    png = tmp_path / "all.png"
+    assert main(["graph", "--out", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert main(["graph", "t-nobody-0123456789", "--workdir", str(workdir)]) == 1
