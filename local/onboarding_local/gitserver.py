@@ -7,12 +7,19 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from onboarding.bootstrap import BootstrapOptions, bootstrap_files
 
 BRANCH = "main"
 CLUSTER = "production"
+# Pushes enabled, no force-push; protocol-v2 object filters (partial fetch), as GitHub and GitLab serve them.
+SERVER_CONFIG = (
+    ("daemon.receivepack", "true"),
+    ("receive.denyNonFastForwards", "true"),
+    ("uploadpack.allowFilter", "true"),
+)
 
 _ACCESS_HOOK = """#!/bin/sh
 # git daemon --access-hook: runs before each service with: service path host canonical-host ip port.
@@ -69,9 +76,9 @@ class GitServer:
         self.base.mkdir(parents=True, exist_ok=True)
         if not self.repo.exists():
             subprocess.run(["git", "init", "-q", "--bare", "-b", BRANCH, str(self.repo)], check=True)
-            for key, value in (("daemon.receivepack", "true"), ("receive.denyNonFastForwards", "true")):
-                subprocess.run(["git", "-C", str(self.repo), "config", key, value], check=True)
             self._seed()
+        for key, value in SERVER_CONFIG:  # on every start: a work dir kept from an older stack gets them too
+            subprocess.run(["git", "-C", str(self.repo), "config", key, value], check=True)
         hook = self.base / "access-hook.sh"
         hook.write_text(_ACCESS_HOOK.format(base=self.base, repo=self.repo, branch=BRANCH))
         hook.chmod(0o755)
@@ -127,6 +134,20 @@ class GitServer:
             subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
             subprocess.run(["git", *env, "-C", str(work), "commit", "-qm", "Seed GitOps repository"], check=True)
             subprocess.run(["git", "-C", str(work), "push", "-q", str(self.repo), BRANCH], check=True)
+
+    def commit_files(self, files: Mapping[str, bytes | None], message: str) -> str:
+        """Commit ``files`` (None deletes) on the branch as another writer would, in one git fast-import:
+        how tests and benchmarks fill the repository with thousands of tenants quickly."""
+        stream = [f"commit refs/heads/{BRANCH}", "committer Another writer <other@example.com> 0 +0000"]
+        stream += [f"data {len(message.encode())}", message, f"from refs/heads/{BRANCH}^0"]
+        body = "\n".join(stream).encode() + b"\n"
+        for path, content in files.items():
+            if content is None:
+                body += f"D {path}\n".encode()
+            else:
+                body += f"M 100644 inline {path}\ndata {len(content)}\n".encode() + content + b"\n"
+        subprocess.run(["git", "-C", str(self.repo), "fast-import", "--quiet"], input=body, check=True)
+        return self.head()
 
     # ------------------------------------------------------------------ inspection
     def git(self, *args: str) -> str:

@@ -1,12 +1,21 @@
-"""GitOps repository over dulwich: shallow fetch into memory, commit on top, push with a moved-branch check.
+"""GitOps repository over dulwich: a tree-only fetch into memory, commit on top, push with a moved-branch check.
 
 Works against any git remote dulwich speaks: ``https://`` (token as the password, never logged),
 ``git://`` and ``ssh://``. No working tree is written, so a Lambda needs no disk for it.
+
+A write costs the same whatever the number of tenants in the repository (docs/production-path.md):
+- the snapshot is a depth-1 fetch with the protocol-v2 filter ``blob:none``: the head commit and its
+  trees, no file content. Only the blobs of the paths asked for that exist are fetched, by id, in a
+  second request (protocol v2 allows any object as a want). A server without v2 filters gets the
+  plain depth-1 fetch instead: the same result, at the cost of every blob;
+- objects are kept raw and only the trees on the asked paths are read, by a binary search (never a
+  whole-tree parse); the commit rewrites only the trees along the changed paths, and the push sends
+  exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees).
 """
 
 from __future__ import annotations
 
-import stat
+import io
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,11 +23,13 @@ from urllib.parse import urlparse
 
 from dulwich.client import GitClient, HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
-from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+from dulwich.object_store import ObjectStoreGraphWalker
+from dulwich.objects import Commit, ObjectID
+from dulwich.pack import PackData, UnpackedObject, UnpackedObjectIterator
 from dulwich.refs import Ref
-from dulwich.repo import MemoryRepo
 
+from onboarding.adapters.gittrees import BLOB, TREE, NewObject, RawObjects, blob_id_at, edit_tree, object_id
 from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable, TransientError
 from onboarding.ports import Snapshot
 
@@ -38,7 +49,8 @@ def remote_error(exc: Exception, what: str) -> Exception:
     return TransientError(f"{what}: {type(exc).__name__}: {exc}")
 
 
-_FILE_MODE = stat.S_IFREG | 0o644
+# The snapshot's object filter: trees and commits only (git rev-list --filter syntax).
+TREES_ONLY = b"blob:none"
 
 
 class DulwichGitOpsRepository:
@@ -49,13 +61,15 @@ class DulwichGitOpsRepository:
         *,
         token: str | None = None,
         author: str = "Tenant Onboarding <onboarding@noreply.local>",
+        tree_only: bool = True,
     ) -> None:
         self._url = url
         self._ref = Ref(f"refs/heads/{branch}".encode())
         self._token = token
         self._author = author.encode()
-        self._repo: MemoryRepo | None = None
+        self._store: RawObjects
         self._base: ObjectID | None = None
+        self._filter = TREES_ONLY if tree_only else None  # False: the whole tree, blobs too (a baseline)
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
@@ -71,64 +85,65 @@ class DulwichGitOpsRepository:
         except ValueError as exc:
             raise GitRemoteUnavailable(f"unsupported GitOps remote URL {self._url!r}") from exc
 
+    def _fetch(self, client: GitClient, path: Any, wants: Any, into: RawObjects, **kwargs: Any) -> Any:
+        """One upload-pack request naming no haves; the objects received are added to ``into`` raw."""
+        return client.fetch(path, _RawTarget(into), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
+
     def snapshot(self, paths: Sequence[str]) -> Snapshot:
         client, path = self._client()
-        repo = MemoryRepo()
+        store = RawObjects()
 
         def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             sha = refs.get(self._ref)
             return [sha] if sha and sha != ZERO_SHA else []
 
         try:
-            result = client.fetch(path, repo, determine_wants=wants, depth=1)
+            result = self._fetch(client, path, wants, store, depth=1, filter_spec=self._filter)
         except REMOTE_ERRORS as exc:
             raise remote_error(exc, f"cannot fetch {self._ref.decode()} from {self._url}") from exc
         head = result.refs.get(self._ref)
-        self._repo, self._base = repo, head if head and head != ZERO_SHA else None
+        self._store, self._base = store, head if head and head != ZERO_SHA else None
         if self._base is None:
             return Snapshot(sha=None, files={})
-        head_commit = repo[self._base]
-        assert isinstance(head_commit, Commit)
-        tree = repo[head_commit.tree]
-        assert isinstance(tree, Tree)
+        tree = self._tree_of(self._base)
+        found = {p: sha for p in paths if (sha := blob_id_at(store, tree, p)) is not None}
+        missing = sorted({sha for sha in found.values() if sha not in store})
+        if missing:
+            # Blobs by id, no haves, no filter: protocol v2 allows any object as a want.
+            try:
+                self._fetch(client, path, lambda refs, depth=None: missing, store)
+            except REMOTE_ERRORS as exc:
+                raise remote_error(exc, f"cannot fetch {len(missing)} files from {self._url}") from exc
         files: dict[str, bytes] = {}
-        for p in paths:
-            blob = _lookup(repo, tree, p)
-            if blob is not None:
-                files[p] = blob
+        for p, sha in found.items():
+            if sha not in store or store.raw(sha)[0] != BLOB:
+                raise TransientError(f"{self._url} did not send the content of {p}")
+            files[p] = store.raw(sha)[1]
         return Snapshot(sha=self._base.decode(), files=files)
 
+    def _tree_of(self, commit_id: ObjectID) -> bytes:
+        _type, raw = self._store.raw(commit_id)
+        if not raw.startswith(b"tree "):
+            raise TransientError(f"{self._url} sent a malformed commit {commit_id.decode()}")
+        return raw[5:45]
+
     def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
-        repo = self._repo
-        if repo is None or (self._base.decode() if self._base else None) != base:
+        if not hasattr(self, "_store") or (self._base.decode() if self._base else None) != base:
             raise RuntimeError("commit() must follow snapshot() of the same base")
-        store = repo.object_store
-        tree_changes: list[tuple[bytes, int | None, ObjectID | None]] = []
-        for p, content in sorted(changes.items()):
-            if content is None:
-                tree_changes.append((p.encode(), None, None))
-            else:
-                blob = Blob.from_string(content)
-                store.add_object(blob)
-                tree_changes.append((p.encode(), _FILE_MODE, blob.id))
-        if self._base is not None:
-            base_commit = repo[self._base]
-            assert isinstance(base_commit, Commit)
-            base_tree: Tree | ObjectID = base_commit.tree
-        else:
-            empty = Tree()
-            store.add_object(empty)
-            base_tree = empty
-        new_tree = commit_tree_changes(store, base_tree, tree_changes)
+        base_tree = self._tree_of(self._base) if self._base is not None else None
+        new_tree, created = edit_tree(self._store, base_tree, changes)
+        if new_tree is None:  # every file deleted (or none yet): git's empty tree
+            empty = NewObject(TREE, object_id(TREE, b""), b"")
+            new_tree, created = empty.id, [*created, empty]
         commit = Commit()
-        commit.tree = new_tree
+        commit.tree = ObjectID(new_tree)
         commit.parents = [self._base] if self._base else []
         commit.author = commit.committer = self._author
         commit.author_time = commit.commit_time = int(time.time())
         commit.author_timezone = commit.commit_timezone = 0
         commit.encoding = b"UTF-8"
         commit.message = message.encode("utf-8")
-        store.add_object(commit)
+        created.append(NewObject(1, commit.id, commit.as_raw_string()))
         expected = self._base or ZERO_SHA
         moved: list[ObjectID] = []
 
@@ -140,10 +155,10 @@ class DulwichGitOpsRepository:
             return {**refs, self._ref: commit.id}
 
         def pack_data(have: Any, want: Any, *, ofs_delta: bool = True, progress: Any = None) -> Any:
-            # The fetch was shallow: only the base commit is known, so it is both the only "have"
-            # and the shallow boundary; the pack holds exactly the new blobs, trees and commit.
-            known: list[ObjectID] = [self._base] if self._base else []
-            return store.generate_pack_data(known, want, shallow=set(known), progress=progress, ofs_delta=ofs_delta)
+            # Everything else the new commit references is the base's, which the remote has: the pack
+            # holds exactly the new blobs, the rewritten trees (a big one as a delta against its base,
+            # which the remote has) and the commit, whatever the tree's size.
+            return len(created), iter([_unpacked(obj) for obj in created])
 
         client, path = self._client()
         try:
@@ -157,7 +172,8 @@ class DulwichGitOpsRepository:
                 if head != expected:
                     raise BranchMoved(f"{self._ref.decode()} moved while our push lost its reply") from exc
                 raise remote_error(exc, f"push to {self._url} did not land") from exc
-            self._repo, self._base = None, None
+            self._base = None
+            del self._store
             return commit.id.decode()
         if moved:
             raise BranchMoved(f"{self._ref.decode()} moved from {expected.decode()[:12]} to {moved[0].decode()[:12]}")
@@ -171,7 +187,8 @@ class DulwichGitOpsRepository:
             if now != expected:
                 raise BranchMoved(f"{self._ref.decode()} moved during push: {status}")
             raise GitOpsPushRejected(f"{self._url} refused the push to {self._ref.decode()}: {status}")
-        self._repo, self._base = None, None
+        self._base = None
+        del self._store
         return commit.id.decode()
 
     def _head_after_lost_reply(self, cause: Exception) -> ObjectID:
@@ -190,11 +207,40 @@ class DulwichGitOpsRepository:
         return now
 
 
-def _lookup(repo: MemoryRepo, tree: Tree, path: str) -> bytes | None:
-    obj: Tree | Blob = tree
-    for part in path.encode().split(b"/"):
-        if not isinstance(obj, Tree) or part not in obj:
-            return None
-        _mode, sha = obj[part]
-        obj = repo[sha]  # type: ignore[assignment]
-    return obj.data if isinstance(obj, Blob) else None
+class _RawTarget:
+    """What dulwich's fetch writes into: the received pack's objects kept raw, none parsed; no haves."""
+
+    object_format = DEFAULT_OBJECT_FORMAT
+
+    def __init__(self, store: RawObjects) -> None:
+        self.object_store = self
+        self._store = store
+
+    def _add(self, data: bytes) -> None:
+        if not data:
+            return
+        pack = PackData.from_file(io.BytesIO(data), DEFAULT_OBJECT_FORMAT, size=len(data))
+        for obj in UnpackedObjectIterator.for_pack_data(pack):
+            assert obj.obj_type_num is not None and obj.obj_chunks is not None
+            self._store.objects[obj.sha().hex().encode()] = (obj.obj_type_num, b"".join(obj.obj_chunks))
+
+    def add_thin_pack(self, read: Any, *args: Any, **kwargs: Any) -> None:
+        self._add(read())
+
+    def add_pack(self) -> tuple[Any, Any, Any]:
+        buf = io.BytesIO()
+        return buf, lambda: self._add(buf.getvalue()), lambda: None
+
+    def get_graph_walker(self) -> ObjectStoreGraphWalker:
+        return ObjectStoreGraphWalker([], lambda sha: [])
+
+    def update_shallow(self, *args: Any) -> None:
+        pass  # nothing is kept beyond this write
+
+
+def _unpacked(obj: NewObject) -> UnpackedObject:
+    """A pack record: a whole object, or a delta against an object the remote has (sent as REF_DELTA)."""
+    sha = bytes.fromhex(obj.id.decode())
+    if obj.base is None:
+        return UnpackedObject(obj.type_num, sha=sha, decomp_chunks=[obj.data])
+    return UnpackedObject(7, sha=sha, delta_base=bytes.fromhex(obj.base.decode()), decomp_chunks=[obj.data])

@@ -1,0 +1,100 @@
+"""The GitOps adapter on a repository of thousands of tenants (real git daemon): a write reads only the
+trees on its paths, pushes only what it created, and leaves every other tenant's file as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onboarding.adapters.git import DulwichGitOpsRepository
+from onboarding.adapters.gittrees import BLOB
+from onboarding.errors import BranchMoved
+from onboarding.gitops import apply_files
+from onboarding_local.gitserver import GitServer
+
+FLEET = 2000
+
+
+def tenant(i: int) -> str:
+    return f"tenants/t-tenant-{i:05d}-0123456789.yaml"
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    git = GitServer(tmp_path).start()
+    git.commit_files({tenant(i): f"name: tenant-{i}\n".encode() for i in range(FLEET)}, "A fleet of tenants")
+    yield git
+    git.stop()
+
+
+def tree(server: GitServer) -> dict[str, str]:
+    """path -> blob id of every file on the branch."""
+    listing = server.git("ls-tree", "-r", "main").splitlines()
+    return {line.split("\t", 1)[1]: line.split()[2] for line in listing}
+
+
+def test_a_write_adds_one_tenant_and_leaves_every_other_file_unchanged(server: GitServer) -> None:
+    before = tree(server)
+    r = DulwichGitOpsRepository(server.url, "main")
+    change = apply_files(r, {"tenants/new.yaml": b"name: new\n", "remote/new/release.yaml": None}, "Add new")
+    assert change.changed and server.head() == change.commit
+    after = tree(server)
+    assert after.pop("tenants/new.yaml") and server.read("tenants/new.yaml") == "name: new\n"
+    assert after == before  # no other tenant's file was touched
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_the_snapshot_fetches_no_file_content_but_the_paths_asked_for(server: GitServer) -> None:
+    r = DulwichGitOpsRepository(server.url, "main")
+    snap = r.snapshot([tenant(7), "tenants/absent.yaml", "clusters/production/tenants.yaml"])
+    assert snap.files[tenant(7)] == b"name: tenant-7\n"
+    assert "tenants/absent.yaml" not in snap.files
+    assert b"Kustomization" in snap.files["clusters/production/tenants.yaml"]
+    blobs = [sha for sha, (kind, _raw) in r._store.objects.items() if kind == BLOB]
+    assert len(blobs) == 2  # of 2,000+ files, only the two that exist among those asked for
+
+
+def test_an_existing_tenant_is_changed_then_removed_and_a_re_apply_makes_no_commit(server: GitServer) -> None:
+    r = DulwichGitOpsRepository(server.url, "main")
+    assert apply_files(r, {tenant(5): b"name: tenant-5\n"}, "Same").changed is False
+    apply_files(r, {tenant(5): b"name: renamed\n"}, "Change t5")
+    assert server.read(tenant(5)) == "name: renamed\n"
+    apply_files(r, {tenant(5): None}, "Remove t5")
+    files = tree(server)
+    assert tenant(5) not in files and tenant(4) in files and tenant(6) in files and len(files) > FLEET
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_removing_the_last_file_of_a_directory_removes_the_directory(server: GitServer) -> None:
+    r = DulwichGitOpsRepository(server.url, "main")
+    apply_files(r, {"remote/t-x/release.yaml": b"x: 1\n"}, "Add remote t-x")
+    apply_files(r, {"remote/t-x/release.yaml": None}, "Remove remote t-x")
+    assert not any(path.startswith("remote/t-x/") for path in tree(server))
+    assert "t-x" not in server.git("ls-tree", "main", "remote/")
+
+
+def test_a_push_onto_a_moved_branch_is_branch_moved_and_the_retry_keeps_both(server: GitServer) -> None:
+    mine = DulwichGitOpsRepository(server.url, "main")
+    base = mine.snapshot([]).sha
+    server.commit_files({"tenants/theirs.yaml": b"theirs"}, "Theirs")
+    with pytest.raises(BranchMoved):
+        mine.commit(base, {"tenants/mine.yaml": b"mine"}, "Mine")
+    assert server.log()[0] == "Theirs"
+    server.move_branch_before_next_push()
+    apply_files(mine, {"tenants/mine.yaml": b"mine"}, "Mine", sleep=lambda _: None)
+    assert {"tenants/mine.yaml", "tenants/theirs.yaml", tenant(0)} <= set(tree(server))
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_a_server_without_object_filters_gets_a_whole_fetch_with_the_same_result(server: GitServer) -> None:
+    server.git("config", "uploadpack.allowFilter", "false")
+    before = tree(server)
+    r = DulwichGitOpsRepository(server.url, "main")
+    apply_files(r, {"tenants/new.yaml": b"new", tenant(3): b"changed"}, "Without filters")
+    after = tree(server)
+    assert server.read("tenants/new.yaml") == "new" and server.read(tenant(3)) == "changed"
+    assert {p: s for p, s in after.items() if p not in ("tenants/new.yaml", tenant(3))} == {
+        p: s for p, s in before.items() if p != tenant(3)
+    }
+    server.git("fsck", "--strict", "--no-dangling")
