@@ -17,6 +17,7 @@ from onboarding.identity import derive_tenant_id
 from onboarding_local import findings, hints, progress, releases_view
 from onboarding_local import workdir as workdirs
 from onboarding_local.charts import chart_dirs
+from onboarding_local.gitserver import seed_source_problem
 from onboarding_local.observe import list_tenants
 from onboarding_local.stack import REPO_ROOT, LocalStack
 
@@ -69,6 +70,7 @@ def run(
     parameters: dict[str, str] | None = None,
     display: progress.RunProgress | None = None,
     notes: findings.RunNotes | None = None,
+    gitops_from: Path | None = None,
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
@@ -88,7 +90,9 @@ def run(
         held.enter_context(workdirs.hold(workdir, "run"))
         workdirs.fresh_start(workdir)
         stack = held.enter_context(
-            LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides))
+            LocalStack(
+                workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides), gitops_from=gitops_from
+            )
         )
         held.callback(display.stop)  # before the stack stops
         for chart in stack.charts:
@@ -223,16 +227,17 @@ def print_receiver(stack: LocalStack) -> None:
     )
 
 
-def serve(workdir: Path, charts: Path | None = None) -> None:
+def serve(workdir: Path, charts: Path | None = None, gitops_from: Path | None = None) -> None:
     """Hold the work dir, start from an empty GitOps repository (the tables start empty), print how to use it."""
     with workdirs.hold(workdir, "serve"):
         workdirs.fresh_start(workdir)
-        serve_held(workdir, charts)
+        serve_held(workdir, charts, gitops_from)
 
 
-def serve_held(workdir: Path, charts: Path | None) -> None:
+def serve_held(workdir: Path, charts: Path | None, gitops_from: Path | None = None) -> None:
     """Print the endpoints and how to use them, then wait for Ctrl-C or SIGTERM; save the state it leaves."""
-    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(LOCAL_PARAMETERS)) as stack:
+    options: dict[str, Any] = {"parameters": dict(LOCAL_PARAMETERS), "gitops_from": gitops_from}
+    with LocalStack(workdir, charts_dir=charts or REPO_ROOT / "charts", **options) as stack:
         endpoint_file = workdir / ENDPOINT_FILE
         endpoint_file.write_text(stack.endpoint, encoding="utf-8")
         machine = stack.template.ref("OnboardingStateMachine")
@@ -316,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"), help=WORKDIR_HELP)
     for p in (p_run, p_serve):
         p.add_argument("--charts", type=Path, metavar="DIR", help="publish the charts under DIR instead of charts/")
+        p.add_argument("--gitops-from", type=Path, metavar="PATH", help="seed the GitOps remote from PATH's main")
     p_tenants = sub.add_parser("tenants", help="list the tenants, or show one tenant's timeline")
     p_tenants.add_argument("item_id", nargs="?", metavar="TENANT_ID")
     p_releases = sub.add_parser("releases", help="list the fleet releases, or show one release's waves")
@@ -337,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.charts is not None and not chart_dirs(args.charts):
         parser.error(f"--charts {args.charts}: no chart under it (a directory with a Chart.yaml)")
+    if args.gitops_from is not None and (problem := seed_source_problem(args.gitops_from)):
+        parser.error(f"--gitops-from: {problem}")
     if args.command == "serve":
-        serve(args.workdir, args.charts)
+        serve(args.workdir, args.charts, args.gitops_from)
         return 0
     accounts: list[tuple[str, str]] = []
     for item in args.tenant_account:
@@ -356,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     # with --json, stdout is the JSON document alone: anything else printed while the stack runs goes to stderr
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts,
-                     before_each=before, say=say, display=progress.for_run(args.json), notes=notes)  # fmt: skip
+                     before_each=before, say=say, display=progress.for_run(args.json), notes=notes,
+                     gitops_from=args.gitops_from)  # fmt: skip
     if args.json:
         json.dump(report, stdout, indent=2, ensure_ascii=False, default=str)
         print(file=stdout)

@@ -59,11 +59,26 @@ def seed_files(chart_registry: str = LOCAL_CHART_REGISTRY, receiver_url: str = L
     return bootstrap_files(options)
 
 
+def seed_source_problem(source: Path) -> str | None:
+    """Why ``source`` cannot seed the GitOps remote (None when it can): it must be a git repository with a
+    branch ``main``."""
+    found = subprocess.run(
+        ["git", "-C", str(source), "rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        return f"{source} is not a git repository with a branch {BRANCH}"
+    return None
+
+
 class GitServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, seed_from: Path | None = None) -> None:
+        """``seed_from``: a git repository whose branch main (files and history) the remote starts from."""
         self.base = workdir / "git"
         self.repo = self.base / "gitops.git"
         self.port = 0
+        self.seed_from = seed_from
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,7 +91,10 @@ class GitServer:
         self.base.mkdir(parents=True, exist_ok=True)
         if not self.repo.exists():
             subprocess.run(["git", "init", "-q", "--bare", "-b", BRANCH, str(self.repo)], check=True)
-            self._seed()
+            if self.seed_from is not None:
+                self._seed_from(self.seed_from)
+            else:
+                self._seed()
         for key, value in SERVER_CONFIG:  # on every start: a work dir kept from an older stack gets them too
             subprocess.run(["git", "-C", str(self.repo), "config", key, value], check=True)
         hook = self.base / "access-hook.sh"
@@ -135,10 +153,12 @@ class GitServer:
             subprocess.run(["git", *env, "-C", str(work), "commit", "-qm", "Seed GitOps repository"], check=True)
             subprocess.run(["git", "-C", str(work), "push", "-q", str(self.repo), BRANCH], check=True)
 
-    def commit_files(self, files: Mapping[str, bytes | None], message: str) -> str:
+    def commit_files(
+        self, files: Mapping[str, bytes | None], message: str, committer: str = "Another writer <other@example.com>"
+    ) -> str:
         """Commit ``files`` (None deletes) on the branch as another writer would, in one git fast-import:
         how tests and benchmarks fill the repository with thousands of tenants quickly."""
-        stream = [f"commit refs/heads/{BRANCH}", "committer Another writer <other@example.com> 0 +0000"]
+        stream = [f"commit refs/heads/{BRANCH}", f"committer {committer} {int(time.time())} +0000"]
         stream += [f"data {len(message.encode())}", message, f"from refs/heads/{BRANCH}^0"]
         body = "\n".join(stream).encode() + b"\n"
         for path, content in files.items():
@@ -148,6 +168,22 @@ class GitServer:
                 body += f"M 100644 inline {path}\ndata {len(content)}\n".encode() + content + b"\n"
         subprocess.run(["git", "-C", str(self.repo), "fast-import", "--quiet"], input=body, check=True)
         return self.head()
+
+    def _seed_from(self, source: Path) -> None:
+        """Start from ``source``'s branch main, its files and history as they are; the local stack's bootstrap
+        files that it lacks (by path) are added in one commit on top, and none of its own is changed."""
+        problem = seed_source_problem(source)
+        if problem is not None:
+            raise RuntimeError(problem)
+        refspec = f"refs/heads/{BRANCH}:refs/heads/{BRANCH}"
+        subprocess.run(["git", "-C", str(self.repo), "fetch", "-q", "--no-tags", str(source.resolve()), refspec],
+                       check=True)  # fmt: skip
+        present = set(self.files())
+        missing = {path: text.encode("utf-8") for path, text in seed_files().items() if path not in present}
+        if missing:
+            self.commit_files(
+                missing, "Add the local stack's GitOps bootstrap files", "Tenant Onboarding <onboarding@noreply.local>"
+            )
 
     # ------------------------------------------------------------------ inspection
     def git(self, *args: str) -> str:

@@ -65,11 +65,12 @@ class LocalStack:
     template_path: Path = REPO_ROOT / "template.yaml"
     parameters: dict[str, str] = field(default_factory=dict)
     charts_dir: Path = REPO_ROOT / "charts"  # every chart under it is published to the release registry
+    gitops_from: Path | None = None  # a git repository whose branch main seeds the GitOps remote (gitserver.py)
 
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.git = GitServer(self.workdir)
+        self.git = GitServer(self.workdir, seed_from=self.gitops_from)
         self.port = 0
         self.emitted: list[dict[str, Any]] = []
         self._events_lock = threading.Lock()
