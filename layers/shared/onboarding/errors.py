@@ -43,6 +43,14 @@ class GitOpsPushRejected(OnboardingError):
     """The GitOps remote rejected the push for a reason other than a moved branch."""
 
 
+class GitOpsBatchFailed(OnboardingError):
+    """The batch of GitOps changes carrying this tenant's failed for a reason the writer does not name."""
+
+
+class GitOpsChangeTooLarge(OnboardingError):
+    """A tenant's files do not fit one pending change of the batching writer (DynamoDB's 400 KB item)."""
+
+
 class DeploymentModelNotSupported(OnboardingError):
     """The requested deployment model has no provisioning branch yet."""
 
@@ -96,3 +104,7 @@ class ReleaseHalted(OnboardingError):
 
 class ReleaseAborted(OnboardingError):
     """A fleet release stopped after a wave because 'Fleet Release Aborted' (or no approval in time) said so."""
+
+
+class InvalidReleaseRequest(OnboardingError):
+    """A fleet release request that cannot apply to the release as it now is (e.g. an image it does not have)."""

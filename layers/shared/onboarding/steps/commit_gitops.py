@@ -7,6 +7,7 @@ a bound; past the bound the state machine's own Retry takes over (GitOpsConflict
 
 from __future__ import annotations
 
+from onboarding.batching import GitOpsWriter, ticket
 from onboarding.delivery import deliver
 from onboarding.gitops import apply_files
 from onboarding.manifests import GitOpsLayout, remote_path, tenant_files, tenant_paths
@@ -22,6 +23,7 @@ def commit_gitops(
     layout: GitOpsLayout,
     release: Release,
     artifacts: ArtifactRegistry | None = None,
+    writer: GitOpsWriter | None = None,
 ) -> TenantCommit:
     spec = step.spec(release)
     files = tenant_files(spec, layout)
@@ -31,7 +33,10 @@ def commit_gitops(
     )
     # every other path the tenant may own is absent (a re-driven tenant may have changed model)
     desired: dict[str, bytes | None] = {**dict.fromkeys(tenant_paths(step.tenant_id)), **files}
-    change = apply_files(repo, desired, message)
+    if writer is None:
+        change = apply_files(repo, desired, message)
+    else:  # group commit: the change may share its commit with other tenants' (onboarding.batching)
+        change = writer.write(ticket(step.tenant_id, step.execution), step.tenant_id, desired, message)
     if artifacts is not None:  # a remote tenant: its own cluster reads its manifests from its own ECR
         deliver(artifacts, step.tenant_id, desired.get(remote_path(step.tenant_id)), change.commit)
     return TenantCommit(

@@ -6,6 +6,7 @@ neither; offboarding deletes the file and Flux prunes what it described.
 
 from __future__ import annotations
 
+from onboarding.batching import GitOpsWriter, ticket
 from onboarding.delivery import deliver
 from onboarding.gitops import apply_files, desired_files
 from onboarding.manifests import GitOpsLayout, remote_path
@@ -29,13 +30,17 @@ def update_gitops(
     repo: GitOpsRepository,
     layout: GitOpsLayout,
     artifacts: ArtifactRegistry | None = None,
+    writer: GitOpsWriter | None = None,
 ) -> GitOpsChange:
     message = (
         f"{describe(step.plan)} tenant {step.tenant_id}\n\n"
         f"Operation: {step.operation.value} {step.operation_id}\nExecution: {step.execution}\n"
     )
     desired = desired_files(step.tenant_id, step.plan.after, layout)
-    change = apply_files(repo, desired, message)
+    if writer is None:
+        change = apply_files(repo, desired, message)
+    else:  # group commit: the change may share its commit with other tenants' (onboarding.batching)
+        change = writer.write(ticket(step.tenant_id, step.execution), step.tenant_id, desired, message)
     if artifacts is not None:  # a remote tenant: its cluster reads the new state from its own ECR
         deliver(artifacts, step.tenant_id, desired.get(remote_path(step.tenant_id)), change.commit)
     return change
