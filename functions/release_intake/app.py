@@ -34,4 +34,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         publisher=event_publisher(settings),
         catalog=chart_catalog(current.registry, current.region),
         callbacks=task_callbacks(),
+        current=current,
     )

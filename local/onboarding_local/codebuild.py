@@ -195,7 +195,8 @@ def install(get_emulator: Any, changes: ProcessChanges) -> None:
         return result
 
     def batch_get_builds(self: Any, ids: list[str]) -> list[dict[str, Any]]:
-        return [b for history in self.build_metadata_history.values() for b in history if b["id"] in ids]
+        wanted = set(ids)  # CodeBuild takes build ids or ARNs
+        return [b for history in self.build_metadata_history.values() for b in history if {b["id"], b["arn"]} & wanted]
 
     changes.patch(CodeBuildResponse, "start_build", start_build)
     changes.patch(CodeBuildBackend, "batch_get_builds", batch_get_builds)

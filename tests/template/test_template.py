@@ -486,6 +486,7 @@ GRANTS = {
     "remote_accounts(": ["sts:AssumeRole"],
     "hybrid_adapters(": ["secretsmanager:GetSecretValue", "S3CrudPolicy"],
     "artifact_builds(": ["codebuild:StartBuild"],
+    "build_results(": ["codebuild:BatchGetBuilds"],
     "pending_builds(": ["PendingBuildsTable"],
     "task_callbacks(": ["states:SendTaskSuccess", "states:SendTaskFailure"],
     "release(settings": ["ssm:GetParameter"],

@@ -239,12 +239,17 @@ def test_a_tenant_busy_with_an_operation_is_deferred_not_moved() -> None:
     ("detail", "field"),
     [({"releaseId": "r-2", "chartVersion": "1.x"}, "chartVersion"), ({"releaseId": "r-2", "chartVersion": "9.9.9"},
      "chartVersion"), ({"releaseId": "r-2", "chartVersion": NEW, "onFailure": "pray"}, "onFailure"),
-     ({"releaseId": "r-2", "chartVersion": NEW, "waves": [{"name": "a"}, {"name": "a"}]}, "waves")],
+     ({"releaseId": "r-2", "chartVersion": NEW, "waves": [{"name": "a"}, {"name": "a"}]}, "waves"),
+     ({"releaseId": "r-2", "chartVersion": NEW, "images": [{"name": "web", "sourceRepository": "saas/web",
+       "digest": "sha256:" + "c" * 64}]}, "images.0.name"),
+     ({"releaseId": "r-2", "chartVersion": NEW, "images": [{"name": "api", "sourceRepository":
+       "ghcr.io/someone/api", "digest": "sha256:" + "c" * 64}]}, "images.0.sourceRepository")],
 )  # fmt: skip
 def test_an_invalid_or_unpublished_request_is_rejected_and_starts_nothing(detail: dict[str, Any], field: str) -> None:
     releases, starter, publisher = InMemoryReleaseStore(), RecordingStarter(), RecordingPublisher()
     out = handle_release_event("Fleet Release Requested", detail, releases=releases, starter=starter,
-                               publisher=publisher, catalog=Catalog(NEW), callbacks=Callbacks())  # fmt: skip
+                               publisher=publisher, catalog=Catalog(NEW), callbacks=Callbacks(),
+                               current=RELEASE)  # fmt: skip
     assert out["outcome"] == "rejected" and starter.started == {} and releases.active is None
     (rejected,) = publisher.of(FleetReleaseRejected)
     assert any(e.field.startswith(field) for e in rejected.errors)
@@ -256,7 +261,7 @@ def test_one_release_at_a_time_and_a_duplicate_request_starts_nothing_more() -> 
     def request(release_id: str) -> dict[str, Any]:
         return handle_release_event("Fleet Release Requested", {"releaseId": release_id, "chartVersion": NEW},
                                     releases=releases, starter=starter, publisher=publisher, catalog=Catalog(NEW),
-                                    callbacks=Callbacks())  # fmt: skip
+                                    callbacks=Callbacks(), current=RELEASE)  # fmt: skip
 
     assert request("r-1")["outcome"] == "started"
     assert request("r-1")["outcome"] == "duplicate"

@@ -499,3 +499,32 @@ class Catalog:
 
     def has(self, chart: str, version: str) -> bool:
         return version in self.published
+
+
+class CopyBuilds:
+    """CodeBuild, in memory: each started build runs when ``finish`` says how it ended."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, Mapping[str, str]] = {}
+        self.ended: dict[str, tuple[str, dict[str, str], str | None]] = {}
+
+    def start(self, project: str, environment: Mapping[str, str]) -> str:
+        build_id = f"arn:aws:codebuild:eu-west-1:111122223333:build/{project}:{len(self.started)}"
+        self.started[build_id] = dict(environment)
+        return build_id
+
+    def finish(self, build_id: str, *, cause: str | None = None) -> None:
+        """End the build: pushed what it was asked to (the same digests), or failed with ``cause``."""
+        images = self.started[build_id]["SOURCE_IMAGES"].split()
+        pushed = " ".join(f"{i.split('=', 1)[0]}={i.rsplit('@', 1)[1]}" for i in images)
+        self.ended[build_id] = ("FAILED", {}, cause) if cause else ("SUCCEEDED", {"IMAGE_DIGESTS": pushed}, None)
+
+    def results(self, build_ids: Sequence[str]) -> dict[str, Any]:
+        from onboarding.codebuild_events import BuildResult
+
+        found = {}
+        for build_id in build_ids:
+            if build_id in self.started:
+                status, exported, cause = self.ended.get(build_id, ("IN_PROGRESS", {}, None))
+                found[build_id] = BuildResult(build_id=build_id, status=status, exported=exported, cause=cause)
+        return found

@@ -12,6 +12,7 @@ from onboarding.records import Release, ReleaseImage, TenantSpec
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "tenant"
 CHART_VERSION = str(yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))["version"])
+REMOTE_ACCOUNT, REMOTE_REGION = "444455556666", "eu-central-1"
 DIGESTS = {"api": "sha256:" + "a1" * 32, "worker": "sha256:" + "b2" * 32}
 
 RELEASE = Release(
@@ -48,16 +49,21 @@ def active_tenant_as(store: Any, signup_id: str, tier: str, model: str) -> str:
     tenant_id = derive_tenant_id(signup_id)
     signup = {"signupId": signup_id, "tenantName": f"Tenant {signup_id}", "adminEmail": "a@b.example", "tier": tier,
               "deploymentModel": model}  # fmt: skip
+    if model == "remote":
+        signup.update(awsAccountId=REMOTE_ACCOUNT, region=REMOTE_REGION)
     step = StepInput.model_validate({"tenantId": tenant_id, "attempt": 1, "execution": tenant_id, "signup": signup})
     at = datetime(2026, 11, 27, tzinfo=UTC)
     register_tenant(step, tenants=store, publisher=RecordingPublisher(), now=lambda: at)
-    store.records[tenant_id] = store.records[tenant_id].model_copy(
+    from onboarding.release_images import tenant_images
+
+    record = store.records[tenant_id]
+    store.records[tenant_id] = record.model_copy(
         update={
             "status": TenantStatus.ACTIVE,
             "git_commit": "c0",
             "chart_version": RELEASE.chart_version,
             "release_version": RELEASE.version,
-            "images": RELEASE.provider_images(),
+            "images": list(tenant_images(record, RELEASE)),  # remote tenants: the copies in their own ECR
         }
     )
     return tenant_id

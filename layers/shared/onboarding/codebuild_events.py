@@ -36,3 +36,18 @@ class BuildStateChange(_Kebab):
 
 class BuildStateChangeEvent(EventBridgeModel):
     detail: BuildStateChange
+
+
+class BuildResult(BaseModel):
+    """What ``BatchGetBuilds`` says of a build: running, or done with its exports or the failed phase's reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    build_id: str
+    status: str  # IN_PROGRESS, SUCCEEDED, FAILED, FAULT, STOPPED, TIMED_OUT
+    exported: dict[str, str] = Field(default_factory=dict)
+    cause: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status != "IN_PROGRESS"

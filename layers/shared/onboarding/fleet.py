@@ -17,9 +17,9 @@ from onboarding.base import CamelModel
 from onboarding.contract import DeploymentModel, Tier
 from onboarding.contract.release import FailedTenant, FleetReleaseRequested, WaveSpec
 from onboarding.errors import StorageError
-from onboarding.records import TenantRecord
+from onboarding.records import Release, TenantRecord
 
-MEMBERS_PER_CHUNK = 2000  # tenant ids per DynamoDB item: far below its 400 KB limit
+MEMBERS_PER_CHUNK = 250  # tenants per DynamoDB item: with a bounded reason each, far below its 400 KB limit
 
 
 class ReleaseStatus(StrEnum):
@@ -43,6 +43,8 @@ class ReleaseState(CamelModel):
     execution: str
     chart_version: str
     previous_chart_version: str | None = None
+    release: Release | None = None  # the release parameter it wrote: its chart version and (merged) images
+    previous_release: Release | None = None  # the parameter before it, put back when the release halts
     request: FleetReleaseRequested
     waves: list[WavePlan] = Field(default_factory=list)
     status: ReleaseStatus = ReleaseStatus.RUNNING
@@ -58,6 +60,9 @@ class WaveState(CamelModel):
     members: list[str] = Field(default_factory=list)
     previous: dict[str, str] = Field(default_factory=dict)  # tenant -> the chart version it ran before
     deferred: list[str] = Field(default_factory=list)  # busy with a lifecycle operation: not part of the wave
+    copies: dict[str, str] = Field(default_factory=dict)  # remote tenant -> the build copying the images
+    copies_deadline: datetime | None = None
+    copy_failed: list[FailedTenant] = Field(default_factory=list)  # their images never arrived: not moved
     commit: str | None = None
     committed_at: datetime | None = None
     deadline: datetime | None = None

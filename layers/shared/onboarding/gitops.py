@@ -15,7 +15,7 @@ from onboarding.errors import BranchMoved, GitOpsConflict
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_paths
 from onboarding.payloads import GitOpsChange
 from onboarding.ports import GitOpsRepository
-from onboarding.records import TenantRecord, TenantSpec
+from onboarding.records import ImageRef, TenantRecord, TenantSpec
 
 MAX_PUSH_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
@@ -56,10 +56,21 @@ def desired_files(tenant_id: str, spec: TenantSpec | None, layout: GitOpsLayout)
     return files
 
 
-def wave_files(records: list[TenantRecord], versions: dict[str, str], layout: GitOpsLayout) -> dict[str, bytes | None]:
-    """Every file of these tenants, each at the chart version ``versions`` names: ONE commit for the wave."""
+def wave_files(
+    records: list[TenantRecord],
+    versions: Mapping[str, str],
+    layout: GitOpsLayout,
+    images: Mapping[str, tuple[ImageRef, ...]] | None = None,
+    release_version: str | None = None,
+) -> dict[str, bytes | None]:
+    """Every file of these tenants, each at the chart version ``versions`` names (and the images ``images``
+    names, of ``release_version``; else its own): ONE commit for the wave."""
     desired: dict[str, bytes | None] = {}
     for record in records:
-        spec = record.spec.model_copy(update={"chart_version": versions[record.tenant_id]})
+        update: dict[str, object] = {"chart_version": versions[record.tenant_id]}
+        if images is not None and record.tenant_id in images:
+            update["images"] = images[record.tenant_id]
+            update["release_version"] = release_version or record.release_version
+        spec = record.spec.model_copy(update=update)
         desired.update(desired_files(record.tenant_id, spec, layout))
     return desired

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from onboarding.cidrs import CidrRegistry
+from onboarding.codebuild_events import BuildResult
 from onboarding.contract import ContractModel, DeploymentModel, Tier
 from onboarding.delivery import Artifact
 from onboarding.fleet import ReleaseState, WaveState
@@ -200,6 +201,10 @@ class PendingBuilds(Protocol):
         ...
 
     def remove(self, build_id: str) -> None:
+    def results(self, build_ids: Sequence[str]) -> dict[str, BuildResult]:
+        """What each build says now (builds CodeBuild no longer knows are left out)."""
+        ...
+
         """Forget the pending build, once its execution was resumed."""
         ...
 

@@ -161,6 +161,11 @@ def deployed_tenant_store(stack: str, region: str | None) -> DynamoTenantStore |
     import boto3
 
     from onboarding.adapters.cloudformation import stack_outputs
+def build_results() -> CodeBuildArtifactBuilds:
+    """The same CodeBuild adapter, for the functions that only read builds (BatchGetBuilds)."""
+    return artifact_builds()
+
+
     from onboarding.adapters.dynamodb import DynamoTenantStore
 
     session = boto3.session.Session(region_name=region)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from onboarding.adapters.aws import translated
+from onboarding.codebuild_events import BuildResult
 from onboarding.errors import ArtifactBuildFailed
 
 if TYPE_CHECKING:
@@ -27,3 +28,32 @@ class CodeBuildArtifactBuilds:
                 ],
             )["build"]
         return str(build["arn"])
+
+    def results(self, build_ids: Sequence[str]) -> dict[str, BuildResult]:
+        found: dict[str, BuildResult] = {}
+        for start in range(0, len(build_ids), 100):  # BatchGetBuilds takes at most 100 ids
+            batch = list(build_ids[start : start + 100])
+            with translated(f"codebuild:BatchGetBuilds ({len(batch)} builds)"):
+                builds = self._client.batch_get_builds(ids=batch)["builds"]
+            for build in builds:
+                result = _result(build)
+                found[next((i for i in batch if i in (build.get("arn"), build.get("id"))), result.build_id)] = result
+        return found
+
+
+def _result(build: Any) -> BuildResult:
+    """A build as BatchGetBuilds describes it: the failed phases' own messages are its cause."""
+    status = str(build.get("buildStatus") or "IN_PROGRESS")
+    exported = {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables") or []}
+    failed = [p for p in build.get("phases") or [] if p.get("phaseStatus") not in (None, "SUCCEEDED")]
+    where = "; ".join(
+        f"{p.get('phaseType')}: {' '.join(c.get('message', '') for c in p.get('contexts') or [])}".strip()
+        for p in failed
+    )
+    build_id = str(build.get("arn") or build.get("id"))
+    cause = (
+        None
+        if status in ("SUCCEEDED", "IN_PROGRESS")
+        else f"build {build_id} {status}" + (f" in {where}" if where else "")
+    )
+    return BuildResult(build_id=build_id, status=status, exported=exported, cause=cause)

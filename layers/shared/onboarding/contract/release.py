@@ -121,9 +121,17 @@ class FleetReleaseCompleted(ContractModel):
     tenants: int
 
 
+REASON_LIMIT = 600  # characters of a reason kept: 10,000 failed tenants still fit the release's records
+
+
 class FailedTenant(ContractModel):
     tenant_id: str
     reason: str
+
+    @field_validator("reason")
+    @classmethod
+    def _bounded(cls, reason: str) -> str:
+        return reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…"
 
 
 class FleetReleaseHalted(ContractModel):

@@ -1,7 +1,9 @@
 """CommitWave: the wave's tenants locked and moved to the release's chart version, in ONE GitOps commit.
 
-A tenant busy with a lifecycle operation is deferred (left out of the wave, on its version, and reported).
-The commit message names the release. Remote tenants get their new manifests in their own ECR too.
+A tenant busy with a lifecycle operation is deferred (left out of the wave, on its version, and reported); a
+remote tenant whose images did not arrive in its ECR is not moved either (the wave counts it as failed).
+The commit message names the release. With images, each tenant runs the release's images (remote tenants
+their own copies). Remote tenants get their new manifests in their own ECR too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
 from onboarding.ports import ArtifactsFor, ChartCopier, Clock, GitOpsRepository, ReleaseStore, TenantStore
 from onboarding.records import OperationLock, TenantRecord
+from onboarding.release_images import tenant_images
 
 LOCK_LEASE = timedelta(hours=6)  # longer than any wave waits (its verdicts, bake and approval)
 
@@ -40,7 +43,10 @@ def commit_wave(
     moving: list[TenantRecord] = []
     deferred: list[str] = []
     previous: dict[str, str] = dict(wave.previous)
+    not_copied = {f.tenant_id for f in wave.copy_failed}
     for tenant_id in wave.members:
+        if tenant_id in not_copied:
+            continue
         record = tenants.get(tenant_id)
         if record is None:
             continue
@@ -64,7 +70,9 @@ def commit_wave(
             if record.aws_account_id and record.region:
                 copy_chart(record.aws_account_id, record.region, record.tenant_id, release.chart_version)
     versions = {r.tenant_id: release.chart_version for r in moving}
-    desired = wave_files(moving, versions, layout)
+    new = release.release if release.request.images else None
+    images = {r.tenant_id: tenant_images(r, new) for r in moving} if new is not None else None
+    desired = wave_files(moving, versions, layout, images, new.version if new is not None else None)
     message = (
         f"Release {step.release_id}: wave {step.wave.name} to chart {release.chart_version} "
         f"({len(moving)} tenants)\n\nRelease: {step.release_id}\nExecution: {step.execution}\n"

@@ -14,6 +14,7 @@ from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
 from onboarding.ports import Clock, EventPublisher, GitOpsRepository, ReleaseStore, TenantStore
 from onboarding.records import HistoryEntry
+from onboarding.release_images import released_details
 
 
 def finish_wave(
@@ -28,8 +29,9 @@ def finish_wave(
 ) -> dict[str, Any]:
     release, wave = release_and_wave(releases, step)
     failed = {f.tenant_id: f.reason for f in wave.failed}
-    if failed:
-        records = [r for t in failed if (r := tenants.get(t)) is not None]
+    moved_and_failed = [t for t in failed if t in wave.previous and t in set(wave.members)]
+    if moved_and_failed:  # tenants whose images never arrived were not moved: nothing to put back
+        records = [r for t in moved_and_failed if (r := tenants.get(t)) is not None]
         desired = wave_files(records, {r.tenant_id: wave.previous[r.tenant_id] for r in records}, layout)
         message = f"Release {step.release_id}: {len(records)} tolerated failures of wave {step.wave.name} back\n"
         apply_files(repo, desired, message + f"\nRelease: {step.release_id}\nExecution: {step.execution}\n")
@@ -44,7 +46,11 @@ def finish_wave(
             + (release.chart_version if ok else f"{release.chart_version} failed ({failed.get(tenant_id)}), kept "
                f"{wave.previous.get(tenant_id)}"),
         )  # fmt: skip
-        details = {"chartVersion": release.chart_version, "releaseId": step.release_id} if ok else None
+        details = (
+            released_details(release, step.release_id, tenants.get(tenant_id) if release.request.images else None)
+            if ok
+            else None
+        )
         tenants.release_lock(tenant_id, step.execution, entry, details)
     publisher.publish(
         [

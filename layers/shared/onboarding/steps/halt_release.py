@@ -13,6 +13,7 @@ from onboarding.contract.release import FailedTenant, FleetReleaseHalted
 from onboarding.fleet import ReleaseStatus, WaveInput, release_and_wave
 from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
 from onboarding.records import HistoryEntry
+from onboarding.release_images import released_details
 
 MAX_REPORTED = 50  # failed tenants named in the event (the count is exact in the wave's record)
 
@@ -43,10 +44,20 @@ def halt_release(
                 detail=f"{step.release_id} wave {step.wave.name} halted: {what} chart {version}"
                 + (f" ({failed[tenant_id]})" if tenant_id in failed else ""),
             )
-            details = None if back else {"chartVersion": release.chart_version, "releaseId": step.release_id}
+            details = (
+                None
+                if back
+                else released_details(
+                    release, step.release_id, tenants.get(tenant_id) if release.request.images else None
+                )
+            )
             tenants.release_lock(tenant_id, step.execution, entry, details)
         current = parameter.read()
-        if release.previous_chart_version:
+        if release.previous_release is not None:  # its chart version, images and version, as they were
+            before = release.previous_release
+            update = {"chart_version": before.chart_version, "images": before.images, "version": before.version}
+            parameter.write(current.model_copy(update=update))
+        elif release.previous_chart_version:
             parameter.write(current.model_copy(update={"chart_version": release.previous_chart_version}))
     status = ReleaseStatus.ABORTED if aborted else ReleaseStatus.HALTED
     releases.save(release.model_copy(update={"status": status}))

@@ -1,7 +1,7 @@
 """PlanRelease: the live tenants (ACTIVE and SUSPENDED, by index query) assigned to waves, kept in DynamoDB.
 
-The release parameter moves to the new chart version at once, so a tenant onboarding meanwhile starts on
-the release; a halted release moves it back.
+The release parameter moves to the new chart version (and the release's images, merged by name) at once, so
+a tenant onboarding meanwhile starts on the release; a halted release moves it back.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FleetReleaseStarted, WaveTenants
+from onboarding.errors import InvalidReleaseRequest
 from onboarding.fleet import ReleaseInput, ReleaseState, WaveState, plan_waves
 from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
 from onboarding.records import TenantStatus
+from onboarding.release_images import merged_images, release_version_of
 
 
 def plan_release(
@@ -30,12 +32,20 @@ def plan_release(
     live = [*tenants.by_status(TenantStatus.ACTIVE), *tenants.by_status(TenantStatus.SUSPENDED)]
     plans, members = plan_waves(live, step.request.waves)
     plans = [p.model_copy(update={"approval_timeout_seconds": approval_timeout_seconds}) for p in plans]
-    current = parameter.read()
+    current = existing.previous_release if existing and existing.previous_release else parameter.read()
+    new = current.model_copy(update={"chart_version": step.request.chart_version})
+    if step.request.images:
+        images, errors = merged_images(current, step.request.images)
+        if errors:  # the release parameter changed since the intake checked the request
+            raise InvalidReleaseRequest("; ".join(f"{e.field}: {e.message}" for e in errors))
+        new = new.model_copy(update={"images": images, "version": release_version_of(step.release_id)})
     release = ReleaseState(
         release_id=step.release_id,
         execution=step.execution,
         chart_version=step.request.chart_version,
         previous_chart_version=current.chart_version,
+        release=new,
+        previous_release=current,
         request=step.request,
         waves=plans,
         created_at=now(),
@@ -46,7 +56,7 @@ def plan_release(
         releases.create(release)
     else:
         releases.save(release)
-    parameter.write(current.model_copy(update={"chart_version": step.request.chart_version}))
+    parameter.write(new)
     waves = [WaveTenants(name=p.name, tenants=p.tenants) for p in plans]
     publisher.publish(
         [FleetReleaseStarted(release_id=step.release_id, chart_version=step.request.chart_version, waves=waves)]

@@ -1,7 +1,8 @@
 """ReleaseIntake: fleet release requests, approvals and aborts from the provider's CI.
 
-A request is validated, its chart version must be published, and only one release runs at a time; an
-invalid or refused request is announced as ``Fleet Release Rejected`` and changes nothing.
+A request is validated, its chart version must be published, its images must be images of the release in
+the provider's registry, and only one release runs at a time; an invalid or refused request is announced as
+``Fleet Release Rejected`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from onboarding.contract.release import (
 from onboarding.fleet import ReleaseInput, ReleaseStatus, release_execution_name
 from onboarding.observability import logger
 from onboarding.ports import ChartCatalog, EventPublisher, ExecutionStarter, ReleaseStore, TaskCallbacks
+from onboarding.records import Release
+from onboarding.release_images import merged_images
 from onboarding.validation import bounded, field_errors
 
 
@@ -40,6 +43,7 @@ def handle_release_event(
     publisher: EventPublisher,
     catalog: ChartCatalog,
     callbacks: TaskCallbacks,
+    current: Release,
 ) -> dict[str, Any]:
     raw_id = detail.get("releaseId") if isinstance(detail, dict) else None
     try:
@@ -59,9 +63,10 @@ def handle_release_event(
         request = FleetReleaseRequested.from_wire(detail)
     except ValidationError as exc:
         return _reject(publisher, raw_id, field_errors(exc))
-    if request.images is not None:
-        message = "copying a release's images into remote tenants' registries is not supported by fleet releases yet"
-        return _reject(publisher, request.release_id, [FieldError(field="images", message=message)])
+    if request.images is not None:  # each image must be one the release has, in the provider's registry
+        errors = merged_images(current, request.images)[1]
+        if errors:
+            return _reject(publisher, request.release_id, errors)
     if not catalog.has("tenant", request.chart_version):
         message = f"chart tenant {request.chart_version} is not published in the chart registry"
         return _reject(publisher, request.release_id, [FieldError(field="chartVersion", message=message)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from onboarding.errors import InvalidSignup
 from onboarding.payloads import StepInput
 from onboarding.ports import ArtifactBuilds, PendingBuilds
+from onboarding.release_images import copy_environment
 
 
 def build_environment(step: StepInput) -> dict[str, str]:
@@ -16,19 +17,10 @@ def build_environment(step: StepInput) -> dict[str, str]:
     if registry is None:
         raise InvalidSignup("StartArtifactBuild needs the tenant registry")
     release = registry.release
-    return {
-        "SOURCE_IMAGES": " ".join(f"{i.name}={i.repository}@{i.digest}" for i in release.images),
-        "SOURCE_REGISTRY": release.registry,
-        "SOURCE_REGION": release.region,
-        "TARGET_REGISTRY": f"{registry.account}.dkr.ecr.{registry.region}.amazonaws.com",
-        "TARGET_REGION": registry.region,
-        "TARGET_PREFIX": step.tenant_id,
-        "RELEASE_VERSION": release.version,
-        # the tenant chart, into <tenant>/charts/tenant: the customer's cluster pulls it from its own ECR
-        "SOURCE_CHARTS": f"tenant={release.registry}/charts/tenant:{release.chart_version}",
-        "TENANT_ROLE_ARN": registry.role_arn,
-        "EXTERNAL_ID": step.tenant_id,
-    }
+    environment = copy_environment(
+        release, release.images, tenant_id=step.tenant_id, account=registry.account, region=registry.region
+    )
+    return {**environment, "TENANT_ROLE_ARN": registry.role_arn}
 
 
 def start_artifact_build(

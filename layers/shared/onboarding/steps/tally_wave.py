@@ -47,7 +47,8 @@ def tally_wave(
         FailedTenant(tenant_id=t, reason=f"Flux reported nothing for chart {expected[t]} within {waited} s")
         for t in pending
     ]
-    if not rollback:
+    if not rollback:  # tenants whose images never arrived were not moved, and failed all the same
+        failed = [*wave.copy_failed, *failed]
         wave = wave.model_copy(update={"succeeded": succeeded, "failed": failed})
         releases.save_wave(step.release_id, wave)
     halt = len(failed) > release.request.max_failures

@@ -1,7 +1,8 @@
 """Fleet releases in DynamoDB (ReleasesTable: releaseId + key): the release, its waves, approvals, one at a time.
 
-A wave's members and their previous versions are split over items of MEMBERS_PER_CHUNK tenants, so a
-wave of 10,000 tenants stays far below DynamoDB's 400 KB item limit.
+A wave's members and what it keeps per tenant (previous versions, copy builds, failures with their bounded
+reasons) are split over items of MEMBERS_PER_CHUNK tenants, so a wave of 10,000 tenants, all failed, stays
+far below DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ACTIVE = "active-release"  # the one item that makes releases run one at a time
+PER_TENANT = ("members", "previous", "copies", "failed", "copy_failed")  # kept in the wave's chunks
 
 
 class DynamoReleaseStore:
@@ -82,34 +84,42 @@ class DynamoReleaseStore:
 
     # ------------------------------------------------------------------ waves
     def save_wave(self, release_id: str, wave: WaveState) -> None:
-        members, previous = wave.members, wave.previous
-        header = wave.model_copy(update={"members": [], "previous": {}})
+        members = wave.members
+        header = wave.model_copy(update={name: type(getattr(wave, name))() for name in PER_TENANT})
         chunks = max(1, -(-len(members) // MEMBERS_PER_CHUNK))
         self._put({"releaseId": release_id, "key": f"wave#{wave.index:03d}", "chunks": chunks, **header.wire()})
-        for c in range(chunks):
-            part = members[c * MEMBERS_PER_CHUNK : (c + 1) * MEMBERS_PER_CHUNK]
-            self._put(
-                {
-                    "releaseId": release_id,
-                    "key": f"wave#{wave.index:03d}#part#{c:04d}",
-                    "members": part,
-                    "previous": {t: previous[t] for t in part if t in previous},
-                }
-            )
+        # what is kept per tenant goes with the tenant's chunk; tenants that are not members go in the first
+        chunk_of = {t: i // MEMBERS_PER_CHUNK for i, t in enumerate(members)}
+        parts: list[dict[str, Any]] = [
+            {"members": members[c * MEMBERS_PER_CHUNK : (c + 1) * MEMBERS_PER_CHUNK], "previous": {}, "copies": {},
+             "failed": [], "copyFailed": []}
+            for c in range(chunks)
+        ]  # fmt: skip
+        for name, values in (("previous", wave.previous), ("copies", wave.copies)):
+            for tenant, value in values.items():
+                parts[chunk_of.get(tenant, 0)][name][tenant] = value
+        for name, failures in (("failed", wave.failed), ("copyFailed", wave.copy_failed)):
+            for failure in failures:
+                parts[chunk_of.get(failure.tenant_id, 0)][name].append(failure.wire())
+        for c, part in enumerate(parts):
+            self._put({"releaseId": release_id, "key": f"wave#{wave.index:03d}#part#{c:04d}", **part})
 
     def wave(self, release_id: str, index: int) -> WaveState:
         header = self._get(release_id, f"wave#{index:03d}")
         if header is None:
             raise KeyError(f"release {release_id} has no wave {index}")
-        members: list[str] = []
-        previous: dict[str, str] = {}
+        merged: dict[str, Any] = {"members": [], "previous": {}, "copies": {}, "failed": [], "copyFailed": []}
         for c in range(int(header.pop("chunks", 1))):
             part = self._get(release_id, f"wave#{index:03d}#part#{c:04d}") or {}
-            members += list(part.get("members") or [])
-            previous.update(part.get("previous") or {})
+            for name, value in merged.items():
+                got = part.get(name)
+                if isinstance(value, dict):
+                    value.update(got or {})
+                else:
+                    value.extend(got or [])
         header.pop("releaseId", None)
         header.pop("key", None)
-        return WaveState.model_validate({**header, "members": members, "previous": previous})
+        return WaveState.model_validate({**header, **merged})
 
     def put_approval(self, release_id: str, wave: str, task_token: str) -> None:
         self._put({"releaseId": release_id, "key": f"approval#{wave}", "taskToken": task_token})

@@ -1,0 +1,63 @@
+"""The DynamoDB release store against moto: a wave of 10,000 tenants, every one failed with a long reason,
+fits DynamoDB's item limit and reads back exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
+from onboarding.contract.release import REASON_LIMIT, FailedTenant
+from onboarding.fleet import WaveState
+from onboarding_local.stack import REPO_ROOT
+from onboarding_local.template import Template
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoReleaseStore]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
+    props = template.resolve(template.resources["ReleasesTable"]["Properties"])
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+        client.create_table(TableName="ReleasesTable", **keys)
+        yield DynamoReleaseStore("ReleasesTable", client=client)
+
+
+def test_a_wave_of_ten_thousand_failed_tenants_is_kept_whole(store: DynamoReleaseStore) -> None:
+    members = [f"t-tenant-{i:05d}-0123456789" for i in range(10_000)]
+    reason = "Flux UpgradeFailed: " + "x" * 5000  # a long Helm message: bounded, never dropped
+    wave = WaveState(
+        index=0,
+        name="basic",
+        members=members[:9_990],
+        previous=dict.fromkeys(members[:9_990], "1.0.0"),
+        copies={t: f"arn:aws:codebuild:eu-west-1:111122223333:build/copy:{t}" for t in members[:9_990]},
+        failed=[FailedTenant(tenant_id=t, reason=reason) for t in members],
+        copy_failed=[FailedTenant(tenant_id=t, reason="build FAILED") for t in members[9_990:]],
+        commit="c1",
+        committed_at=datetime(2026, 11, 28, tzinfo=UTC),
+    )
+    store.save_wave("rel-1", wave)
+    back = store.wave("rel-1", 0)
+    assert back.members == wave.members and back.previous == wave.previous and back.copies == wave.copies
+    assert sorted(f.tenant_id for f in back.failed) == members
+    assert [f.tenant_id for f in back.copy_failed] == members[9_990:]
+    assert len(back.failed[0].reason) == REASON_LIMIT and back.failed[0].reason.startswith("Flux UpgradeFailed")
+    assert (back.commit, back.committed_at) == (wave.commit, wave.committed_at)
+
+
+def test_saving_a_smaller_wave_over_a_larger_one_reads_back_the_smaller(store: DynamoReleaseStore) -> None:
+    store.save_wave("rel-1", WaveState(index=1, name="w", members=[f"t-{i}" for i in range(600)]))
+    store.save_wave("rel-1", WaveState(index=1, name="w", members=["t-0", "t-1"]))
+    assert store.wave("rel-1", 1).members == ["t-0", "t-1"]
