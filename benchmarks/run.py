@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a script (make bench): the benchmarks pa
 from benchmarks import BENCH_DIR
 from benchmarks.burst import measure_burst
 from benchmarks.coldimports import measure_imports
+from benchmarks.gitops import gitops_problems, render_gitops
 from benchmarks.latency import measure_latency
 from benchmarks.machine import machine, revision
 from benchmarks.properties import measure_properties, property_problems, render_properties
@@ -45,7 +46,7 @@ from benchmarks.report import problems, render
 from benchmarks.signups import HYBRID_FIRST_OCTET
 from benchmarks.stats import GcMeter
 
-SECTIONS = ("latency", "burst", "imports", "properties")
+SECTIONS = ("latency", "burst", "imports", "properties", "gitops")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, int]]:
@@ -113,14 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     if "properties" in sections:
         print("properties ...", file=sys.stderr, flush=True)
         report["properties"] = measure_properties()
+    if "gitops" in sections:  # GitOps write cost by fleet size, and K concurrent writers (benchmarks/gitops.py)
+        from benchmarks import gitops
+
+        gitops.measure(report, {"write", "writers"}, samples=30, writers=gitops.WRITERS)
 
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(render(report) + render_properties(report))
+    print(render(report) + render_properties(report) + "\n".join(render_gitops(report)))
     print(f"\nresults: {out}")
-    found = problems(report) + property_problems(report)
+    found = problems(report) + property_problems(report) + gitops_problems(report)
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if found else 0

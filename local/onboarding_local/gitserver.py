@@ -109,6 +109,7 @@ class GitServer:
                 "--export-all",
                 "--enable=receive-pack",
                 "--reuseaddr",
+                "--max-connections=0",  # no cap (git's default is 32): as many concurrent writers as come
                 "--listen=127.0.0.1",
                 f"--port={self.port}",
                 f"--access-hook={hook}",

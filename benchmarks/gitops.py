@@ -1,0 +1,291 @@
+"""GitOps writes against a real ``git daemon`` on loopback (the adapter directly, no local stack).
+
+1. write cost: one CommitGitOps-shaped write (snapshot, commit, push of one new tenant's files, through
+   ``apply_files``) with 10 and with 10,000 tenant files already in the repository; the two repositories are
+   written in turn, so machine load drifts alike on both. Medians, p95 and the ratio; also the snapshot and
+   commit+push phases, and, for reference, the same write when the server offers no object filter (the
+   whole tree, blobs too, is fetched: what hosted services without protocol-v2 filters cost);
+2. concurrent writers: K threads, each one tenant's ``apply_files`` with the in-Lambda retry budget
+   (MAX_PUSH_ATTEMPTS, full jitter), released at once; push attempts, pushes per tenant, how many gave
+   up with GitOpsConflict, other failures, and whether every successful tenant's file is on the branch.
+
+Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: the benchmarks package is in the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import BENCH_DIR
+from benchmarks.stats import summary
+
+FLEETS = (10, 10_000)
+WRITERS = (10, 100, 1000)
+
+
+def tenant_file(i: int) -> bytes:
+    """A tenant file of the size the pipeline writes (a HelmRelease of about 600 bytes)."""
+    name = f"t-tenant-{i:05d}-0123456789"
+    return (
+        f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: {name}\n  namespace: pool\n"
+        f"  labels:\n    app.kubernetes.io/managed-by: tenant-onboarding\n    tenant-id: {name}\nspec:\n"
+        f"  interval: 10m\n  releaseName: {name}\n  targetNamespace: {name}\n  chart:\n    spec:\n"
+        f"      chart: tenant\n      version: 1.0.0\n      sourceRef:\n        kind: HelmRepository\n"
+        f"        name: tenant-charts\n        namespace: flux-system\n  values:\n    tenantId: {name}\n"
+        f"    tier: basic\n    replicas: 1\n"
+    ).encode()
+
+
+def desired(tag: str) -> dict[str, bytes | None]:
+    """What CommitGitOps writes for a new pooled tenant: its file, and its remote path absent."""
+    return {f"tenants/{tag}.yaml": tenant_file(0).replace(b"t-tenant-00000", tag.encode()), f"remote/{tag}/x": None}
+
+
+def _server(workdir: Path, fleet: int) -> Any:
+    from onboarding_local.gitserver import GitServer
+
+    server = GitServer(workdir).start()
+    if fleet:
+        files: dict[str, bytes | None] = {
+            f"tenants/t-tenant-{i:05d}-0123456789.yaml": tenant_file(i) for i in range(fleet)
+        }
+        server.commit_files(files, f"{fleet} tenants")
+    server.git("gc", "-q")  # packed, as a hosted repository is
+    return server
+
+
+def measure_write_cost(samples: int, fleets: Sequence[int] = FLEETS, whole_samples: int = 5) -> dict[str, Any]:
+    from onboarding.adapters.git import DulwichGitOpsRepository
+    from onboarding.gitops import apply_files
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="gitops-", dir=BENCH_DIR) as tmp:
+        servers = {n: _server(Path(tmp) / str(n), n) for n in fleets}
+        try:
+            timings: dict[int, dict[str, list[float]]] = {
+                n: {"write": [], "snapshot": [], "commit": []} for n in fleets
+            }
+            for k in range(samples + 1):  # the first round warms imports and connections, and is dropped
+                for n, server in servers.items():
+                    repo = DulwichGitOpsRepository(server.url, "main")
+                    started = time.perf_counter()
+                    snap = repo.snapshot(list(desired(f"probe-{k}")))
+                    snapped = time.perf_counter()
+                    repo.commit(snap.sha, {f"tenants/probe-{k}.yaml": b"probe"}, "probe")
+                    done = time.perf_counter()
+                    repo = DulwichGitOpsRepository(server.url, "main")
+                    t0 = time.perf_counter()
+                    change = apply_files(repo, desired(f"t-new-{k:04d}"), f"Onboard t-new-{k:04d}")
+                    t1 = time.perf_counter()
+                    assert change.changed
+                    if k:
+                        timings[n]["write"].append((t1 - t0) * 1000)
+                        timings[n]["snapshot"].append((snapped - started) * 1000)
+                        timings[n]["commit"].append((done - snapped) * 1000)
+            whole: dict[int, list[float]] = {n: [] for n in fleets}
+            for server in servers.values():
+                server.git("config", "uploadpack.allowFilter", "false")
+            for k in range(whole_samples):
+                for n, server in servers.items():
+                    repo = DulwichGitOpsRepository(server.url, "main")
+                    t0 = time.perf_counter()
+                    apply_files(repo, desired(f"t-whole-{k:04d}"), f"Onboard t-whole-{k:04d}")
+                    whole[n].append((time.perf_counter() - t0) * 1000)
+            for server in servers.values():
+                server.git("fsck", "--no-dangling")  # every write left a valid repository
+        finally:
+            for server in servers.values():
+                server.stop()
+    for n in fleets:
+        results[str(n)] = {
+            "writeMs": summary(timings[n]["write"]),
+            "snapshotMs": summary(timings[n]["snapshot"]),
+            "commitPushMs": summary(timings[n]["commit"]),
+            "wholeFetchWriteMs": summary(whole[n]),
+        }
+    small, big = str(min(fleets)), str(max(fleets))
+    results["ratio"] = round(results[big]["writeMs"]["median"] / results[small]["writeMs"]["median"], 2)
+    results["wholeFetchRatio"] = round(
+        results[big]["wholeFetchWriteMs"]["median"] / results[small]["wholeFetchWriteMs"]["median"], 2
+    )
+    return results
+
+
+class CountingRepository:
+    """The adapter, counting push attempts (commit calls) and the ones that found the branch moved."""
+
+    def __init__(self, inner: Any, counts: dict[str, int], lock: threading.Lock) -> None:
+        self._inner, self._counts, self._lock = inner, counts, lock
+
+    def snapshot(self, paths: Sequence[str]) -> Any:
+        return self._inner.snapshot(paths)
+
+    def commit(self, base: str | None, changes: Any, message: str) -> str:
+        from onboarding.errors import BranchMoved
+
+        with self._lock:
+            self._counts["pushAttempts"] += 1
+        try:
+            return str(self._inner.commit(base, changes, message))
+        except BranchMoved:
+            with self._lock:
+                self._counts["branchMoved"] += 1
+            raise
+
+
+def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0) -> dict[str, Any]:
+    from onboarding.adapters.git import DulwichGitOpsRepository
+    from onboarding.errors import GitOpsConflict
+    from onboarding.gitops import MAX_PUSH_ATTEMPTS, apply_files
+
+    counts = {"pushAttempts": 0, "branchMoved": 0}
+    lock = threading.Lock()
+    outcomes: dict[int, str] = {}
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="writers-", dir=BENCH_DIR) as tmp:
+        server = _server(Path(tmp), fleet)
+        try:
+            start = threading.Barrier(k + 1)
+
+            def write(i: int) -> None:
+                repo = CountingRepository(DulwichGitOpsRepository(server.url, "main"), counts, lock)
+                start.wait()
+                t0 = time.perf_counter()
+                try:
+                    apply_files(repo, desired(f"t-writer-{i:04d}"), f"Onboard t-writer-{i:04d}")
+                    outcome = "ok"
+                except GitOpsConflict:
+                    outcome = "GitOpsConflict"
+                except Exception as exc:  # noqa: BLE001 - every other failure is counted by its type
+                    outcome = type(exc).__name__
+                with lock:
+                    outcomes[i] = outcome
+                    if outcome == "ok":
+                        latencies.append((time.perf_counter() - t0) * 1000)
+
+            threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(k)]
+            for t in threads:
+                t.start()
+            start.wait()
+            began = time.perf_counter()
+            deadline = began + timeout
+            for t in threads:
+                t.join(max(0.0, deadline - time.perf_counter()))
+            wall = time.perf_counter() - began
+            on_branch = set(server.files())
+            commits = len([s for s in server.log() if s.startswith("Onboard t-writer-")])
+        finally:
+            server.stop()
+    ok = [i for i, o in outcomes.items() if o == "ok"]
+    failures: dict[str, int] = {}
+    for o in outcomes.values():
+        if o != "ok":
+            failures[o] = failures.get(o, 0) + 1
+    missing = [i for i in ok if f"tenants/t-writer-{i:04d}.yaml" not in on_branch]
+    return {
+        "writers": k,
+        "retryBudget": MAX_PUSH_ATTEMPTS,
+        "succeeded": len(ok),
+        "gitOpsConflict": failures.pop("GitOpsConflict", 0),
+        "otherFailures": failures,
+        "unfinished": k - len(outcomes),
+        "pushAttempts": counts["pushAttempts"],
+        "branchMoved": counts["branchMoved"],
+        "pushesPerTenant": round(counts["pushAttempts"] / k, 2),
+        "commitsLanded": commits,
+        "lostFiles": len(missing),
+        "wallSeconds": round(wall, 1),
+        "successLatencyMs": summary(latencies) if latencies else None,
+    }
+
+
+def render_gitops(report: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    if "gitopsWrite" in report:
+        w = report["gitopsWrite"]
+        out += ["", "GitOps write cost (loopback git daemon; medians, p95 in ms)"]
+        out.append(
+            f"{'tenant files':>12} {'write':>8} {'p95':>8} {'snapshot':>9} {'commit+push':>12} {'whole fetch':>12}"
+        )
+        for n in (k for k in w if k.isdigit()):
+            s = w[n]
+            out.append(
+                f"{n:>12} {s['writeMs']['median']:>8} {s['writeMs']['p95']:>8} {s['snapshotMs']['median']:>9} "
+                f"{s['commitPushMs']['median']:>12} {s['wholeFetchWriteMs']['median']:>12}"
+            )
+        out.append(f"ratio (largest/smallest): {w['ratio']}  (whole fetch, no filter: {w['wholeFetchRatio']})")
+    if "gitopsWriters" in report:
+        out += ["", "K concurrent writers, one tenant each, in-Lambda retry budget (threads in one process)"]
+        out.append(
+            f"{'K':>5} {'ok':>5} {'conflict':>9} {'other':>6} {'attempts':>9} {'push/tenant':>12} "
+            f"{'commits':>8} {'lost':>5} {'wall s':>7}"
+        )
+        for r in report["gitopsWriters"]:
+            other = sum(r["otherFailures"].values()) + r["unfinished"]
+            out.append(
+                f"{r['writers']:>5} {r['succeeded']:>5} {r['gitOpsConflict']:>9} {other:>6} {r['pushAttempts']:>9} "
+                f"{r['pushesPerTenant']:>12} {r['commitsLanded']:>8} {r['lostFiles']:>5} {r['wallSeconds']:>7}"
+            )
+    return out
+
+
+def gitops_problems(report: dict[str, Any]) -> list[str]:
+    """Correctness only (no timing thresholds): a successful writer whose file is not on the branch."""
+    return [
+        f"{r['writers']} writers: {r['lostFiles']} successful tenants' files are not on the branch"
+        for r in report.get("gitopsWriters", [])
+        if r["lostFiles"]
+    ]
+
+
+def measure(report: dict[str, Any], parts: set[str], samples: int, writers: Sequence[int]) -> None:
+    import logging
+
+    logging.getLogger("dulwich").setLevel(logging.ERROR)  # "object filtering not recognized" on the reference run
+    if "write" in parts:
+        print("gitops write cost ...", file=sys.stderr, flush=True)
+        report["gitopsWrite"] = measure_write_cost(samples)
+    if "writers" in parts:
+        report["gitopsWriters"] = []
+        for k in writers:
+            print(f"gitops writers K={k} ...", file=sys.stderr, flush=True)
+            report["gitopsWriters"].append(measure_writers(k))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.machine import machine, revision
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("write", "writers"), action="append", help="run only these")
+    parser.add_argument("--samples", type=int, default=30, help="writes per fleet size (default 30)")
+    parser.add_argument("--writers", type=int, nargs="+", default=list(WRITERS), help="K values (default 10 100 1000)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    BENCH_DIR.mkdir(exist_ok=True)
+    report: dict[str, Any] = {"machine": machine(), "revision": revision()}
+    measure(report, set(args.only or ("write", "writers")), args.samples, args.writers)
+    m = report["machine"]
+    print(f"machine: {m['nproc']} CPUs, {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}")
+    print(f"revision: {report['revision']['commit'][:12]}{' (dirty)' if report['revision']['dirty'] else ''}")
+    print("\n".join(render_gitops(report)))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    problems = gitops_problems(report)
+    for problem in problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
