@@ -37,6 +37,7 @@ BURST_COLUMNS = [
     "ASL retries",
     "lost",
     "duplicated",
+    "pushes/tenant",
 ]
 
 
@@ -158,6 +159,7 @@ def render_burst(b: dict[str, Any]) -> list[str]:
         len(b["executionsWithAslRetries"]),
         b["lostCommits"],
         b["duplicatedCommits"],
+        b.get("pushesPerTenant", "-"),
     ]
     out = [
         "",
