@@ -11,6 +11,9 @@ from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
 
+# Run after CompleteOperation recorded the tenant OFFBOARDED: their failure leaves the record and GitOps as they are.
+RELEASE_STEPS = frozenset({"ReleaseHybridActivation", "ReleaseRemoteRegistry"})
+
 
 def fail_operation(
     step: LifecycleFailureInput,
@@ -26,7 +29,11 @@ def fail_operation(
     reason += not_undone(step.compensation_error)
     record = tenants.get(step.tenant_id)
     done = operation_completed(step, record)
-    if done:
+    left_behind = done and step.failed_step in RELEASE_STEPS
+    if left_behind:
+        # recorded and announced; what the model provisioned could not all be released: say so, never "compensated"
+        reason = f"the operation completed and was announced, but releasing the tenant's resources failed: {reason}"
+    elif done:
         # the new state is recorded and GitOps holds it; only the announcement failed: do not call it failed
         reason = f"the operation completed, but announcing it failed: {reason}"
     entry = HistoryEntry(
@@ -46,9 +53,9 @@ def fail_operation(
         failed_step=step.failed_step,
         error=step.error.error,
         cause=reason,
-        compensated=step.compensation.compensated if step.compensation else False,
+        compensated=bool(step.compensation and step.compensation.compensated) and not left_behind,
     )
-    if not done:
+    if not done or left_behind:
         publisher.publish([event])
     elif record is not None and step.plan is not None:
         # the operation completed and only its announcement failed: announce the outcome again
