@@ -118,7 +118,7 @@ def run(
                 for e in stack.executions()
             ],
             "tenants": stack.tenants(),
-            "events": stack.status_events(),
+            "events": stack.published_events(),
             "gitops": {"remote": str(stack.git.repo), "branch": "main", "head": stack.git.head()},
         }
         notes.rejections = findings.lifecycle_rejections(stack.client("stepfunctions"))
@@ -257,8 +257,7 @@ def serve_held(workdir: Path, charts: Path | None, gitops_from: Path | None = No
         print("try:")
         params = stack.template.params
         print("\n".join(f"  {line}" for line in hints.try_commands(stack.bus, params["SignupEventSource"], machine)))
-        print("subscribe to the outcome events (an EventBridge rule to an SQS queue; on AWS the queue also needs")
-        print("a policy that lets events.amazonaws.com send to it):")
+        print("subscribe to the outcome events (an EventBridge rule to an SQS queue):")
         account = stack.template.ref("AWS::AccountId")
         subscribe = hints.subscribe_commands(stack.bus, stack.status_source, account, region)
         print("\n".join(f"  {line}" for line in subscribe))

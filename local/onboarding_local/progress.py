@@ -32,7 +32,9 @@ POLL_SECONDS = 0.5
 
 
 class RunProgress:
-    """No output at all; the base of the two displays (and what ``--json`` gets without a terminal)."""
+    """No output at all, and no polling; the base of the two displays (what ``--json`` gets without a terminal)."""
+
+    polls = False  # the displays poll the stack; showing nothing costs the run nothing
 
     def __init__(self) -> None:
         self.total = 0
@@ -50,6 +52,8 @@ class RunProgress:
         self._sfn = stack.client("stepfunctions")  # made here: creating clients is not thread-safe
         self._ddb = stack.client("dynamodb")
         self._table = stack.template.ref("TenantsTable")
+        if not self.polls:
+            return
         self._thread = threading.Thread(target=self._poll_loop, name="run-progress", daemon=True)
         self._thread.start()
 
@@ -59,7 +63,8 @@ class RunProgress:
         self.on_file(index, path, events)
 
     def file_settled(self, index: int) -> None:
-        self.poll()  # what settled is counted before the summary
+        if self.polls:
+            self.poll()  # what settled is counted before the summary
         self.on_settled(index)
 
     def stop(self) -> None:
@@ -136,6 +141,8 @@ def _duration_ms(execution: dict[str, Any]) -> float:
 class LineProgress(RunProgress):
     """Plain lines, for a stdout that is not a terminal."""
 
+    polls = True
+
     def __init__(self, out: TextIO) -> None:
         super().__init__()
         self.out = out
@@ -159,6 +166,8 @@ class LineProgress(RunProgress):
 
 class LiveProgress(RunProgress):
     """A rich live display on a terminal."""
+
+    polls = True
 
     def __init__(self, console: Console) -> None:
         super().__init__()
