@@ -17,6 +17,7 @@ moto's classes, logger levels and streams, the fault hook) is put back when it s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 import boto3
 import requests
 
-from onboarding_local import motopatches, observe, provision
+from onboarding_local import motopatches, observe, provision, warm
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import Fault, FaultInjector
@@ -96,8 +97,9 @@ class LocalStack:
             motopatches.install(self, self._changes)
             self.charts = publish_charts(self.charts_dir, self.release_registry.host, self.workdir)
             self.chart_version = newest(self.charts).version
+            clients = functools.cache(self.client)  # one client per service while provisioning
             self.release = provision.provision(
-                self.template, self.client, self.bus, self.release_registry, self.workdir, self.chart_version
+                self.template, clients, self.bus, self.release_registry, self.workdir, self.chart_version
             )
             self.runtime.load()
             self._start_flux()
@@ -110,8 +112,6 @@ class LocalStack:
     def _start_moto(self) -> None:
         """moto in server mode on a free port, with its Step Functions engine executing, and this process
         (environment, boto3's default session) pointed at it."""
-        from moto.server import ThreadedMotoServer
-
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.base_env = {
@@ -129,8 +129,9 @@ class LocalStack:
         for noisy in ("werkzeug", "moto"):  # request lines and the engine's own error traces
             self._changes.set_level(noisy, logging.CRITICAL)
         # a new default session picks up the endpoint and credentials
-        self._changes.patch(boto3, "DEFAULT_SESSION", boto3.session.Session())
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._changes.patch(boto3, "DEFAULT_SESSION", warm.boto3_session())
+        warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
+        self._server = warm.moto_server("127.0.0.1", self.port)
         self._server.start()
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(
@@ -227,17 +228,10 @@ class LocalStack:
     def wait_idle(self, timeout: float = 300.0) -> None:
         """Return once no delivery is pending, no execution is running and Flux has reconciled the GitOps head
         (twice in a row)."""
-        sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
-            running = 0
-            if self.router.pending == 0:
-                for machine in sfn.list_state_machines()["stateMachines"]:
-                    pages = sfn.get_paginator("list_executions").paginate(
-                        stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-                    )
-                    running += sum(len(page["executions"]) for page in pages)
+            running = warm.running_executions(ACCOUNT, REGION) if self.router.pending == 0 else 0
             reconciling = self.flux is not None and not self.flux.idle()
             busy = self.router.pending > 0 or running > 0 or self.codebuild.running > 0 or reconciling
             quiet = 0 if busy else quiet + 1

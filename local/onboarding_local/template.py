@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,14 @@ for _name in ("Ref", "GetAtt", "Sub", "If", "Not", "Equals", "And", "Or", "Join"
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    """The template as data: parsed once per content (a stack starting again gets its own copy)."""
+    text = path.read_text()
+    return copy.deepcopy(_parse(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str) -> dict[str, Any]:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
 
 
 _NO_VALUE = object()

@@ -11,6 +11,7 @@ nothing here signs requests), CORS, payload limits and response streaming.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -102,7 +103,8 @@ class FunctionUrls:
             auth = self.template.resolve(config).get("AuthType", "NONE")
             server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.runtime, logical, auth))
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, name=f"url-{logical}", daemon=True).start()
+            serve = functools.partial(server.serve_forever, poll_interval=0.05)  # stop() returns within 50 ms
+            threading.Thread(target=serve, name=f"url-{logical}", daemon=True).start()
             self._servers.append(server)
             self.urls[logical] = f"http://127.0.0.1:{server.server_address[1]}/"
         return self
