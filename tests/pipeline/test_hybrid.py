@@ -60,8 +60,9 @@ def secret(stack: Any, tenant_id: str) -> dict[str, Any] | None:
 
 
 def claimed(stack: Any) -> set[str]:
-    item = stack.client("dynamodb").get_item(TableName="NetworkClaimsTable", Key={"scope": {"S": "hybrid-cidrs"}})
-    return {c["M"]["cidr"]["S"] for c in item.get("Item", {}).get("claims", {}).get("L", [])}
+    """Every range held in the registry's cells (one attribute ``m:<range>`` per range, in its home cell)."""
+    items = stack.client("dynamodb").scan(TableName="NetworkClaimsTable")["Items"]
+    return {value["M"]["cidr"]["S"] for item in items for name, value in item.items() if name.startswith("m:")}
 
 
 def handover(stack: Any, uri: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from onboarding.cidrs import CidrRegistry
+from onboarding.cidrs import CidrClaim, CidrRegistry
 from onboarding.contract import ContractModel
 from onboarding.errors import (
     BranchMoved,
@@ -44,8 +44,8 @@ class InMemoryTenantStore:
     def by_status(self, status: TenantStatus) -> list[TenantRecord]:
         return sorted((r for r in self.records.values() if r.status is status), key=lambda r: r.tenant_id)
 
-    def cidr_registry(self) -> CidrRegistry:
-        return self.cidrs
+    def cidr_overlaps(self, claims: Sequence[CidrClaim]) -> list[CidrClaim]:
+        return [c for c in self.cidrs.claims if any(c.cidr.overlaps(m.cidr) for m in claims)]
 
     def release_cidrs(self, tenant_id: str) -> bool:
         kept = [c for c in self.cidrs.claims if c.tenant_id != tenant_id]
@@ -57,8 +57,11 @@ class InMemoryTenantStore:
     def get(self, tenant_id: str) -> TenantRecord | None:
         return self.records.get(tenant_id)
 
-    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
-        if cidrs is not None and cidrs.version != self.cidrs.version:
+    def register(
+        self, record: TenantRecord, *, redrive_of: str | None, cidrs: Sequence[CidrClaim] | None = None
+    ) -> bool:
+        others = [c for c in self.cidrs.claims if c.tenant_id != record.tenant_id]
+        if cidrs and any(c.cidr.overlaps(o.cidr) for c in cidrs for o in others):
             raise TransientError("the CIDR registry changed concurrently")
         existing = self.records.get(record.tenant_id)
         if redrive_of is None and existing is not None:
@@ -73,8 +76,8 @@ class InMemoryTenantStore:
             raise TenantNameTaken(f"tenant name {record.tenant_name!r} is already taken by another tenant")
         self.records[record.tenant_id] = record
         self.names[record.name_key] = record.tenant_id
-        if cidrs is not None:
-            self.cidrs = CidrRegistry(version=cidrs.version + 1, claims=cidrs.claims)
+        if cidrs:
+            self.cidrs = CidrRegistry(version=self.cidrs.version + 1, claims=[*others, *cidrs])
         self.writes += 1
         return True
 

@@ -22,7 +22,8 @@ class CidrClaim(BaseModel):
 
 
 class CidrRegistry(BaseModel):
-    """Every hybrid tenant's ranges, and the version that makes updates to it conditional."""
+    """A set of claims with a version: the single registry item deployed stacks had before the cells of
+    ``adapters/dynamodb/cidr_cells`` (read once, by its migration), and the in-memory test double."""
 
     model_config = ConfigDict(frozen=True)
 

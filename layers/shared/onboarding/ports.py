@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from onboarding.cidrs import CidrRegistry
+from onboarding.cidrs import CidrClaim
 from onboarding.codebuild_events import BuildResult
 from onboarding.contract import ContractModel, DeploymentModel, Tier
 from onboarding.delivery import Artifact
@@ -23,19 +23,26 @@ class TenantStore(Protocol):
         """Every tenant in ``status``, ordered by tenant id (an index query, never a scan)."""
         ...
 
-    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
+    def register(
+        self, record: TenantRecord, *, redrive_of: str | None, cidrs: Sequence[CidrClaim] | None = None
+    ) -> bool:
         """Write the record in status ONBOARDING and claim its name, atomically.
 
         ``redrive_of`` is the execution that last owned a FAILED record being re-driven, or None
-        for a first registration. ``cidrs`` is the hybrid CIDR registry to write in the same
-        transaction, conditional on its version (a concurrent change raises TransientError).
+        for a first registration. ``cidrs`` are the hybrid ranges claimed in the same transaction,
+        conditional on no registered range overlapping them (a concurrent claim raises TransientError).
         Raises TenantNameTaken, TenantConflict, TransientError or StorageError.
         """
         ...
 
-    def cidr_registry(self) -> CidrRegistry: ...
+    def cidr_overlaps(self, claims: Sequence[CidrClaim]) -> list[CidrClaim]:
+        """Every registered range (of any tenant) that overlaps one of ``claims``; its cost does not grow with
+        the number of registered tenants."""
+        ...
 
-    def release_cidrs(self, tenant_id: str) -> bool: ...
+    def release_cidrs(self, tenant_id: str) -> bool:
+        """Release every range the tenant holds; False when it held none."""
+        ...
 
     def release_name(self, name_key: str, tenant_id: str, execution: str) -> bool:
         """Delete the name claim if ``tenant_id`` owns it and ``execution`` owns the tenant record."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onboarding.cidrs import CidrRegistry, claims_of, tenant_conflicts
+from onboarding.cidrs import claims_of, tenant_conflicts
 from onboarding.contract import OnboardingStarted
 from onboarding.errors import CidrConflict, TenantConflict
 from onboarding.payloads import Registration, StepInput
@@ -38,15 +38,14 @@ def register_tenant(step: StepInput, *, tenants: TenantStore, publisher: EventPu
         )
     cidrs = None
     if signup.hybrid is not None:
-        # Checked against every other hybrid tenant; the registry write is conditional on the
-        # version read here, so of two concurrent overlapping signups exactly one wins.
-        registry = tenants.cidr_registry()
-        mine = claims_of(step.tenant_id, signup.hybrid)
-        problems = tenant_conflicts(mine, registry.claims)
+        # Checked against every registered range that overlaps; the claim is written conditional on none
+        # overlapping, so of two concurrent overlapping signups exactly one wins.
+        if existing is not None:
+            tenants.release_cidrs(step.tenant_id)  # a re-drive: ranges an unfinished compensation left
+        cidrs = claims_of(step.tenant_id, signup.hybrid)
+        problems = tenant_conflicts(cidrs, tenants.cidr_overlaps(cidrs))
         if problems:
             raise CidrConflict("; ".join(problems))
-        others = [c for c in registry.claims if c.tenant_id != step.tenant_id]
-        cidrs = CidrRegistry(version=registry.version, claims=[*others, *mine])
     entry = HistoryEntry(at=at, operation="onboard", execution=step.execution, outcome=TenantStatus.ONBOARDING.value)
     record = TenantRecord.of_signup(
         step.tenant_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,13 +18,15 @@ from onboarding.adapters.dynamodb.codec import (
     to_item,
 )
 from onboarding.adapters.dynamodb.locks import LocksAdapter
-from onboarding.cidrs import CidrRegistry
+from onboarding.cidrs import CidrClaim
 from onboarding.errors import TenantConflict, TenantNameTaken, TenantNotFound, TransientError
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
 
 
 class DynamoTenantStore(ClaimsAdapter, LocksAdapter):
-    def register(self, record: TenantRecord, *, redrive_of: str | None, cidrs: CidrRegistry | None = None) -> bool:
+    def register(
+        self, record: TenantRecord, *, redrive_of: str | None, cidrs: Sequence[CidrClaim] | None = None
+    ) -> bool:
         if redrive_of is None:
             tenant_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(tenantId)"}
         else:
@@ -37,12 +39,11 @@ class DynamoTenantStore(ClaimsAdapter, LocksAdapter):
                 },
             }
         claim = {"nameKey": record.name_key, "tenantId": record.tenant_id, "claimedAt": record.updated_at.isoformat()}
-        registry_item = [self._registry_put(cidrs)] if cidrs is not None else []
+        cidr_items = self._claim_items(record.tenant_id, cidrs) if cidrs else []
         with translated(f"dynamodb:TransactWriteItems register {record.tenant_id}"):
             try:
                 self._client.transact_write_items(
                     TransactItems=[
-                        *registry_item,  # type: ignore[list-item]
                         {"Put": {"TableName": self._tenants, "Item": to_item(record.item()), **tenant_condition}},  # type: ignore[typeddict-item]
                         {
                             "Put": {
@@ -57,6 +58,7 @@ class DynamoTenantStore(ClaimsAdapter, LocksAdapter):
                                 },
                             }
                         },
+                        *cidr_items,  # type: ignore[list-item]
                     ]
                 )
             except ClientError as exc:
@@ -64,10 +66,13 @@ class DynamoTenantStore(ClaimsAdapter, LocksAdapter):
                     reasons = cancellation_reasons(exc)
                     if any(code in CONTENTION for code in reasons):
                         raise TransientError(f"transaction for {record.tenant_id} lost to a concurrent one") from exc
-                    if registry_item:
-                        if reasons and reasons[0] == "ConditionalCheckFailed":
-                            raise TransientError("the CIDR registry changed concurrently; re-checking") from exc
-                        reasons = reasons[1:]
+                    if cidr_items and reasons[-1:] == ["ConditionalCheckFailed"]:
+                        raise TransientError(
+                            "the CIDR registry is still the single legacy item: run its migration "
+                            "(docs/production-path.md, hybrid CIDR registry)"
+                        ) from exc
+                    if "ConditionalCheckFailed" in reasons[2:]:
+                        raise TransientError("the CIDR registry changed concurrently; re-checking") from exc
                     if reasons and reasons[0] == "ConditionalCheckFailed":
                         raise TenantConflict(
                             f"tenant {record.tenant_id} already exists and is not a failed onboarding of this signup"
