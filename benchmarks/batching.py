@@ -169,10 +169,12 @@ def run_stack_burst(size: int, timeout: float) -> dict[str, Any]:
     return result
 
 
-def measure_batching(writers: list[int], burst: int, timeout: float) -> dict[str, Any]:
+def measure_batching(
+    writers: list[int], burst: int, timeout: float, modes: tuple[str, ...] = ("direct", "batched")
+) -> dict[str, Any]:
     report: dict[str, Any] = {"writers": []}
     for k in writers:
-        for mode in ("direct", "batched"):
+        for mode in modes:
             print(f"batching: {k} {mode} writers ...", file=sys.stderr, flush=True)
             report["writers"].append(run_writers(k, mode, timeout))
     if burst > 0:
@@ -239,6 +241,7 @@ def batching_problems(b: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writers", default="10,100,1000", help="K values, comma-separated (default 10,100,1000)")
+    parser.add_argument("--modes", default="direct,batched", help="writers each alone (direct), batched, or both")
     parser.add_argument("--burst", type=int, default=1000, help="signups in the local stack burst; 0 skips it")
     parser.add_argument("--timeout", type=float, default=1800.0, help="deadline in seconds for each wait")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/batching-<UTC time>.json)")
@@ -248,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         "startedAt": stamp,
         "machine": machine(),
         "revision": revision(),
-        "batching": measure_batching([int(k) for k in args.writers.split(",") if k], args.burst, args.timeout),
+        "batching": measure_batching(
+            [int(k) for k in args.writers.split(",") if k], args.burst, args.timeout, tuple(args.modes.split(","))
+        ),
     }
     out = args.out or BENCH_DIR / f"batching-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

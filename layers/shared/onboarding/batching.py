@@ -96,7 +96,8 @@ class BatchPolicy:
     gather_seconds: float = 1.0  # how long the oldest pending change waits for others before a flush
     max_changes: int = 500  # changes per commit
     lease_seconds: float = 20.0  # a flusher that dies holds the lease this long
-    poll_seconds: float = 0.1  # how often a waiting writer looks at its change
+    poll_seconds: float = 0.1  # how often a waiting writer first looks at its change (then less often, to 1 s)
+    lease_retry_seconds: float = 0.5  # how often a waiting writer tries the lease (a write: polled less often)
 
 
 @dataclass
@@ -118,6 +119,7 @@ class GroupCommitWriter:
         which enqueues the same ticket again).
         """
         self.queue.enqueue(PendingChange(ticket, tenant_id, dict(desired), message, self.clock()))
+        try_lease_at, poll = self.clock(), self.policy.poll_seconds
         while True:
             result = self.queue.settled(ticket)
             if result is not None:
@@ -127,13 +129,16 @@ class GroupCommitWriter:
                     return outcome(result)  # settled just now
                 # withdrawn: no later batch writes it behind the back of a retry or of compensation
                 raise GitOpsConflict(f"the batch carrying {tenant_id}'s GitOps change was not pushed in time")
-            if self.queue.acquire(self.owner, self.clock(), self.policy.lease_seconds):
-                try:
-                    self._gather_and_flush()
-                finally:
-                    self.queue.release(self.owner)
-                continue
-            self.pause(self.policy.poll_seconds)
+            if self.clock() >= try_lease_at:
+                try_lease_at = self.clock() + self.policy.lease_retry_seconds
+                if self.queue.acquire(self.owner, self.clock(), self.policy.lease_seconds):
+                    try:
+                        self._gather_and_flush()
+                    finally:
+                        self.queue.release(self.owner)
+                    continue
+            self.pause(poll)
+            poll = min(1.0, poll * 1.5)
 
     def _gather_and_flush(self) -> None:
         pending = self.queue.pending(self.policy.max_changes)
