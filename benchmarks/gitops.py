@@ -15,6 +15,7 @@ Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -30,7 +31,7 @@ if __package__ in (None, ""):  # run as a script: the benchmarks package is in t
 from benchmarks import BENCH_DIR
 from benchmarks.stats import summary
 
-FLEETS = (10, 10_000)
+FLEETS = ("10", "10000", "10000-sharded")  # tenant files; "-sharded": tenants/<2 hex>/<id>.yaml
 WRITERS = (10, 100, 1000)
 
 
@@ -47,60 +48,67 @@ def tenant_file(i: int) -> bytes:
     ).encode()
 
 
-def desired(tag: str) -> dict[str, bytes | None]:
+def tenant_path(name: str, sharded: bool = False) -> str:
+    """Today's flat layout, or a sharded one (256 directories by a hash of the name) for comparison."""
+    return f"tenants/{hashlib.sha1(name.encode()).hexdigest()[:2]}/{name}.yaml" if sharded else f"tenants/{name}.yaml"
+
+
+def desired(tag: str, sharded: bool = False) -> dict[str, bytes | None]:
     """What CommitGitOps writes for a new pooled tenant: its file, and its remote path absent."""
-    return {f"tenants/{tag}.yaml": tenant_file(0).replace(b"t-tenant-00000", tag.encode()), f"remote/{tag}/x": None}
+    content = tenant_file(0).replace(b"t-tenant-00000", tag.encode())
+    return {tenant_path(tag, sharded): content, f"remote/{tag}/x": None}
 
 
-def _server(workdir: Path, fleet: int) -> Any:
+def _server(workdir: Path, fleet: int, sharded: bool = False) -> Any:
     from onboarding_local.gitserver import GitServer
 
     server = GitServer(workdir).start()
     if fleet:
-        files: dict[str, bytes | None] = {
-            f"tenants/t-tenant-{i:05d}-0123456789.yaml": tenant_file(i) for i in range(fleet)
-        }
-        server.commit_files(files, f"{fleet} tenants")
+        names = (tenant_path(f"t-tenant-{i:05d}-0123456789", sharded) for i in range(fleet))
+        server.commit_files({name: tenant_file(i) for i, name in enumerate(names)}, f"{fleet} tenants")
     server.git("gc", "-q")  # packed, as a hosted repository is
     return server
 
 
-def measure_write_cost(samples: int, fleets: Sequence[int] = FLEETS, whole_samples: int = 5) -> dict[str, Any]:
+def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_samples: int = 5) -> dict[str, Any]:
     from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.gitops import apply_files
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="gitops-", dir=BENCH_DIR) as tmp:
-        servers = {n: _server(Path(tmp) / str(n), n) for n in fleets}
+        servers = {n: _server(Path(tmp) / n, int(n.split("-")[0]), n.endswith("-sharded")) for n in fleets}
         try:
-            timings: dict[int, dict[str, list[float]]] = {
+            timings: dict[str, dict[str, list[float]]] = {
                 n: {"write": [], "snapshot": [], "commit": []} for n in fleets
             }
             for k in range(samples + 1):  # the first round warms imports and connections, and is dropped
                 for n, server in servers.items():
                     repo = DulwichGitOpsRepository(server.url, "main")
                     started = time.perf_counter()
-                    snap = repo.snapshot(list(desired(f"probe-{k}")))
+                    snap = repo.snapshot(list(desired(f"probe-{k}", n.endswith("-sharded"))))
                     snapped = time.perf_counter()
-                    repo.commit(snap.sha, {f"tenants/probe-{k}.yaml": b"probe"}, "probe")
+                    repo.commit(snap.sha, {tenant_path(f"probe-{k}", n.endswith("-sharded")): b"probe"}, "probe")
                     done = time.perf_counter()
                     repo = DulwichGitOpsRepository(server.url, "main")
                     t0 = time.perf_counter()
-                    change = apply_files(repo, desired(f"t-new-{k:04d}"), f"Onboard t-new-{k:04d}")
+                    tag = f"t-new-{k:04d}"
+                    change = apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
                     t1 = time.perf_counter()
                     assert change.changed
                     if k:
                         timings[n]["write"].append((t1 - t0) * 1000)
                         timings[n]["snapshot"].append((snapped - started) * 1000)
                         timings[n]["commit"].append((done - snapped) * 1000)
-            whole: dict[int, list[float]] = {n: [] for n in fleets}
+            cpu = {n: _cpu_per_write(server, samples, n.endswith("-sharded")) for n, server in servers.items()}
+            whole: dict[str, list[float]] = {n: [] for n in fleets}
             for server in servers.values():
                 server.git("config", "uploadpack.allowFilter", "false")
             for k in range(whole_samples):
                 for n, server in servers.items():
                     repo = DulwichGitOpsRepository(server.url, "main")
                     t0 = time.perf_counter()
-                    apply_files(repo, desired(f"t-whole-{k:04d}"), f"Onboard t-whole-{k:04d}")
+                    tag = f"t-whole-{k:04d}"
+                    apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
                     whole[n].append((time.perf_counter() - t0) * 1000)
             for server in servers.values():
                 server.git("fsck", "--no-dangling")  # every write left a valid repository
@@ -113,13 +121,46 @@ def measure_write_cost(samples: int, fleets: Sequence[int] = FLEETS, whole_sampl
             "snapshotMs": summary(timings[n]["snapshot"]),
             "commitPushMs": summary(timings[n]["commit"]),
             "wholeFetchWriteMs": summary(whole[n]),
+            **cpu[n],
         }
-    small, big = str(min(fleets)), str(max(fleets))
-    results["ratio"] = round(results[big]["writeMs"]["median"] / results[small]["writeMs"]["median"], 2)
-    results["wholeFetchRatio"] = round(
-        results[big]["wholeFetchWriteMs"]["median"] / results[small]["wholeFetchWriteMs"]["median"], 2
-    )
+    small = fleets[0]
+
+    def ratio(big: str, key: str) -> float | None:
+        return round(results[big][key]["median"] / results[small][key]["median"], 2) if big in results else None
+
+    results["ratio"] = ratio("10000", "writeMs")
+    results["wholeFetchRatio"] = ratio("10000", "wholeFetchWriteMs")
+    results["shardedRatio"] = ratio("10000-sharded", "writeMs")
     return results
+
+
+def _cpu_per_write(server: Any, writes: int, sharded: bool) -> dict[str, float]:
+    """CPU time per write, less sensitive to a shared machine's load than wall time: this process's (the
+    client), and the git daemon's children's (upload-pack, receive-pack, hooks), counted once the daemon is
+    reaped. The daemon is restarted on the same port."""
+    import resource
+
+    from onboarding.adapters.git import DulwichGitOpsRepository
+    from onboarding.gitops import apply_files
+
+    def children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    server.restart()
+    before, client = children(), 0.0
+    for k in range(writes):
+        repo = DulwichGitOpsRepository(server.url, "main")
+        t0 = time.process_time()
+        apply_files(repo, desired(f"t-cpu-{k:04d}", sharded), f"Onboard t-cpu-{k:04d}")
+        client += time.process_time() - t0
+    server.stop()
+    spent = children() - before
+    server.start()
+    return {
+        "serverCpuMsPerWrite": round(spent / writes * 1000, 1),
+        "clientCpuMsPerWrite": round(client / writes * 1000, 1),
+    }
 
 
 class CountingRepository:
@@ -218,13 +259,15 @@ def render_gitops(report: dict[str, Any]) -> list[str]:
         out.append(
             f"{'tenant files':>12} {'write':>8} {'p95':>8} {'snapshot':>9} {'commit+push':>12} {'whole fetch':>12}"
         )
-        for n in (k for k in w if k.isdigit()):
+        for n in (k for k in w if k[0].isdigit()):
             s = w[n]
             out.append(
-                f"{n:>12} {s['writeMs']['median']:>8} {s['writeMs']['p95']:>8} {s['snapshotMs']['median']:>9} "
-                f"{s['commitPushMs']['median']:>12} {s['wholeFetchWriteMs']['median']:>12}"
+                f"{n:>14} {s['writeMs']['median']:>8} {s['writeMs']['p95']:>8} {s['snapshotMs']['median']:>9} "
+                f"{s['commitPushMs']['median']:>12} {s['wholeFetchWriteMs']['median']:>12} "
+                f"{s['serverCpuMsPerWrite']:>11} {s['clientCpuMsPerWrite']:>11}"
             )
-        out.append(f"ratio (largest/smallest): {w['ratio']}  (whole fetch, no filter: {w['wholeFetchRatio']})")
+        out.append(f"ratio 10,000/10: {w['ratio']}  (whole fetch, no filter: {w['wholeFetchRatio']})")
+        out.append(f"ratio 10,000 sharded/10: {w['shardedRatio']}")
     if "gitopsWriters" in report:
         out += ["", "K concurrent writers, one tenant each, in-Lambda retry budget (threads in one process)"]
         out.append(
