@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,9 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.git = GitServer(self.workdir, seed_from=self.gitops_from)
         self.port = 0
-        self.emitted: list[dict[str, Any]] = []
+        self.emitted: list[dict[str, Any]] = []  # every event accepted on the bus
+        self.published: list[dict[str, Any]] = []  # the ones the pipeline put there (not the inputs, not AWS's)
+        self._inputs: Counter[str] = Counter()  # events put from outside, not yet seen accepted
         self._events_lock = threading.Lock()
         self._faults = FaultInjector()
         self._server: Any = None
@@ -219,6 +222,7 @@ class LocalStack:
             }
             for e in events
         ]
+        self._expect_inputs(entries)
         client = self.client("events")
         for i in range(0, len(entries), 10):
             response = client.put_events(Entries=entries[i : i + 10])
@@ -241,6 +245,7 @@ class LocalStack:
         raise TimeoutError(f"the local stack was still busy after {timeout:.0f}s")
 
     def _put_raw_event(self, entry: dict[str, Any]) -> None:
+        self._expect_inputs([entry])  # an AWS service's event (CodeBuild's), not the pipeline's
         self.client("events").put_events(Entries=[{**entry, "EventBusName": "default"}])
 
     def bootstrap_tenant_account(
@@ -253,16 +258,33 @@ class LocalStack:
         if arn:
             send_dead_letter(self.client("sqs"), arn, event, reason)
 
-    def record_event(self, entry: dict[str, Any]) -> None:
+    @staticmethod
+    def _input_key(entry: dict[str, Any]) -> str:
+        return json.dumps([entry["Source"], entry["DetailType"], json.loads(entry["Detail"])], sort_keys=True)
+
+    def _expect_inputs(self, entries: Iterable[dict[str, Any]]) -> None:
         with self._events_lock:
-            self.emitted.append(
-                {"source": entry["Source"], "detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
-            )
+            self._inputs.update(self._input_key(e) for e in entries)
+
+    def record_event(self, entry: dict[str, Any]) -> None:
+        event = {"source": entry["Source"], "detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+        key = self._input_key(entry)
+        with self._events_lock:
+            self.emitted.append(event)
+            if self._inputs[key] > 0:
+                self._inputs[key] -= 1
+            else:
+                self.published.append(event)
 
     # ------------------------------------------------------------------ observing
     def status_events(self) -> list[dict[str, Any]]:
         with self._events_lock:
             return [e for e in self.emitted if e["source"] == self.status_source]
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every event the pipeline published, whatever its source (SBT's answers too), in order."""
+        with self._events_lock:
+            return list(self.published)
 
     def tenants(self) -> list[dict[str, Any]]:
         return observe.list_tenants(self.client("dynamodb"))
