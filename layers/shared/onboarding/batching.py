@@ -119,6 +119,26 @@ class GroupCommitWriter:
         which enqueues the same ticket again).
         """
         self.queue.enqueue(PendingChange(ticket, tenant_id, dict(desired), message, self.clock()))
+        try:
+            return self._wait(ticket, tenant_id)
+        except GitOpsConflict:
+            raise  # past the deadline: already withdrawn
+        except BaseException:
+            # a queue call failed while waiting: the retry enqueues again, and compensation must not find a later
+            # batch pushing this change behind its back
+            self._withdraw(ticket)
+            raise
+
+    def _withdraw(self, ticket: str, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                self.queue.withdraw(ticket)
+                return
+            except Exception:  # noqa: BLE001 - best effort; the error being raised is the one that matters
+                if attempt == attempts:
+                    return
+
+    def _wait(self, ticket: str, tenant_id: str) -> GitOpsChange:
         try_lease_at, poll = self.clock(), self.policy.poll_seconds
         while True:
             result = self.queue.settled(ticket)
