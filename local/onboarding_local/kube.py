@@ -181,7 +181,12 @@ def generated_kustomization(directory: Path) -> dict[str, Any]:
 
 
 class Tools:
-    """The real kubectl and helm, timed; pulled charts are cached.
+    """The real kubectl and helm, timed; pulled charts are cached, and so are builds and renders of inputs seen before.
+
+    A ``kubectl kustomize`` of a directory whose files are byte for byte those of an earlier build (and that
+    reaches nothing outside it) answers that build's objects; a ``helm template`` of the same chart archive
+    (by content), release, namespace and values answers that render's objects, or its error. Each distinct input
+    still runs the real tool. The caches belong to this instance (one Flux): every emulator runs the tools itself.
 
     Chart sources are served locally: an ECR host (a remote tenant's own registry) by ``ecr_registry``, as the
     handlers see it, and any other host by ``registry`` (the release registry); the repository path is kept."""
@@ -189,7 +194,10 @@ class Tools:
     def __init__(self, workdir: Path, registry: str, ecr_registry: str | None = None) -> None:
         self.workdir, self.registry, self.ecr_registry = workdir, registry, ecr_registry or registry
         self.seconds = {"helm": 0.0, "kubectl": 0.0}  # wall seconds spent in helm and kubectl processes
-        self.renders = 0
+        self.renders = 0  # helm template requests, answered by helm or by the cache
+        self.cached = {"build": 0, "render": 0}  # requests answered from the cache
+        self._builds: dict[str, list[dict[str, Any]]] = {}
+        self._renders: dict[str, list[dict[str, Any]] | ToolFailed] = {}
         (workdir / "charts").mkdir(parents=True, exist_ok=True)
 
     def run(self, tool: str, *args: str) -> str:
@@ -209,6 +217,10 @@ class Tools:
         """``kubectl kustomize`` of a directory, as kustomize-controller builds it (in place: pass a copy)."""
         if not any((directory / name).is_file() for name in KUSTOMIZATION_FILES):
             (directory / "kustomization.yaml").write_text(yaml.safe_dump(generated_kustomization(directory)))
+        key = _content_key(directory)
+        if key is not None and key in self._builds:
+            self.cached["build"] += 1
+            return copy.deepcopy(self._builds[key])
         try:
             out = self.run("kubectl", "kustomize", str(directory))
         except ToolFailed as exc:  # kubectl logs its error through klog; kustomize-controller reports the error only
@@ -216,7 +228,10 @@ class Tools:
             with contextlib.suppress(ValueError):
                 raise ToolFailed(json.loads(f'"{found["err"]}"') if found else str(exc)) from None
             raise
-        return [doc for doc in yaml.safe_load_all(out) if doc]
+        objects = [doc for doc in yaml.load_all(out, Loader=_LOADER) if doc]
+        if key is not None:
+            self._builds[key] = copy.deepcopy(objects)
+        return objects
 
     def pull(self, url: str, chart: str, version: str) -> Path:
         """``helm pull`` of an exact chart version from ``oci://HOST/PATH``, once (a published version is immutable)."""
@@ -235,11 +250,37 @@ class Tools:
     def template(self, release: str, chart: Path, namespace: str, values: Any) -> list[dict[str, Any]]:
         """``helm template`` with the release's own values, for the cluster's Kubernetes version."""
         self.renders += 1
+        archive = hashlib.sha256(chart.read_bytes()).hexdigest()
+        key = json.dumps([archive, release, namespace, values, KUBERNETES_VERSION], sort_keys=True, default=str)
+        if (known := self._renders.get(key)) is not None:
+            self.cached["render"] += 1
+            if isinstance(known, ToolFailed):
+                raise ToolFailed(str(known))
+            return copy.deepcopy(known)
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             values_file = Path(tmp) / "values.yaml"
             values_file.write_text(yaml.safe_dump(values))
-            out = self.run(
-                "helm", "template", release, str(chart), "--namespace", namespace,
-                "--values", str(values_file), "--kube-version", KUBERNETES_VERSION,
-            )  # fmt: skip
-        return [doc for doc in yaml.safe_load_all(out) if doc]
+            try:
+                out = self.run(
+                    "helm", "template", release, str(chart), "--namespace", namespace,
+                    "--values", str(values_file), "--kube-version", KUBERNETES_VERSION,
+                )  # fmt: skip
+            except ToolFailed as exc:
+                self._renders[key] = exc
+                raise
+        objects = [doc for doc in yaml.load_all(out, Loader=_LOADER) if doc]
+        self._renders[key] = copy.deepcopy(objects)
+        return objects
+
+
+def _content_key(directory: Path) -> str | None:
+    """A digest of every file under ``directory`` (paths and bytes); None when a kustomization in it may reach
+    outside it (a ``..`` path), whose build then depends on more than these files."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.name in KUSTOMIZATION_FILES and b".." in data:
+            return None
+        digest.update(f"{path.relative_to(directory).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
