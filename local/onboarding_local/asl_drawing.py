@@ -67,10 +67,10 @@ class MachineDrawing:
     def draw(self, graph: graphviz.Digraph) -> None:
         start, end = self.node_id("", START), self.node_id("", END)
         self.kinds.update({start: START, end: END})
+        self._premark(self.definition)
         self._states(graph, self.definition, "", end)
         self.edges.insert(0, Edge(start, self.node_id("", self.definition["StartAt"]), "start"))
         self._merge_parallel_edges()
-        self._mark_caught()
         graph.node(start, "Start", shape="circle", id=self.paths[start], **self._node_style(START))
         graph.node(end, "End", shape="doublecircle", id=self.paths[end], **self._node_style(END))
         for edge in self.edges:
@@ -190,13 +190,22 @@ class MachineDrawing:
             return caught if edge.kind == "catch" else not caught
         return True
 
-    def _mark_caught(self) -> None:
-        """A Map or Parallel (or any state) left along one of its Catch edges raised the error it caught."""
-        for edge in self.edges:
-            run = self._run(self.kinds[edge.tail])
-            alone = (edge.tail, edge.head) not in self._also_next
-            if edge.kind == "catch" and alone and self._taken(edge) and run is not None and run.status == "succeeded":
-                run.mark("caught", edge.label)
+    def _premark(self, block: dict[str, Any]) -> None:
+        """What the definition adds to the history: a state left along its only edge to a Catch's target raised
+        the error it caught (a Map or Parallel has no task event that says so); a Fail state names its error."""
+        if self.path is None:
+            return
+        for name, state in block["States"].items():
+            run = self.path.states.get(name)
+            if run is not None and state["Type"] == "Fail" and state.get("Error"):
+                run.error = state["Error"]
+            for catcher in state.get("Catch", []):
+                target = catcher["Next"]
+                if run is not None and (name, target) in self.path.transitions and state.get("Next") != target:
+                    run.mark("caught", run.error or ", ".join(catcher.get("ErrorEquals", [])))
+            inner = state.get("ItemProcessor") or state.get("Iterator")
+            for branch in [inner] if inner else state.get("Branches", []):
+                self._premark(branch)
 
 
 def draw(machines: dict[str, dict[str, Any]], path: ExecutionPath | None = None) -> graphviz.Digraph:

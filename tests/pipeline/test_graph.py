@@ -21,12 +21,13 @@ from tests.unit.test_graph import svg_elements
 
 pytestmark = pytest.mark.pipeline
 OK, FAILING = derive_tenant_id("graph-ok"), derive_tenant_id("graph-failing")
-NEW_CHART = "1.1.0"
+NEW_CHART, HALTED_CHART = "1.1.0", "1.2.0"
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One stack: an onboarding that succeeds, one that fails (git down), a release, a suspend; then a snapshot."""
+    """One stack: an onboarding that succeeds, one that fails (git down), a release that completes, one that
+    halts, a suspend; then a snapshot."""
     from onboarding_local.charts import publish_charts
     from onboarding_local.stack import LocalStack
 
@@ -38,19 +39,28 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stack.put_events([signup_event("graph-failing", "Graph Failing")])
         stack.wait_idle(120)
         stack.git.start()
-        charts = tmp / "charts" / "tenant"
-        shutil.copytree(REPO / "charts" / "tenant", charts)
-        meta = yaml.safe_load((charts / "Chart.yaml").read_text(encoding="utf-8"))
-        (charts / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": NEW_CHART}), encoding="utf-8")
-        publish_charts(charts.parent, stack.release_registry.host, stack.workdir)
-        stack.put_events([{"source": "saas.release", "detail-type": "Fleet Release Requested",
-                           "detail": {"releaseId": "graph-rel", "chartVersion": NEW_CHART}}])  # fmt: skip
+        for version in (NEW_CHART, HALTED_CHART):
+            charts = tmp / "charts" / version / "tenant"
+            shutil.copytree(REPO / "charts" / "tenant", charts)
+            meta = yaml.safe_load((charts / "Chart.yaml").read_text(encoding="utf-8"))
+            (charts / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": version}), encoding="utf-8")
+            publish_charts(charts.parent, stack.release_registry.host, stack.workdir)
+        stack.put_events([release("graph-rel", NEW_CHART)])
+        stack.wait_idle(180)
+        assert stack.flux is not None
+        stack.flux.fail_next(OK, "UpgradeFailed", "injected by test_graph")  # the only wave fails: rolled back, halted
+        stack.put_events([release("graph-rel-halted", HALTED_CHART)])
         stack.wait_idle(180)
         stack.put_events([suspend(OK)])
         stack.wait_idle(120)
         sfn = stack.client("stepfunctions")
         saved = save_executions(sfn, tmp)
         yield {"snapshot": snapshot(sfn), "saved": saved, "workdir": tmp}
+
+
+def release(release_id: str, version: str) -> dict[str, Any]:
+    return {"source": "saas.release", "detail-type": "Fleet Release Requested",
+            "detail": {"releaseId": release_id, "chartVersion": version}}  # fmt: skip
 
 
 def suspend(tenant_id: str) -> dict[str, Any]:
@@ -124,20 +134,34 @@ def test_a_release_s_map_iterations_are_drawn_inside_its_cluster(runs: dict[str,
     assert {"PlanRelease", "RolloutWaves", "RolloutWaves/CommitWave", "RolloutWaves/TallyWave",
             "CompleteRelease", "Released"} <= set(marks)  # fmt: skip
     assert set(marks.values()) == {"succeeded"}
-    # one wave of everyone: the Map iterated once; its waits are real (ReleasePollSeconds=1)
-    assert path.states["CommitWave"].visits == 1
+    # a state of the iterator is visited once per wave (Map iteration); its waits are real (ReleasePollSeconds=1)
+    (history,) = [e["history"] for e in runs["snapshot"]["executions"] if e["execution"]["name"] == path.name]
+    waves = sum(1 for event in history if event["type"] == "MapIterationStarted")
+    assert waves >= 1 and path.states["CommitWave"].visits == waves <= path.states["TallyWave"].visits
     wait = nodes["ReleaseStateMachine/RolloutWaves/WaitForVerdicts"]["text"][1]
-    assert wait.endswith(" s") and float(wait.split()[0]) >= 1.0
+    assert wait.split()[1] == "s" and float(wait.split()[0]) >= 1.0  # "1.01 s", or "2.02 s · 2 visits"
     each_item = [
         e for e in edges if e.startswith("ReleaseStateMachine/RolloutWaves -> ReleaseStateMachine/RolloutWaves/")
     ]
     assert len(each_item) == 1 and "taken" in edges[each_item[0]]["classes"]
 
 
+def test_a_halted_release_marks_the_map_caught_and_its_fail_state_failed(runs: dict[str, Any]) -> None:
+    nodes, edges, path = rendered(runs["snapshot"], "graph-rel-halted")
+    assert (path.status, path.error) == ("FAILED", "ReleaseHalted")
+    marks = highlighted(nodes)
+    # the iteration ended in its Fail state; the Map failed with that error, and its Catch went to Stopped
+    assert marks["RolloutWaves/Halted"] == marks["Stopped"] == "failed"
+    assert marks["RolloutWaves"] == "caught" and marks["RolloutWaves/RollbackWave"] == "succeeded"
+    assert "RolloutWaves/FinishWave" not in marks and "CompleteRelease" not in marks
+    assert nodes["ReleaseStateMachine/RolloutWaves/Halted"]["text"][-1] == "✗ failed: ReleaseHalted"
+    assert "taken" in edges["ReleaseStateMachine/RolloutWaves -> ReleaseStateMachine/Stopped (catch)"]["classes"]
+
+
 def test_the_saved_executions_draw_the_same_path_as_the_live_stack(runs: dict[str, Any]) -> None:
     saved = load_snapshot(runs["workdir"])  # no serve there: executions.json
     assert json.loads(runs["saved"].read_text(encoding="utf-8")) == saved
-    for key in (FAILING, OK, "graph-rel"):
+    for key in (FAILING, OK, "graph-rel", "graph-rel-halted"):
         live_nodes, live_edges, live_path = rendered(runs["snapshot"], key)
         nodes, edges, path = rendered(saved, key)
         assert (path.name, highlighted(nodes)) == (live_path.name, highlighted(live_nodes))
