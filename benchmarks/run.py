@@ -10,7 +10,9 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py --help``). Thre
    duration from CodeBuild's own start and end times, and the images and bytes it put in the tenant registry;
 2. burst: distinct signups of mixed tiers put at once; tenants ACTIVE per second of wall time, and the
    GitOps integrity checks (no ACTIVE tenant without its commit and file, no tenant committed twice);
-3. imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``.
+3. imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``;
+4. chaos: 200 signups of all models and lifecycle operations while 10 % of the handlers' calls fail, then a
+   re-drive (benchmarks/chaos.py; alone: ``python -m benchmarks.run chaos``).
 
 A table is printed and every sample is written as JSON under ``.bench/`` (gitignored). The exit status is
 non-zero when an onboarding or a release copy did not succeed, or the burst lost or duplicated a commit or
@@ -37,6 +39,7 @@ if __package__ in (None, ""):  # run as a script (make bench): the benchmarks pa
 
 from benchmarks import BENCH_DIR
 from benchmarks.burst import measure_burst
+from benchmarks.chaos import chaos_problems, measure_chaos, render_chaos
 from benchmarks.coldimports import measure_imports
 from benchmarks.gitops import gitops_problems, render_gitops
 from benchmarks.latency import measure_latency
@@ -46,7 +49,7 @@ from benchmarks.report import problems, render
 from benchmarks.signups import HYBRID_FIRST_OCTET
 from benchmarks.stats import GcMeter
 
-SECTIONS = ("latency", "burst", "imports", "properties", "gitops")
+SECTIONS = ("latency", "burst", "imports", "properties", "gitops", "chaos")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, int]]:
@@ -59,8 +62,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--repeats", type=int, default=5, help="fresh interpreters per import (default 5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds for each wait")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these (repeatable)")
+    parser.add_argument("sections", nargs="*", metavar="SECTION", help=f"run only these (as --only): {SECTIONS}")
+    parser.add_argument("--chaos-signups", type=int, default=200, help="signups of the chaos burst (default 200)")
+    parser.add_argument("--chaos-rate", type=float, default=0.1, help="share of handler calls that fail (0.1)")
+    parser.add_argument("--chaos-seed", type=int, default=15, help="seed of the chaos (default 15)")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/bench-<UTC time>.json)")
     args = parser.parse_args(argv)
+    if unknown := set(args.sections) - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    args.only = (args.only or []) + list(args.sections) or None
     counts = {"pooled": args.n, "siloed": args.n, "remote": args.n_remote, "hybrid": args.n_hybrid}
     counts = {model: n for model, n in counts.items() if n > 0}
     if "latency" in (args.only or SECTIONS) and not counts:
@@ -118,14 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import gitops
 
         gitops.measure(report, {"write", "writers"}, samples=30, writers=gitops.WRITERS)
+    if "chaos" in sections:  # faults at 10 % of the handlers' calls, then a re-drive (benchmarks/chaos.py)
+        print("chaos ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="chaos-", dir=BENCH_DIR) as workdir:
+            report["chaos"] = measure_chaos(
+                Path(workdir), args.chaos_signups, args.chaos_rate, args.chaos_seed, args.timeout * 4
+            )
 
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(render(report) + render_properties(report) + "\n".join(render_gitops(report)))
+    print(render(report) + render_properties(report) + "\n".join(render_gitops(report)) + render_chaos(report))
     print(f"\nresults: {out}")
-    found = problems(report) + property_problems(report) + gitops_problems(report)
+    found = problems(report) + property_problems(report) + gitops_problems(report) + chaos_problems(report)
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if found else 0
