@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from onboarding.adapters.codebuild import CodeBuildArtifactBuilds
     from onboarding.adapters.dynamodb import DynamoPendingBuilds, DynamoReconcileStore, DynamoTenantStore
     from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
+    from onboarding.adapters.dynamodb.sbt_links import DynamoSbtLinks
     from onboarding.adapters.ecr import EcrTenantRegistry
     from onboarding.adapters.events import EventBridgePublisher
     from onboarding.adapters.git import DulwichGitOpsRepository
@@ -67,6 +68,12 @@ def event_publisher(settings: EventSettings) -> EventBridgePublisher:
     from onboarding.adapters.events import EventBridgePublisher
 
     return EventBridgePublisher(settings.event_bus_name, settings.status_event_source, client("events"))
+
+
+def sbt_links(table: str) -> DynamoSbtLinks:
+    from onboarding.adapters.dynamodb.sbt_links import DynamoSbtLinks
+
+    return DynamoSbtLinks(table, client("dynamodb"))
 
 
 def gitops_repository(settings: GitOpsSettings) -> DulwichGitOpsRepository:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,18 +29,25 @@ class EventBridgePublisher:
         self._client = client or boto3.client("events")
 
     def publish(self, events: Sequence[ContractModel]) -> None:
-        entries: list[PutEventsRequestEntryTypeDef] = []
+        self._put([self._entry(self._source, OUTBOUND_DETAIL_TYPES[type(e)], e.wire()) for e in events])
+
+    def send(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> None:
+        """One event with its own source and detail-type (an SBT answer, a request put back on the bus)."""
+        self._put([self._entry(source, detail_type, detail)])
+
+    def _entry(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> PutEventsRequestEntryTypeDef:
+        entry: PutEventsRequestEntryTypeDef = {
+            "EventBusName": self._bus,
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, ensure_ascii=False),
+        }
         trace = os.environ.get("_X_AMZN_TRACE_ID")  # set by the Lambda runtime per invocation
-        for event in events:
-            entry: PutEventsRequestEntryTypeDef = {
-                "EventBusName": self._bus,
-                "Source": self._source,
-                "DetailType": OUTBOUND_DETAIL_TYPES[type(event)],
-                "Detail": json.dumps(event.wire(), ensure_ascii=False),
-            }
-            if trace:
-                entry["TraceHeader"] = trace
-            entries.append(entry)
+        if trace:
+            entry["TraceHeader"] = trace
+        return entry
+
+    def _put(self, entries: list[PutEventsRequestEntryTypeDef]) -> None:
         for start in range(0, len(entries), MAX_ENTRIES):
             batch = entries[start : start + MAX_ENTRIES]
             try:

@@ -1,7 +1,9 @@
 """The published, versioned event contract (version 1): every inbound and outbound event detail.
 
 This package is the only thing the schema generator reads (``make schemas`` writes ``schemas/v1``);
-a contract test fails when the two drift. Records and step payloads live in ``records`` and ``payloads``.
+a contract test fails when the two drift. SBT-AWS's vocabulary (``contract.sbt``) is SBT's own contract,
+spoken when the pipeline serves as SBT's application plane; it is exported here but has no schema of ours.
+Records and step payloads live in ``records`` and ``payloads``.
 """
 
 from onboarding.contract.common import (
@@ -32,6 +34,16 @@ from onboarding.contract.lifecycle import (
     TierChangeRequested,
 )
 from onboarding.contract.release import RELEASE_OUTCOMES, RELEASE_REQUESTS
+from onboarding.contract.sbt import (
+    SBT_ANSWERS,
+    SBT_REQUESTS,
+    SbtAccepted,
+    SbtAction,
+    SbtAnswer,
+    SbtOnboardingRequest,
+    SbtRequest,
+    SbtVocabulary,
+)
 from onboarding.contract.signup import (
     ACCOUNT_ID_PATTERN,
     PRIVATE_RANGES,
@@ -74,6 +86,8 @@ __all__ = [
     "OUTBOUND_DETAIL_TYPES",
     "PRIVATE_RANGES",
     "REGION_PATTERN",
+    "SBT_ANSWERS",
+    "SBT_REQUESTS",
     "SIGNUP_ID_PATTERN",
     "TENANT_ID_FIELD_PATTERN",
     "TENANT_NAME_MAX",
@@ -90,6 +104,12 @@ __all__ = [
     "OperationFailed",
     "OperationRejectedEvent",
     "ResumeRequested",
+    "SbtAccepted",
+    "SbtAction",
+    "SbtAnswer",
+    "SbtOnboardingRequest",
+    "SbtRequest",
+    "SbtVocabulary",
     "SignupRejected",
     "SignupRequested",
     "SuspendRequested",
