@@ -14,7 +14,7 @@ from typing import Any
 
 from onboarding.fleet_view import tenant_timeline, tenants_table
 from onboarding.identity import derive_tenant_id
-from onboarding_local import findings, hints, progress, releases_view
+from onboarding_local import findings, graph, hints, progress, releases_view
 from onboarding_local import workdir as workdirs
 from onboarding_local.charts import chart_dirs
 from onboarding_local.gitserver import seed_source_problem
@@ -131,6 +131,7 @@ def save_state(stack: LocalStack, workdir: Path, rejections: list[dict[str, Any]
     releases = releases_view.read_releases(stack.client("dynamodb"), stack.template.ref("ReleasesTable"))
     state = {"tenants": stack.tenants(), "releases": releases, "rejections": rejections}
     (workdir / STATE_FILE).write_text(json.dumps(state, default=str), encoding="utf-8")
+    graph.save_executions(stack.client("stepfunctions"), workdir)  # what `graph` draws once the stack is gone
 
 
 def load_state(
@@ -330,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--json", action="store_true", help="print JSON instead of a table or timeline")
     p_tenant_id = sub.add_parser("tenant-id", help="print the tenant id the pipeline derives from a signupId")
     p_tenant_id.add_argument("signup_id", metavar="SIGNUP_ID")
+    graph.register(sub)
     for p in sub.choices.values():  # every subcommand's help shows its defaults
         p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     args = parser.parse_args(argv)
@@ -337,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tenant-id":
         print(derive_tenant_id(args.signup_id))
         return 0
+    if args.command == "graph":
+        return graph.run(args)
     if args.command in ("tenants", "releases"):
         return show(args.command, args.item_id, args.workdir, args.json)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "target",
         nargs="?",
+        default=argparse.SUPPRESS,  # no "(default: None)" in the help
         metavar="EXECUTION_OR_TENANT",
         help="an execution ARN or name, a tenant id (its latest execution) or a release id; without it, every "
         "state machine of statemachines/",
@@ -159,6 +161,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--out",
         type=Path,
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="the file to write; its suffix picks the format, .svg or .png (default: statemachines.svg, or "
         "<execution name>.svg)",
@@ -168,17 +171,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.target is None:
+    target, out = getattr(args, "target", None), getattr(args, "out", None)
+    if target is None:
         graph, default_out = draw(asl_files()), Path("statemachines.svg")
     else:
         data = load_snapshot(args.workdir)
         try:
-            graph, path = execution_graph(data, args.target)
+            graph, path = execution_graph(data, target)
         except LookupError:
-            print(f"onboarding-local graph: no execution, tenant or release {args.target} in {args.workdir}")
+            print(
+                f"onboarding-local graph: no execution, tenant or release {target} in {args.workdir}", file=sys.stderr
+            )
             return 1
         default_out = Path(f"{path.name}.svg")
         print(f"{path.machine} {path.name}: {path.status} in {fmt_ms(path.duration_ms)}")
-    written = render(graph, args.out or default_out)
+    written = render(graph, out or default_out)
     print(f"wrote {written}")
     return 0
