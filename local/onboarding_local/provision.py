@@ -180,7 +180,11 @@ def publish_release(
                 "chartVersion": chart_version,
                 "registry": registry.host,
                 "region": REGION,
-                "images": [{"name": i.name, "repository": i.repository, "digest": i.digest} for i in release],
+                # repositories relative to the registry, as on AWS (the pipeline puts the registry in front)
+                "images": [
+                    {"name": i.name, "repository": i.repository.removeprefix(f"{registry.host}/"), "digest": i.digest}
+                    for i in release
+                ],
             }
         ),
     )

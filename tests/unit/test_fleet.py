@@ -16,7 +16,7 @@ from onboarding.contract.release import (
     FleetReleaseStarted,
     FleetReleaseWaveCompleted,
 )
-from onboarding.fleet import ReleaseInput, WaveInput, WavePlan, plan_waves
+from onboarding.fleet import DEFERRED_WAVE, ReleaseInput, WaveInput, WavePlan, plan_waves
 from onboarding.manifests import GitOpsLayout
 from onboarding.reconcile import Outcome, Verdict
 from onboarding.steps.commit_wave import commit_wave
@@ -81,7 +81,9 @@ class Fleet:
         result = plan_release(self.request(**extra), tenants=self.tenants, releases=self.releases,
                               parameter=self.parameter, publisher=self.publisher, now=self.clock,
                               approval_timeout_seconds=600)  # fmt: skip
-        return [WavePlan.model_validate(w) for w in result["waves"]]
+        *plans, self.deferred = [WavePlan.model_validate(w) for w in result["waves"]]
+        assert self.deferred.name == DEFERRED_WAVE  # always last: the release comes back for busy tenants
+        return plans
 
     def wave(self, plan: WavePlan) -> WaveInput:
         return WaveInput(release_id="rel-1", execution="rel-x", wave=plan)
@@ -233,6 +235,52 @@ def test_a_tenant_busy_with_an_operation_is_deferred_not_moved() -> None:
     wave = fleet.releases.wave("rel-1", 0)
     assert wave.deferred == [busy] and busy not in wave.members
     assert fleet.chart_in_git(busy) == RELEASE.chart_version
+    # the release comes back for it in its last wave: still busy there, it stays and is named at the end
+    assert fleet.releases.wave("rel-1", fleet.deferred.index).members == [busy]
+    last = fleet.commit(fleet.deferred)
+    assert (last["tenants"], last["deferred"], last["commit"]) == (0, 1, None)
+    complete_release(fleet.request(), releases=fleet.releases, publisher=fleet.publisher)
+    assert fleet.publisher.of(FleetReleaseCompleted)[0].deferred == [busy]
+
+
+def test_a_deferred_tenant_free_by_the_end_is_moved_in_the_last_wave() -> None:
+    fleet = Fleet(("b1", "basic", "pooled"))
+    from onboarding.records import HistoryEntry, OperationLock
+
+    (busy,) = fleet.ids
+    record = fleet.tenants.get(busy)
+    assert record is not None
+    fleet.tenants.acquire_lock(record, OperationLock(operation="suspend", operation_id="op", execution="op-x", at=T0,
+                                                     expires_at=T0 + timedelta(hours=1)))  # fmt: skip
+    (plan,) = fleet.plan(waves=[{"name": "all"}])
+    fleet.commit(plan)
+    fleet.tenants.release_lock(busy, "op-x", HistoryEntry(at=T0, operation="suspend", execution="op-x", outcome="OK"))
+    assert fleet.commit(fleet.deferred)["tenants"] == 1 and fleet.chart_in_git(busy) == NEW
+    fleet.flux(busy)
+    assert fleet.tally(fleet.deferred)["succeeded"] == 1
+
+
+def test_a_tenant_offboarded_or_onboarded_on_the_release_meanwhile_is_not_moved() -> None:
+    fleet = Fleet(("b1", "basic", "pooled"), ("b2", "basic", "pooled"))
+    from onboarding.records import TenantStatus
+
+    gone, there = fleet.ids
+    (plan,) = fleet.plan(waves=[{"name": "all"}])
+    fleet.tenants.records[gone] = fleet.tenants.records[gone].model_copy(update={"status": TenantStatus.OFFBOARDED})
+    fleet.tenants.records[there] = fleet.tenants.records[there].model_copy(update={"chart_version": NEW})
+    files = dict(fleet.repo.head[1])
+    assert fleet.commit(plan)["tenants"] == 0 and fleet.repo.head[1] == files  # nothing put back, nothing moved
+
+
+def test_a_tenant_still_onboarding_at_the_plan_is_in_the_last_wave() -> None:
+    fleet = Fleet(("b1", "basic", "pooled"), ("b2", "basic", "pooled"))
+    from onboarding.records import TenantStatus
+
+    late = fleet.ids[1]
+    fleet.tenants.records[late] = fleet.tenants.records[late].model_copy(update={"status": TenantStatus.ONBOARDING})
+    fleet.plan(waves=[{"name": "all"}])
+    assert fleet.releases.wave("rel-1", fleet.deferred.index).members == [late] and fleet.deferred.tenants == 1
+    assert [w.name for w in fleet.publisher.of(FleetReleaseStarted)[0].waves] == ["all", DEFERRED_WAVE]
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_remote_tenants_get_the_images_copied_first_and_every_tenant_runs_them_b
     assert fleet.parameter.release.version == release_version_of("rel-1")
     assert fleet.copy(plan) == {"copying": 1, "toStart": 0, "waitSeconds": 5}
     ((build_id, environment),) = fleet.builds.started.items()
-    assert environment["SOURCE_IMAGES"] == f"api=saas/api@{API}"  # only what the release changes
+    assert environment["SOURCE_IMAGES"] == f"api={RELEASE.registry}/saas/api@{API}"  # only what the release changes
     assert environment["TARGET_REGISTRY"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
     assert environment["SOURCE_CHARTS"].endswith(f"charts/tenant:{NEW}")
     assert fleet.copy(plan)["copying"] == 1 and len(fleet.builds.started) == 1  # a retry starts no second build

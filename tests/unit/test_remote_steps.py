@@ -27,7 +27,7 @@ RELEASE = Release.model_validate(
         "registry": "111111111111.dkr.ecr.us-east-1.amazonaws.com",
         "region": "us-east-1",
         "images": [
-            {"name": "api", "repository": "111111111111.dkr.ecr.us-east-1.amazonaws.com/saas/api", "digest": DIGEST}
+            {"name": "api", "repository": "saas/api", "digest": DIGEST}  # relative to the registry, as documented
         ],
     }
 )

@@ -22,6 +22,9 @@ from onboarding.records import Release, TenantRecord
 MEMBERS_PER_CHUNK = 250  # tenants per DynamoDB item: with a bounded reason each, far below its 400 KB limit
 
 
+DEFERRED_WAVE = "(deferred)"  # the last wave: tenants busy or still onboarding when their wave came
+
+
 class ReleaseStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"

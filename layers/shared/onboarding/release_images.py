@@ -78,7 +78,7 @@ def copy_environment(
 ) -> dict[str, str]:
     """The copy build's environment: ``images`` and the release's chart into the tenant's own ECR."""
     return {
-        "SOURCE_IMAGES": " ".join(f"{i.name}={i.repository}@{i.digest}" for i in images),
+        "SOURCE_IMAGES": " ".join(f"{i.name}={release.registry}/{i.repository}@{i.digest}" for i in images),
         "SOURCE_REGISTRY": release.registry,
         "SOURCE_REGION": release.region,
         "TARGET_REGISTRY": f"{account}.dkr.ecr.{region}.amazonaws.com",

@@ -168,7 +168,7 @@ class ReleaseSettings(StepSettings, GitOpsSettings, ReconcileTimeoutSettings):
     reconcile_table: str = Field(min_length=3)
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
     release_poll_seconds: int = Field(ge=1, le=3600, description="How often a wave's verdicts are tallied")
-    approval_timeout_seconds: int = Field(ge=60, le=31536000, description="How long an approval is waited for")
+    approval_timeout_seconds: int = Field(ge=5, le=31536000, description="How long an approval is waited for")
 
 
 class ReleaseIntakeSettings(EventSettings):

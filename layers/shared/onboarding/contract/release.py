@@ -119,6 +119,7 @@ class FleetReleaseCompleted(ContractModel):
     release_id: str
     chart_version: str
     tenants: int
+    deferred: list[str] = Field(default_factory=list, description="Busy until the end: left on their version")
 
 
 REASON_LIMIT = 600  # characters of a reason kept: 10,000 failed tenants still fit the release's records

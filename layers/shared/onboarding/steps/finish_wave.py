@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from onboarding.contract.release import FleetReleaseWaveCompleted
-from onboarding.fleet import WaveInput, release_and_wave
+from onboarding.fleet import DEFERRED_WAVE, WaveInput, release_and_wave
 from onboarding.gitops import apply_files, wave_files
 from onboarding.manifests import GitOpsLayout
 from onboarding.ports import Clock, EventPublisher, GitOpsRepository, ReleaseStore, TenantStore
@@ -52,12 +52,10 @@ def finish_wave(
             else None
         )
         tenants.release_lock(tenant_id, step.execution, entry, details)
-    publisher.publish(
-        [
-            FleetReleaseWaveCompleted(
-                release_id=step.release_id, wave=step.wave.name, succeeded=len(wave.succeeded), failed=len(failed)
-            )
-        ]
-    )
+    if wave.members or failed or step.wave.name != DEFERRED_WAVE:  # an empty "(deferred)" wave is not news
+        completed = FleetReleaseWaveCompleted(
+            release_id=step.release_id, wave=step.wave.name, succeeded=len(wave.succeeded), failed=len(failed)
+        )
+        publisher.publish([completed])
     current = releases.get(step.release_id)
     return {"aborted": bool(current and current.aborted), "bakeSeconds": step.wave.bake_seconds}

@@ -10,7 +10,7 @@ from typing import Any
 
 from onboarding.contract.release import FleetReleaseStarted, WaveTenants
 from onboarding.errors import InvalidReleaseRequest
-from onboarding.fleet import ReleaseInput, ReleaseState, WaveState, plan_waves
+from onboarding.fleet import DEFERRED_WAVE, ReleaseInput, ReleaseState, WavePlan, WaveState, plan_waves
 from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
 from onboarding.records import TenantStatus
 from onboarding.release_images import merged_images, release_version_of
@@ -31,6 +31,9 @@ def plan_release(
         return {"waves": [w.wire() for w in existing.waves]}  # a retried invocation: the plan stands
     live = [*tenants.by_status(TenantStatus.ACTIVE), *tenants.by_status(TenantStatus.SUSPENDED)]
     plans, members = plan_waves(live, step.request.waves)
+    onboarding = sorted(t.tenant_id for t in tenants.by_status(TenantStatus.ONBOARDING))
+    plans.append(WavePlan(index=len(plans), name=DEFERRED_WAVE, tenants=len(onboarding)))
+    members.append(onboarding)  # still onboarding now: the release comes back for them at the end
     plans = [p.model_copy(update={"approval_timeout_seconds": approval_timeout_seconds}) for p in plans]
     current = existing.previous_release if existing and existing.previous_release else parameter.read()
     new = current.model_copy(update={"chart_version": step.request.chart_version})
@@ -57,7 +60,7 @@ def plan_release(
     else:
         releases.save(release)
     parameter.write(new)
-    waves = [WaveTenants(name=p.name, tenants=p.tenants) for p in plans]
+    waves = [WaveTenants(name=p.name, tenants=p.tenants) for p in plans if p.name != DEFERRED_WAVE or p.tenants]
     publisher.publish(
         [FleetReleaseStarted(release_id=step.release_id, chart_version=step.request.chart_version, waves=waves)]
     )
