@@ -193,6 +193,7 @@ def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0) -> dict[str
     counts = {"pushAttempts": 0, "branchMoved": 0}
     lock = threading.Lock()
     outcomes: dict[int, str] = {}
+    examples: dict[str, str] = {}  # one message per failure type, to say what the failures were
     latencies: list[float] = []
     with tempfile.TemporaryDirectory(prefix="writers-", dir=BENCH_DIR) as tmp:
         server = _server(Path(tmp), fleet)
@@ -210,6 +211,7 @@ def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0) -> dict[str
                     outcome = "GitOpsConflict"
                 except Exception as exc:  # noqa: BLE001 - every other failure is counted by its type
                     outcome = type(exc).__name__
+                    examples.setdefault(outcome, str(exc)[:300])
                 with lock:
                     outcomes[i] = outcome
                     if outcome == "ok":
@@ -240,6 +242,7 @@ def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0) -> dict[str
         "succeeded": len(ok),
         "gitOpsConflict": failures.pop("GitOpsConflict", 0),
         "otherFailures": failures,
+        "failureExamples": examples,
         "unfinished": k - len(outcomes),
         "pushAttempts": counts["pushAttempts"],
         "branchMoved": counts["branchMoved"],
