@@ -40,3 +40,23 @@ def stack(tmp_path: Path) -> Iterator[Any]:
 
     with LocalStack(tmp_path / "stack") as running:
         yield running
+
+
+# The longest tests first, so that `pytest -n 2 --dist loadgroup` (make test) never starts one of them while the
+# other worker is about to run out of work: sam build (pip downloads), sam validate, then every test that runs
+# the local stack (pipeline, then integration), then the rest. pytest-xdist hands out tests in this order.
+_FIRST = ("tests/template/test_template.py::test_sam_build", "tests/template/test_template.py::test_sam_validate")
+_FOLDERS = ("tests/pipeline/", "tests/integration/", "tests/chart/", "tests/template/", "tests/unit/")
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    node = item.nodeid
+    first = next((i for i, prefix in enumerate(_FIRST) if node.startswith(prefix)), None)
+    if first is not None:
+        return (0, first)
+    folder = next((i for i, prefix in enumerate(_FOLDERS) if node.startswith(prefix)), len(_FOLDERS))
+    return (1 + folder, 0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: collection order within a rank
