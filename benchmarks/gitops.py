@@ -259,9 +259,8 @@ def render_gitops(report: dict[str, Any]) -> list[str]:
     if "gitopsWrite" in report:
         w = report["gitopsWrite"]
         out += ["", "GitOps write cost (loopback git daemon; medians, p95 in ms)"]
-        out.append(
-            f"{'tenant files':>12} {'write':>8} {'p95':>8} {'snapshot':>9} {'commit+push':>12} {'whole fetch':>12}"
-        )
+        head = ("tenant files", "write", "p95", "snapshot", "commit+push", "whole fetch", "server CPU", "client CPU")
+        out.append("{:>14} {:>8} {:>8} {:>9} {:>12} {:>12} {:>11} {:>11}".format(*head))
         for n in (k for k in w if k[0].isdigit()):
             s = w[n]
             out.append(
