@@ -31,9 +31,11 @@ class Edge:
 
 def _rule_label(rule: dict[str, Any]) -> str:
     """A Choice rule, short: ``$.signup.deploymentModel == remote``; compound rules by their operator."""
-    for op in ("And", "Or", "Not"):
+    for op in ("And", "Or"):
         if op in rule:
-            return op.lower()
+            return f"\n{op.lower()} ".join(_rule_label(r) for r in rule[op])
+    if "Not" in rule:
+        return f"not ({_rule_label(rule['Not'])})"
     if "Condition" in rule:  # JSONata
         return str(rule["Condition"])[:40]
     variable = str(rule.get("Variable", ""))
