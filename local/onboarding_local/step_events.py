@@ -3,6 +3,7 @@ function (named after its folder in functions/), for ``sam local invoke FUNCTION
 and write ``env.json``, the ``--env-vars`` example (see ``env_example``).
 
     .venv/bin/python -m onboarding_local.step_events [--out events/steps] [--workdir .local-stack/step-events]
+    .venv/bin/python -m onboarding_local.step_events --env-only     # env.json alone, after a template change
 
 It runs, on a fresh local stack, a scenario that reaches every function: onboardings of every deployment model
 (remote through its CodeBuild copy), one that fails and is compensated, a suspend, a rejected resume, an
@@ -178,10 +179,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "events" / "steps")
     parser.add_argument("--workdir", type=Path, default=Path(".local-stack") / "step-events")
+    parser.add_argument("--env-only", action="store_true", help="write env.json alone (no local run)")
     args = parser.parse_args(argv)
     env = REPO_ROOT / "env.json"
     env.write_text(json.dumps(env_example(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {env}")
+    if args.env_only:
+        return 0
     captured = capture(args.workdir)
     missing = sorted(set(function_folders().values()) - set(captured))
     for path in write(captured, args.out):

@@ -51,8 +51,11 @@ def step_event(folder: str) -> dict[str, Any]:
     return event
 
 
+CAPTURE = "recapture them: .venv/bin/python -m onboarding_local.step_events (see README, sam local invoke)"
+
+
 def test_every_function_has_a_step_event_and_every_step_event_a_function() -> None:
-    assert sorted(p.stem for p in STEPS.glob("*.json")) == sorted(FOLDERS.values())
+    assert sorted(p.stem for p in STEPS.glob("*.json")) == sorted(FOLDERS.values()), CAPTURE
 
 
 @pytest.mark.parametrize("folder", sorted(set(FOLDERS.values()) - {"flux_receiver"}))
@@ -60,7 +63,10 @@ def test_each_step_event_parses_with_its_handler_s_input_model(folder: str) -> N
     models = handler_models(folder)
     assert models, f"functions/{folder}/app.py parses its event with no model this test recognizes"
     for model in models:
-        model.model_validate(step_event(folder))
+        try:
+            model.model_validate(step_event(folder))
+        except ValueError as exc:
+            pytest.fail(f"events/steps/{folder}.json is stale for {model.__name__}: {CAPTURE}\n{exc}")
 
 
 def test_the_flux_receiver_event_is_a_function_url_request_with_a_signed_flux_event() -> None:
@@ -85,8 +91,10 @@ def test_env_json_names_every_function_and_exactly_its_template_variables() -> N
 
     template = Template(REPO / "template.yaml", parameters={"GitOpsRepoUrl": "git://127.0.0.1/gitops.git"})
     env = json.loads((REPO / "env.json").read_text(encoding="utf-8"))
-    assert set(env) == set(FOLDERS)
+    assert set(env) == set(FOLDERS), "run .venv/bin/python -m onboarding_local.step_events --env-only"
     for logical in FOLDERS:
         expected = set(template.function_environment(logical))
-        assert set(env[logical]) == expected, logical
+        assert set(env[logical]) == expected, (
+            f"{logical}: run .venv/bin/python -m onboarding_local.step_events --env-only"
+        )
         assert all(isinstance(v, str) and v for v in env[logical].values()), logical
