@@ -12,7 +12,9 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py --help``). Thre
    GitOps integrity checks (no ACTIVE tenant without its commit and file, no tenant committed twice);
 3. imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``;
 4. chaos: 200 signups of all models and lifecycle operations while 10 % of the handlers' calls fail, then a
-   re-drive (benchmarks/chaos.py; alone: ``python -m benchmarks.run chaos``).
+   re-drive (benchmarks/chaos.py; alone: ``python -m benchmarks.run chaos``);
+5. release: a fleet release to 1,000 seeded tenants in two waves: wall time, git pushes per wave, and the
+   Flux emulator's own render cost (benchmarks/release.py; alone: ``python -m benchmarks.run release``).
 
 A table is printed and every sample is written as JSON under ``.bench/`` (gitignored). The exit status is
 non-zero when an onboarding or a release copy did not succeed, or the burst lost or duplicated a commit or
@@ -45,11 +47,12 @@ from benchmarks.gitops import gitops_problems, render_gitops
 from benchmarks.latency import measure_latency
 from benchmarks.machine import machine, revision
 from benchmarks.properties import measure_properties, property_problems, render_properties
+from benchmarks.release import measure_release, release_problems, render_release
 from benchmarks.report import problems, render
 from benchmarks.signups import HYBRID_FIRST_OCTET
 from benchmarks.stats import GcMeter
 
-SECTIONS = ("latency", "burst", "imports", "properties", "gitops", "chaos")
+SECTIONS = ("latency", "burst", "imports", "properties", "gitops", "chaos", "release")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, int]]:
@@ -66,6 +69,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--chaos-signups", type=int, default=200, help="signups of the chaos burst (default 200)")
     parser.add_argument("--chaos-rate", type=float, default=0.1, help="share of handler calls that fail (0.1)")
     parser.add_argument("--chaos-seed", type=int, default=15, help="seed of the chaos (default 15)")
+    parser.add_argument("--release-tenants", type=int, default=1000, help="tenants of the fleet release (1000)")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/bench-<UTC time>.json)")
     args = parser.parse_args(argv)
     if unknown := set(args.sections) - set(SECTIONS):
@@ -104,6 +108,20 @@ def run_on_stack(report: dict[str, Any], sections: set[str], counts: dict[str, i
                 report["burst"] = measure_burst(stack, run_id, args.burst, args.timeout, gc_meter)
 
 
+def run_release(args: argparse.Namespace) -> dict[str, Any]:
+    """The fleet release, on a local stack of its own (its seeded fleet would skew the other sections)."""
+    from onboarding_local.stack import LocalStack
+
+    parameters = {"ReleasePollSeconds": "2", "ReconcileTimeoutSeconds": str(int(args.timeout * 12))}
+    with (
+        tempfile.TemporaryDirectory(prefix="release-", dir=BENCH_DIR) as workdir,
+        (Path(workdir) / "stdout.log").open("w", encoding="utf-8") as handler_stdout,
+        contextlib.redirect_stdout(handler_stdout),
+        LocalStack(Path(workdir) / "stack", parameters=parameters) as stack,
+    ):
+        return measure_release(stack, args.release_tenants, args.timeout * 12)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, counts = parse_args(argv)
     sections = set(args.only or SECTIONS)
@@ -135,13 +153,19 @@ def main(argv: list[str] | None = None) -> int:
                 Path(workdir), args.chaos_signups, args.chaos_rate, args.chaos_seed, args.timeout * 4
             )
 
+    if "release" in sections:  # a fleet release to --release-tenants seeded tenants (benchmarks/release.py)
+        print("release ...", file=sys.stderr, flush=True)
+        report["release"] = run_release(args)
+
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(render(report) + render_properties(report) + "\n".join(render_gitops(report)) + render_chaos(report))
+    print(render(report) + render_properties(report) + "\n".join(render_gitops(report)) + render_chaos(report)
+          + render_release(report))  # fmt: skip
     print(f"\nresults: {out}")
     found = problems(report) + property_problems(report) + gitops_problems(report) + chaos_problems(report)
+    found += release_problems(report)
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if found else 0

@@ -83,6 +83,7 @@ class FluxEmulator:
         self.reconciles = 0
         self.errors: list[str] = []  # the emulator's own failures (tracebacks)
         self._faults: dict[str, tuple[str, str]] = {}
+        self._adopting = False  # adopt(): what the head holds counts as applied, nothing is rendered or sent
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -124,6 +125,20 @@ class FluxEmulator:
             time.sleep(0.02)
 
     # ------------------------------------------------------------------ driving
+    def adopt(self) -> str | None:
+        """Take the current head as already reconciled, rendering nothing and sending nothing: a fleet that was
+        running before this emulator started (the release benchmark seeds its tenants so). Every Kustomization
+        is still built and validated; only what changes after the adopted head is rendered."""
+        head = self.head()
+        if head is not None:
+            self._adopting = True
+            try:
+                self._reconcile(head)
+            finally:
+                self._adopting = False
+            self.processed = head
+        return head
+
     def start(self) -> FluxEmulator:
         self._thread = threading.Thread(target=self._loop, name="flux-emulator", daemon=True)
         self._thread.start()
@@ -225,7 +240,7 @@ class FluxEmulator:
             changes = [f"{i} {'configured' if i in before else 'created'}" for i in after if before.get(i) != after[i]]
             changes += [f"{i} deleted" for i in before if i not in after and i not in kept]
             cluster.inventory[name] = {**kept, **after}
-            if changes:
+            if changes and not self._adopting:
                 self.notifier.kustomization_event(cluster, name, "ReconciliationSucceeded", "\n".join(changes), head)
         everything = {i: o for inventory in cluster.inventory.values() for i, o in inventory.items()}
         releases = {
@@ -251,6 +266,10 @@ class FluxEmulator:
         cluster.attempted[key] = desired
         previous, version = cluster.applied.get(key), str(chart.get("version", ""))
         action, label = ("upgrade" if previous else "install"), f"{chart.get('chart')}@{version}"
+        if self._adopting:  # running already: applied as it is, unrendered
+            name = f"{target}/{release}.v1"
+            cluster.applied[key] = {"object": hr, "version": version, "chart": label, "release": name, "number": 1}
+            return
         try:
             if fault := self._faults.pop(tenant_of(hr), None):
                 raise _Failure(*fault)
