@@ -160,3 +160,20 @@ def test_retries_are_counted_and_an_uncaught_error_marks_its_state_failed() -> N
     assert nodes["Demo/Flaky"]["text"] == ["Flaky", "500 ms · 2 attempts"]
     assert nodes["Demo/Broken"]["text"] == ["Broken", "250 ms", "✗ failed: StorageError"]
     assert "failed" in nodes["Demo/Broken"]["classes"] and "not-run" in nodes[f"Demo/{END}"]["classes"]
+
+
+def test_a_running_execution_shows_the_state_it_waits_in_as_running() -> None:
+    events = history(
+        ("ExecutionStarted", 0, {}),
+        ("TaskStateEntered", 0, {"name": "AwaitApproval"}),
+        ("TaskScheduled", 0, {}),
+        ("TaskSubmitted", 0.2, {}),
+    )
+    execution = {"name": "r", "stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:Demo", "status": "RUNNING",
+                 "startDate": T0}  # fmt: skip
+    path = execution_path(execution, events)
+    waiting = path.states["AwaitApproval"]
+    assert (waiting.status, waiting.attempts, round(waiting.duration_ms)) == ("running", 1, 200)
+    definition = {"StartAt": "AwaitApproval", "States": {"AwaitApproval": {"Type": "Task", "End": True}}}
+    nodes = svg_elements(draw({"Demo": definition}, path).pipe(format="svg"), "node")
+    assert "running" in nodes["Demo/AwaitApproval"]["classes"] and "not-run" in nodes[f"Demo/{END}"]["classes"]
