@@ -199,6 +199,10 @@ class ArtifactBuilds(Protocol):
         """Start a build; returns its id."""
         ...
 
+    def results(self, build_ids: Sequence[str]) -> dict[str, BuildResult]:
+        """What each build says now (builds CodeBuild no longer knows are left out)."""
+        ...
+
 
 class PendingBuilds(Protocol):
     def put(self, build_id: str, task_token: str, tenant_id: str, execution: str) -> None: ...
@@ -208,10 +212,6 @@ class PendingBuilds(Protocol):
         ...
 
     def remove(self, build_id: str) -> None:
-    def results(self, build_ids: Sequence[str]) -> dict[str, BuildResult]:
-        """What each build says now (builds CodeBuild no longer knows are left out)."""
-        ...
-
         """Forget the pending build, once its execution was resumed."""
         ...
 

@@ -130,6 +130,11 @@ def artifact_builds() -> CodeBuildArtifactBuilds:
     return CodeBuildArtifactBuilds(client("codebuild"))
 
 
+def build_results() -> CodeBuildArtifactBuilds:
+    """The same CodeBuild adapter, for the functions that only read builds (BatchGetBuilds)."""
+    return artifact_builds()
+
+
 def pending_builds(table: str) -> DynamoPendingBuilds:
     from onboarding.adapters.dynamodb import DynamoPendingBuilds
 
@@ -168,11 +173,6 @@ def deployed_tenant_store(stack: str, region: str | None) -> DynamoTenantStore |
     import boto3
 
     from onboarding.adapters.cloudformation import stack_outputs
-def build_results() -> CodeBuildArtifactBuilds:
-    """The same CodeBuild adapter, for the functions that only read builds (BatchGetBuilds)."""
-    return artifact_builds()
-
-
     from onboarding.adapters.dynamodb import DynamoTenantStore
 
     session = boto3.session.Session(region_name=region)

@@ -175,6 +175,8 @@ class ReleaseIntakeSettings(EventSettings):
     releases_table: str = Field(min_length=3)
     release_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
+
+
 class ReleaseCopySettings(ReleaseSettings):
     """CopyWaveImages and TallyWaveImages: the copy build of onboarding, run for a release's remote tenants."""
 
