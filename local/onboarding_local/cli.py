@@ -263,6 +263,7 @@ def serve_held(workdir: Path, charts: Path | None, gitops_from: Path | None = No
         subscribe = hints.subscribe_commands(stack.bus, stack.status_source, account, region)
         print("\n".join(f"  {line}" for line in subscribe))
         if stack.receiver_url:
+            print("post a Flux event to the receiver, signed as notification-controller signs it:")
             print_receiver(stack)
         print("Ctrl-C stops the stack.", flush=True)
         stop = threading.Event()
