@@ -1,4 +1,4 @@
-"""FailRelease: a release stopped by an error no retry fixed gives its claim back and says why."""
+"""FailRelease: a release stopped by an error no retry fixed puts back what it holds, gives its claim back, says why."""
 
 from typing import Any
 
@@ -7,7 +7,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import ReleaseInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepError
-from onboarding.runtime import event_publisher, release_parameter, release_store
+from onboarding.runtime import (
+    event_publisher,
+    gitops_repository,
+    release_parameter,
+    release_store,
+    tenant_artifacts,
+    tenant_store,
+    utcnow,
+)
 from onboarding.settings import ReleaseSettings
 from onboarding.steps.fail_release import fail_release
 
@@ -21,6 +29,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ReleaseInput.model_validate(event),
         StepError.model_validate(event.get("error") or {"Error": "Unknown"}),
         releases=release_store(settings.releases_table),
+        tenants=tenant_store(settings),
+        repo=gitops_repository(settings),
+        layout=settings.gitops_layout,
+        artifacts_for=tenant_artifacts,
         parameter=release_parameter(settings.release_parameter),
         publisher=event_publisher(settings),
+        now=utcnow,
     )

@@ -316,3 +316,25 @@ def test_one_release_at_a_time_and_a_duplicate_request_starts_nothing_more() -> 
     assert request("r-2")["outcome"] == "rejected"
     assert "r-1 is running" in publisher.of(FleetReleaseRejected)[0].errors[0].message
     assert len(starter.started) == 1
+
+
+def test_a_release_failed_by_an_error_puts_back_the_tenants_it_holds_and_their_records_and_git_agree() -> None:
+    from onboarding.payloads import StepError
+    from onboarding.steps.fail_release import fail_release
+
+    fleet = Fleet(("b1", "basic", "pooled"), ("b2", "basic", "pooled"))
+    (plan,) = fleet.plan(waves=[{"name": "all"}])
+    fleet.commit(plan)  # committed and locked; then TallyWave fails for good (say, its table is gone)
+    assert all(fleet.chart_in_git(t) == NEW for t in fleet.ids)
+    error = StepError.model_validate({"Error": "StorageError", "Cause": '{"errorMessage": "table gone"}'})
+    out = fail_release(fleet.request(), error, releases=fleet.releases, tenants=fleet.tenants, repo=fleet.repo,
+                       layout=GitOpsLayout(), artifacts_for=None, parameter=fleet.parameter,
+                       publisher=fleet.publisher, now=fleet.clock)  # fmt: skip
+    assert out["putBack"] == 2 and "Release rel-1 failed" in fleet.repo.commits[-1][2]
+    for tenant_id in fleet.ids:
+        record = fleet.tenants.get(tenant_id)
+        assert record is not None and record.lock is None and record.history[-1].outcome == "FAILED"
+        assert record.chart_version == RELEASE.chart_version == fleet.chart_in_git(tenant_id)
+    (halted,) = fleet.publisher.of(FleetReleaseHalted)
+    assert halted.rolled_back == sorted(fleet.ids) and "StorageError" in halted.failed[0].reason
+    assert fleet.parameter.release == RELEASE and fleet.releases.active is None
