@@ -98,3 +98,16 @@ def test_a_server_without_object_filters_gets_a_whole_fetch_with_the_same_result
         p: s for p, s in before.items() if p != tenant(3)
     }
     server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_the_first_write_to_a_branch_that_does_not_exist_yet_creates_it(tmp_path: Path) -> None:
+    git = GitServer(tmp_path).start()
+    try:
+        git.git("update-ref", "-d", "refs/heads/main")  # a new, empty GitOps repository
+        r = DulwichGitOpsRepository(git.url, "main")
+        assert r.snapshot(["tenants/a.yaml"]).sha is None
+        change = apply_files(r, {"tenants/a.yaml": b"a", "remote/a/release.yaml": None}, "First")
+        assert git.head() == change.commit and git.files() == ["tenants/a.yaml"] and git.log() == ["First"]
+        git.git("fsck", "--strict", "--no-dangling")
+    finally:
+        git.stop()
