@@ -19,7 +19,7 @@ from onboarding_local.graph import execution_graph, load_snapshot, save_executio
 from tests.conftest import REPO, signup_event
 from tests.unit.test_graph import svg_elements
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("graph")]  # one worker builds the module's stack once
 OK, FAILING = derive_tenant_id("graph-ok"), derive_tenant_id("graph-failing")
 NEW_CHART, HALTED_CHART = "1.1.0", "1.2.0"
 
@@ -55,7 +55,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stack.wait_idle(120)
         sfn = stack.client("stepfunctions")
         saved = save_executions(sfn, tmp)
-        yield {"snapshot": snapshot(sfn), "saved": saved, "workdir": tmp}
+        data = snapshot(sfn)
+    yield {"snapshot": data, "saved": saved, "workdir": tmp}  # the stack stopped: one runs per process
 
 
 def release(release_id: str, version: str) -> dict[str, Any]:
