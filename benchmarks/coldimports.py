@@ -1,13 +1,26 @@
-"""Cold imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``."""
+"""Cold imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``.
+
+Measured in a virtualenv of its own that holds only what Lambda loads: the shared layer's requirements.txt plus
+boto3 (the runtime's SDK; pinned as requirements-dev.txt pins it). It is created once under
+``.bench/venvs/<hash of those requirements>`` and reused while they stay the same. Run this part alone with
+``.venv/bin/python benchmarks/coldimports.py``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: the benchmarks package is in the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import BENCH_DIR, REPO_ROOT
 
@@ -39,13 +52,40 @@ def import_env() -> dict[str, str]:
     }
 
 
-def time_fresh_process(code: str, args: Sequence[str], repeats: int, timeout: float) -> list[float]:
+def runtime_requirements() -> list[str]:
+    """The layer's requirements, plus boto3 at the version requirements-dev.txt pins (the runtime provides it)."""
+    layer = (REPO_ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
+    dev = (REPO_ROOT / "requirements-dev.txt").read_text()
+    boto3 = re.search(r"^boto3==\S+", dev, re.MULTILINE)
+    pins = [line.split("#")[0].strip() for line in layer if line.split("#")[0].strip()]
+    return [*pins, boto3.group(0) if boto3 else "boto3"]
+
+
+def clean_python() -> Path:
+    """The interpreter of the clean virtualenv, created (once per set of requirements) with the layer's Python."""
+    requirements = runtime_requirements()
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:12]
+    venv = BENCH_DIR / "venvs" / f"runtime-{digest}"
+    python = venv / "bin" / "python"
+    if (venv / ".complete").exists():
+        return python
+    base = "python3.11" if subprocess.run(["which", "python3.11"], capture_output=True).returncode == 0 else "python3"
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, *requirements], check=True)
+    (venv / ".complete").write_text(json.dumps(requirements))
+    return python
+
+
+def time_fresh_process(
+    code: str, args: Sequence[str], repeats: int, timeout: float, python: Path | None = None
+) -> list[float]:
     """Milliseconds reported by ``code`` in ``repeats`` fresh interpreters, after one unmeasured warm-up."""
     env = import_env()
     samples: list[float] = []
     for attempt in range(repeats + 1):
         result = subprocess.run(
-            [sys.executable, "-c", code, *args],
+            [str(python or sys.executable), "-c", code, *args],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,
@@ -60,11 +100,12 @@ def time_fresh_process(code: str, args: Sequence[str], repeats: int, timeout: fl
 
 
 def measure_imports(repeats: int, timeout: float) -> dict[str, Any]:
-    boto3_samples = time_fresh_process(BOTO3_SNIPPET, [], repeats, timeout)
+    python = clean_python()
+    boto3_samples = time_fresh_process(BOTO3_SNIPPET, [], repeats, timeout, python)
     boto3_median = statistics.median(boto3_samples)
     functions: dict[str, Any] = {}
     for app in sorted((REPO_ROOT / "functions").glob("*/app.py")):
-        samples = time_fresh_process(IMPORT_SNIPPET, [str(app)], repeats, timeout)
+        samples = time_fresh_process(IMPORT_SNIPPET, [str(app)], repeats, timeout, python)
         median = statistics.median(samples)
         functions[app.parent.name] = {
             "samplesMs": [round(s, 1) for s in samples],
@@ -72,7 +113,20 @@ def measure_imports(repeats: int, timeout: float) -> dict[str, Any]:
             "ratioToBoto3": round(median / boto3_median, 2),
         }
     return {
+        "environment": f"clean virtualenv: {' '.join(runtime_requirements())}",
         "repeats": repeats,
         "boto3": {"samplesMs": [round(s, 1) for s in boto3_samples], "medianMs": round(boto3_median, 1)},
         "functions": functions,
     }
+
+
+def main() -> None:
+    result = measure_imports(repeats=int(sys.argv[1]) if len(sys.argv) > 1 else 5, timeout=120)
+    print(result["environment"])
+    print(f"import boto3: {result['boto3']['medianMs']} ms (median of {result['repeats']})")
+    for name, row in result["functions"].items():
+        print(f"{name:28} {row['medianMs']:7.1f} ms  {row['ratioToBoto3']:.2f}x boto3")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from onboarding.cidrs import CidrClaim
-from onboarding.codebuild_events import BuildResult
-from onboarding.contract import ContractModel, DeploymentModel, Tier
-from onboarding.delivery import Artifact
-from onboarding.fleet import ReleaseState, WaveState
-from onboarding.reconcile import ReconcileWaiter, Verdict
-from onboarding.records import HistoryEntry, OperationLock, Release, TenantRecord, TenantStatus
+if TYPE_CHECKING:  # types only: a handler importing a port does not import every model behind it
+    from onboarding.cidrs import CidrClaim
+    from onboarding.codebuild_events import BuildResult
+    from onboarding.contract import ContractModel, DeploymentModel, Tier
+    from onboarding.delivery import Artifact
+    from onboarding.fleet import ReleaseState, WaveState
+    from onboarding.reconcile import ReconcileWaiter, Verdict
+    from onboarding.records import HistoryEntry, OperationLock, Release, TenantRecord, TenantStatus
 
 
 class TenantStore(Protocol):
