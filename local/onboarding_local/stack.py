@@ -106,6 +106,7 @@ class LocalStack:
             )
             self.runtime.load()
             self._start_flux()
+            warm.freeze_heap(self._changes)  # the started stack's heap is left out of GC scans
             self._faults.install(boto3.DEFAULT_SESSION.events, self._changes)  # type: ignore[union-attr]
         except BaseException:
             self.stop()
