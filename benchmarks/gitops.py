@@ -5,6 +5,8 @@
    written in turn, so machine load drifts alike on both. Medians, p95 and the ratio; also the snapshot and
    commit+push phases, and, for reference, the same write when the server offers no object filter (the
    whole tree, blobs too, is fetched: what hosted services without protocol-v2 filters cost);
+   The sharded row uses the adapter's ``top_trees=2``: the first fetch brings the trees one level deep
+   (filter ``tree:2``), then the one shard tree on the path by id;
 2. concurrent writers: K threads, each one tenant's ``apply_files`` with the in-Lambda retry budget
    (MAX_PUSH_ATTEMPTS, full jitter), released at once; push attempts, pushes per tenant, how many gave
    up with GitOpsConflict, other failures, and whether every successful tenant's file is on the branch.
@@ -59,6 +61,13 @@ def desired(tag: str, sharded: bool = False) -> dict[str, bytes | None]:
     return {tenant_path(tag, sharded): content, f"remote/{tag}/x": None}
 
 
+def adapter(server: Any, sharded: bool) -> Any:
+    """The adapter as CommitGitOps builds it; for the sharded layout, reading only the trees on its paths."""
+    from onboarding.adapters.git import DulwichGitOpsRepository
+
+    return DulwichGitOpsRepository(server.url, "main", top_trees=2 if sharded else None)
+
+
 def _server(workdir: Path, fleet: int, sharded: bool = False) -> Any:
     from onboarding_local.gitserver import GitServer
 
@@ -71,7 +80,6 @@ def _server(workdir: Path, fleet: int, sharded: bool = False) -> Any:
 
 
 def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_samples: int = 5) -> dict[str, Any]:
-    from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.gitops import apply_files
 
     results: dict[str, Any] = {}
@@ -83,13 +91,13 @@ def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_sampl
             }
             for k in range(samples + 1):  # the first round warms imports and connections, and is dropped
                 for n, server in servers.items():
-                    repo = DulwichGitOpsRepository(server.url, "main")
+                    repo = adapter(server, n.endswith("-sharded"))
                     started = time.perf_counter()
                     snap = repo.snapshot(list(desired(f"probe-{k}", n.endswith("-sharded"))))
                     snapped = time.perf_counter()
                     repo.commit(snap.sha, {tenant_path(f"probe-{k}", n.endswith("-sharded")): b"probe"}, "probe")
                     done = time.perf_counter()
-                    repo = DulwichGitOpsRepository(server.url, "main")
+                    repo = adapter(server, n.endswith("-sharded"))
                     t0 = time.perf_counter()
                     tag = f"t-new-{k:04d}"
                     change = apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
@@ -105,7 +113,7 @@ def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_sampl
                 server.git("config", "uploadpack.allowFilter", "false")
             for k in range(whole_samples):
                 for n, server in servers.items():
-                    repo = DulwichGitOpsRepository(server.url, "main")
+                    repo = adapter(server, n.endswith("-sharded"))
                     t0 = time.perf_counter()
                     tag = f"t-whole-{k:04d}"
                     apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
@@ -140,7 +148,6 @@ def _cpu_per_write(server: Any, writes: int, sharded: bool) -> dict[str, float]:
     reaped. The daemon is restarted on the same port."""
     import resource
 
-    from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.gitops import apply_files
 
     def children() -> float:
@@ -150,7 +157,7 @@ def _cpu_per_write(server: Any, writes: int, sharded: bool) -> dict[str, float]:
     server.restart()
     before, client = children(), 0.0
     for k in range(writes):
-        repo = DulwichGitOpsRepository(server.url, "main")
+        repo = adapter(server, sharded)
         t0 = time.process_time()
         apply_files(repo, desired(f"t-cpu-{k:04d}", sharded), f"Onboard t-cpu-{k:04d}")
         client += time.process_time() - t0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.adapters.gittrees import BLOB
+from onboarding.adapters.gittrees import BLOB, TREE
 from onboarding.errors import BranchMoved
 from onboarding.gitops import apply_files
 from onboarding_local.gitserver import GitServer
@@ -108,6 +108,31 @@ def test_the_first_write_to_a_branch_that_does_not_exist_yet_creates_it(tmp_path
         assert r.snapshot(["tenants/a.yaml"]).sha is None
         change = apply_files(r, {"tenants/a.yaml": b"a", "remote/a/release.yaml": None}, "First")
         assert git.head() == change.commit and git.files() == ["tenants/a.yaml"] and git.log() == ["First"]
+        git.git("fsck", "--strict", "--no-dangling")
+    finally:
+        git.stop()
+
+
+def sharded(i: int) -> str:
+    return f"tenants/{i % 256:02x}/t-tenant-{i:05d}.yaml"
+
+
+def test_with_top_trees_a_sharded_layout_is_read_and_written_through_its_own_shard_only(tmp_path: Path) -> None:
+    git = GitServer(tmp_path).start()
+    try:
+        git.commit_files({sharded(i): f"name: {i}\n".encode() for i in range(FLEET)}, "A sharded fleet")
+        before = tree(git)
+        r = DulwichGitOpsRepository(git.url, "main", top_trees=2)
+        snap = r.snapshot([sharded(7), "tenants/07/new.yaml", "remote/new/release.yaml"])
+        assert snap.files == {sharded(7): b"name: 7\n"}
+        trees = [sha for sha, (kind, _raw) in r._store.objects.items() if kind == TREE]
+        assert len(trees) < 12  # the root, its top-level directories and one shard of 256
+        r.commit(snap.sha, {"tenants/07/new.yaml": b"new", sharded(7): b"changed", sharded(8): None}, "Shards")
+        after = tree(git)
+        assert after.pop("tenants/07/new.yaml") and git.read(sharded(7)) == "changed"
+        assert sharded(8) not in after
+        expected = {p: s for p, s in before.items() if p not in (sharded(7), sharded(8))}
+        assert {p: s for p, s in after.items() if p != sharded(7)} == expected
         git.git("fsck", "--strict", "--no-dangling")
     finally:
         git.stop()

@@ -29,7 +29,17 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.pack import PackData, UnpackedObject, UnpackedObjectIterator
 from dulwich.refs import Ref
 
-from onboarding.adapters.gittrees import BLOB, TREE, NewObject, RawObjects, blob_id_at, edit_tree, object_id
+from onboarding.adapters.gittrees import (
+    BLOB,
+    TREE,
+    NewObject,
+    RawObjects,
+    blob_id_at,
+    edit_tree,
+    entry_id,
+    find_entry,
+    object_id,
+)
 from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable, TransientError
 from onboarding.ports import Snapshot
 
@@ -62,14 +72,21 @@ class DulwichGitOpsRepository:
         token: str | None = None,
         author: str = "Tenant Onboarding <onboarding@noreply.local>",
         tree_only: bool = True,
+        top_trees: int | None = None,
     ) -> None:
+        """``tree_only`` False: fetch the whole tree, blobs too (a baseline). ``top_trees`` N: fetch only the
+        trees N-1 levels deep (protocol-v2 filter ``tree:N``), then the deeper trees on the asked paths by id:
+        for a sharded layout, whose deeper directories must not all be fetched (needs ``tree:N`` filters)."""
         self._url = url
         self._ref = Ref(f"refs/heads/{branch}".encode())
         self._token = token
         self._author = author.encode()
         self._store: RawObjects
         self._base: ObjectID | None = None
-        self._filter = TREES_ONLY if tree_only else None  # False: the whole tree, blobs too (a baseline)
+        self._filter = TREES_ONLY if tree_only else None
+        self._top_trees = top_trees
+        if top_trees is not None:
+            self._filter = b"tree:%d" % top_trees
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
@@ -106,6 +123,7 @@ class DulwichGitOpsRepository:
         if self._base is None:
             return Snapshot(sha=None, files={})
         tree = self._tree_of(self._base)
+        self._fetch_trees(client, path, tree, paths)
         found = {p: sha for p in paths if (sha := blob_id_at(store, tree, p)) is not None}
         missing = sorted({sha for sha in found.values() if sha not in store})
         if missing:
@@ -121,6 +139,19 @@ class DulwichGitOpsRepository:
             files[p] = store.raw(sha)[1]
         return Snapshot(sha=self._base.decode(), files=files)
 
+    def _fetch_trees(self, client: GitClient, path: Any, root: bytes, paths: Sequence[str]) -> None:
+        """With ``top_trees``: fetch by id the trees on ``paths`` the first fetch left out, a level a request."""
+        for _level in range(64 if self._top_trees is not None else 0):
+            needed = sorted({t for p in paths if (t := _first_missing_tree(self._store, root, p)) is not None})
+            if not needed:
+                return
+            try:
+                self._fetch(client, path, lambda refs, depth=None, ids=needed: ids, self._store, filter_spec=b"tree:1")
+            except REMOTE_ERRORS as exc:
+                raise remote_error(exc, f"cannot fetch {len(needed)} trees from {self._url}") from exc
+            if any(t not in self._store for t in needed):
+                raise TransientError(f"{self._url} did not send the trees asked for")
+
     def _tree_of(self, commit_id: ObjectID) -> bytes:
         _type, raw = self._store.raw(commit_id)
         if not raw.startswith(b"tree "):
@@ -131,6 +162,8 @@ class DulwichGitOpsRepository:
         if not hasattr(self, "_store") or (self._base.decode() if self._base else None) != base:
             raise RuntimeError("commit() must follow snapshot() of the same base")
         base_tree = self._tree_of(self._base) if self._base is not None else None
+        if base_tree is not None and self._top_trees is not None:
+            self._fetch_trees(*self._client(), base_tree, list(changes))
         new_tree, created = edit_tree(self._store, base_tree, changes)
         if new_tree is None:  # every file deleted (or none yet): git's empty tree
             empty = NewObject(TREE, object_id(TREE, b""), b"")
@@ -205,6 +238,20 @@ class DulwichGitOpsRepository:
                 f"push to {self._url} lost its reply ({type(cause).__name__}) and its outcome is unknown: {exc}"
             ) from exc
         return now
+
+
+def _first_missing_tree(store: RawObjects, root: bytes, path: str) -> bytes | None:
+    """The first tree on the way to ``path`` that ``store`` lacks (None: every one there is present)."""
+    current = root
+    for part in path.encode().split(b"/")[:-1]:
+        if current not in store:
+            return current
+        raw = store.raw(current)[1]
+        _pos, entry = find_entry(raw, part + b"/")
+        if entry is None:
+            return None
+        current = entry_id(raw, entry)
+    return None if current in store else current
 
 
 class _RawTarget:
