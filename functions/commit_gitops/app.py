@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import StepInput
-from onboarding.runtime import gitops_repository, release, tenant_artifacts
+from onboarding.runtime import gitops_writer, release, tenant_artifacts
 from onboarding.settings import CommitGitOpsSettings
 from onboarding.steps.commit_gitops import commit_gitops
 
@@ -24,8 +24,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     artifacts = None
     if signup.aws_account_id is not None and signup.region is not None:  # a remote tenant
         artifacts = tenant_artifacts(signup.aws_account_id, signup.region, step.tenant_id)
+    writer = gitops_writer(settings, context.get_remaining_time_in_millis())
     change = commit_gitops(
-        step, repo=gitops_repository(settings), layout=settings.gitops_layout, release=current, artifacts=artifacts
+        step, repo=writer.repo, layout=settings.gitops_layout, release=current, artifacts=artifacts, writer=writer
     )
     metrics.add_metric(name="GitOpsCommits", unit=MetricUnit.Count, value=1 if change.changed else 0)
     return {**change.wire(), "reconcileTimeoutSeconds": settings.reconcile_timeout_seconds}

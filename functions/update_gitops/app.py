@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import LifecycleStepInput
-from onboarding.runtime import gitops_repository, tenant_artifacts
+from onboarding.runtime import gitops_writer, tenant_artifacts
 from onboarding.settings import UpdateGitOpsSettings
 from onboarding.steps.update_gitops import update_gitops
 
@@ -22,5 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     artifacts = None
     if plan.aws_account_id is not None and plan.region is not None:  # a remote tenant
         artifacts = tenant_artifacts(plan.aws_account_id, plan.region, step.tenant_id)
-    change = update_gitops(step, repo=gitops_repository(settings), layout=settings.gitops_layout, artifacts=artifacts)
+    writer = gitops_writer(settings, context.get_remaining_time_in_millis())
+    change = update_gitops(step, repo=writer.repo, layout=settings.gitops_layout, artifacts=artifacts, writer=writer)
     return {**change.wire(), "reconcileTimeoutSeconds": settings.reconcile_timeout_seconds}

@@ -1,7 +1,8 @@
 """moto's gaps, filled for the running local stack, honestly and only here.
 
 - moto's Lambda cannot run code without Docker: ``LambdaSimpleBackend.invoke`` is routed to the real
-  handler, and exceptions come back as Lambda reports them (``x-amz-function-error``).
+  handler, and exceptions come back as Lambda reports them (``x-amz-function-error``). A handler's wait
+  (``onboarding.runtime.pause``) lets other invocations run, as concurrent sandboxes do on AWS.
 - moto's ``PutEvents`` matches rules but does not deliver to Lambda or Step Functions targets:
   ``Rule.send_to_targets`` hands matching events for those to the stack's router (routing.py), which
   delivers them with Lambda's asynchronous retry and dead-letter behaviour; other targets stay moto's.
@@ -51,6 +52,9 @@ def _patch_lambda(stack: LocalStack, changes: ProcessChanges) -> None:
         return json.dumps(result).encode()
 
     changes.patch(LambdaSimpleBackend, "invoke", invoke)
+    import onboarding.runtime
+
+    changes.patch(onboarding.runtime, "pause", stack.runtime.pause)
 
 
 def _patch_events(stack: LocalStack, changes: ProcessChanges) -> None:

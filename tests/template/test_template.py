@@ -488,6 +488,7 @@ GRANTS = {
     "artifact_builds(": ["codebuild:StartBuild"],
     "build_results(": ["codebuild:BatchGetBuilds"],
     "pending_builds(": ["PendingBuildsTable"],
+    "gitops_writer(": ["GitOpsQueueTable"],
     "task_callbacks(": ["states:SendTaskSuccess", "states:SendTaskFailure"],
     "release(settings": ["ssm:GetParameter"],
     "execution_starter(": ["StepFunctionsExecutionPolicy"],

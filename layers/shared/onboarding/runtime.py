@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,8 +25,17 @@ if TYPE_CHECKING:
     from onboarding.adapters.ssm import SsmHybridActivations, SsmReleaseParameter
     from onboarding.adapters.stepfunctions import StepFunctionsCallbacks, StepFunctionsStarter
     from onboarding.adapters.sts import StsTenantAccounts
+    from onboarding.batching import GroupCommitWriter
     from onboarding.records import Release
-    from onboarding.settings import EventSettings, GitOpsSettings, HybridSettings, TenantStoreSettings
+    from onboarding.settings import (
+        EventSettings,
+        GitOpsBatchSettings,
+        GitOpsSettings,
+        HybridSettings,
+        TenantStoreSettings,
+    )
+
+DEADLINE_MARGIN_SECONDS = 5.0  # a waiting GitOps writer gives up this long before its invocation times out
 
 
 def utcnow() -> datetime:
@@ -86,6 +96,27 @@ def gitops_repository(settings: GitOpsSettings) -> DulwichGitOpsRepository:
         else None
     )
     return DulwichGitOpsRepository(settings.gitops_repo_url, settings.gitops_branch, token=token)
+
+
+def pause(seconds: float) -> None:
+    """Wait inside an invocation. The local stack replaces it, so that other invocations run meanwhile, as
+    concurrent Lambda sandboxes do on AWS."""
+    time.sleep(seconds)
+
+
+def gitops_writer(settings: GitOpsBatchSettings, remaining_ms: int) -> GroupCommitWriter:
+    """The batching GitOps writer (group commit through the GitOpsQueueTable), bound to the invocation's deadline."""
+    from onboarding.adapters.dynamodb.gitops_queue import DynamoGitOpsQueue
+    from onboarding.batching import BatchPolicy, GroupCommitWriter
+
+    policy = BatchPolicy(gather_seconds=settings.gitops_gather_ms / 1000, max_changes=settings.gitops_batch_max_changes)
+    return GroupCommitWriter(
+        DynamoGitOpsQueue(settings.gitops_queue_table, client("dynamodb")),
+        gitops_repository(settings),
+        policy,
+        pause=lambda seconds: pause(seconds),  # looked up at each call: the local stack may have replaced it
+        deadline=time.time() + max(0.0, remaining_ms / 1000 - DEADLINE_MARGIN_SECONDS),
+    )
 
 
 def execution_starter(state_machine_arn: str) -> StepFunctionsStarter:

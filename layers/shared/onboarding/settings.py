@@ -54,11 +54,19 @@ class GitOpsSettings(LayoutSettings):
     )
 
 
-class CommitGitOpsSettings(GitOpsSettings, ReconcileTimeoutSettings):
+class GitOpsBatchSettings(GitOpsSettings):
+    """The batching writer (onboarding.batching): its queue table, gather window and batch bound."""
+
+    gitops_queue_table: str = Field(min_length=3)
+    gitops_gather_ms: int = Field(ge=0, le=10000, description="How long the oldest pending change waits for others")
+    gitops_batch_max_changes: int = Field(ge=1, le=1000, description="At most this many changes per commit")
+
+
+class CommitGitOpsSettings(GitOpsBatchSettings, ReconcileTimeoutSettings):
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
 
 
-class UpdateGitOpsSettings(GitOpsSettings, ReconcileTimeoutSettings):
+class UpdateGitOpsSettings(GitOpsBatchSettings, ReconcileTimeoutSettings):
     pass
 
 
@@ -72,6 +80,7 @@ class LifecycleIntakeSettings(EventSettings):
 
 class CompleteOperationSettings(StepSettings):
     name_release_after_days: int = Field(ge=0, le=3650, description="Days an offboarded tenant's name stays reserved")
+    data_retention_days: int = Field(ge=0, le=3650, description="Days an offboarded tenant's data is kept")
 
 
 class ClusterSettings(_Settings):
@@ -171,12 +180,6 @@ class ReleaseSettings(StepSettings, GitOpsSettings, ReconcileTimeoutSettings):
     approval_timeout_seconds: int = Field(ge=5, le=31536000, description="How long an approval is waited for")
 
 
-class ReleaseIntakeSettings(EventSettings):
-    releases_table: str = Field(min_length=3)
-    release_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
-    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
-
-
 class ReleaseCopySettings(ReleaseSettings):
     """CopyWaveImages and TallyWaveImages: the copy build of onboarding, run for a release's remote tenants."""
 
@@ -184,3 +187,7 @@ class ReleaseCopySettings(ReleaseSettings):
     artifact_build_timeout_seconds: int = Field(ge=5, le=28800)
 
 
+class ReleaseIntakeSettings(EventSettings):
+    releases_table: str = Field(min_length=3)
+    release_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+    release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")
