@@ -1,7 +1,8 @@
 """Batched GitOps writes under bursts (issue 13, item 3): pushes per tenant, and what fails.
 
 Two measurements, runnable alone (``.venv/bin/python benchmarks/batching.py --help``) or as the ``batching``
-section of run.py:
+section of run.py (``benchmarks/run.py --only batching``: batched writers only, the direct ones are its gitops
+section):
 
 1. writers: K concurrent writers in threads, each writing one tenant's file to a real ``git daemon`` on
    loopback, first each on its own (``apply_files``: fetch, commit, push, 8 attempts with jitter, what
@@ -33,6 +34,8 @@ if __package__ in (None, ""):  # run as a script: the benchmarks package is in t
 
 from benchmarks import BENCH_DIR, REPO_ROOT
 from benchmarks.machine import machine, revision
+
+WRITERS = [10, 100, 1000]  # K concurrent writers, as issue 13 asks
 
 
 class CountingRepo:
@@ -240,7 +243,7 @@ def batching_problems(b: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--writers", default="10,100,1000", help="K values, comma-separated (default 10,100,1000)")
+    parser.add_argument("--writers", default=",".join(map(str, WRITERS)), help="K values, comma-separated")
     parser.add_argument("--modes", default="direct,batched", help="writers each alone (direct), batched, or both")
     parser.add_argument("--burst", type=int, default=1000, help="signups in the local stack burst; 0 skips it")
     parser.add_argument("--timeout", type=float, default=1800.0, help="deadline in seconds for each wait")

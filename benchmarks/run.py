@@ -52,7 +52,7 @@ from benchmarks.report import problems, render
 from benchmarks.signups import HYBRID_FIRST_OCTET
 from benchmarks.stats import GcMeter
 
-SECTIONS = ("latency", "burst", "imports", "properties", "gitops", "chaos", "release")
+SECTIONS = ("latency", "burst", "imports", "properties", "gitops", "chaos", "release", "batching")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, int]]:
@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--chaos-signups", type=int, default=200, help="signups of the chaos burst (default 200)")
     parser.add_argument("--chaos-rate", type=float, default=0.1, help="share of handler calls that fail (0.1)")
     parser.add_argument("--chaos-seed", type=int, default=15, help="seed of the chaos (default 15)")
+    parser.add_argument("--batching-burst", type=int, default=1000, help="signups of the batching burst (1000)")
     parser.add_argument("--release-tenants", type=int, default=1000, help="tenants of the fleet release (1000)")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/bench-<UTC time>.json)")
     args = parser.parse_args(argv)
@@ -157,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         print("release ...", file=sys.stderr, flush=True)
         report["release"] = run_release(args)
 
+    if "batching" in sections:  # batched GitOps writes: K writers and a burst (benchmarks/batching.py)
+        from benchmarks.batching import WRITERS, measure_batching
+
+        report["batching"] = measure_batching(WRITERS, args.batching_burst, args.timeout * 8, modes=("batched",))
+
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nresults: {out}")
     found = problems(report) + property_problems(report) + gitops_problems(report) + chaos_problems(report)
     found += release_problems(report)
+    if "batching" in report:
+        from benchmarks.batching import batching_problems, render_batching
+
+        print("\n".join(render_batching(report["batching"])))
+        found += batching_problems(report["batching"])
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if found else 0
