@@ -25,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         publisher=event_publisher(settings),
         now=utcnow,
         name_release_after=timedelta(days=settings.name_release_after_days),
+        data_retention=timedelta(days=settings.data_retention_days),
     )
     metrics.add_metric(name="OperationsCompleted", unit=MetricUnit.Count, value=1)
     return outcome.wire()

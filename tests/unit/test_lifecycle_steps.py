@@ -36,6 +36,7 @@ from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, Rec
 from tests.utils.release import RELEASE
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
+RETAIN = timedelta(days=30)
 
 
 def now() -> datetime:
@@ -156,9 +157,12 @@ def test_offboarding_removes_the_file_releases_the_lock_and_schedules_the_name()
     )
     assert change.changed and f"tenants/{tenant_id}.yaml" not in repo.head[1]
     done = CompleteOperationInput.model_validate({**request.wire(), "plan": plan.wire(), "gitops": change.wire()})
-    event = complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(days=30))
+    event = complete_operation(
+        done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(days=30), data_retention=RETAIN
+    )
     record = store.records[tenant_id]
     assert record.status is TenantStatus.OFFBOARDED and record.lock is None and record.offboarded_at == AT
+    assert record.data_retained_until == AT + RETAIN  # the date its retained data is deleted
     assert isinstance(event, TenantOffboarded) and event.name_released_at == AT + timedelta(days=30)
     assert store.released[name_key("Acme")] == AT + timedelta(days=30)
 
@@ -171,7 +175,9 @@ def test_tier_change_event_names_both_tiers() -> None:
     done = CompleteOperationInput.model_validate(
         {**request.wire(), "plan": plan.wire(), "gitops": {"commit": "c1", "changed": True, "paths": []}}
     )
-    event = complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0))
+    event = complete_operation(
+        done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0), data_retention=RETAIN
+    )
     assert isinstance(event, TenantTierChanged)
     assert (event.from_tier, event.to_tier, event.deployment_model) == (
         Tier.BASIC,
@@ -246,7 +252,9 @@ def test_an_operation_whose_announcement_failed_after_completing_is_not_reverted
         layout=GitOpsLayout(),
     )
     done = CompleteOperationInput.model_validate({**state, "gitops": change.wire()})
-    complete_operation(done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0))
+    complete_operation(
+        done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(0), data_retention=RETAIN
+    )
     failure = LifecycleFailureInput.model_validate(
         {**state, "gitops": change.wire(), "failedStep": "CompleteOperation", "error": {"Error": "EventPublishFailed"}}
     )

@@ -81,6 +81,7 @@ class TenantStore(Protocol):
         git_commit: str,
         offboarded_at: datetime | None,
         entry: HistoryEntry,
+        data_retained_until: datetime | None = None,
     ) -> None:
         """Apply the operation's outcome and release the lock ``execution`` holds."""
         ...

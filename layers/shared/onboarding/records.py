@@ -150,6 +150,7 @@ class TenantRecord(CamelModel):
     reconciled_at: datetime | None = None  # when Flux last reported the tenant's HelmRelease ready
     lock: OperationLock | None = None
     offboarded_at: datetime | None = None
+    data_retained_until: datetime | None = None  # offboarded: when the tenant's retained data is deleted
     history: list[HistoryEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ def complete_operation(
     publisher: EventPublisher,
     now: Clock,
     name_release_after: timedelta,
+    data_retention: timedelta,
 ) -> ContractModel:
     at = now()
     plan = step.plan
@@ -45,6 +46,7 @@ def complete_operation(
         deployment_model=after.deployment_model,
         git_commit=commit,
         offboarded_at=at if plan.after is None else None,
+        data_retained_until=at + data_retention if plan.after is None else None,
         entry=entry,
     )
     release_at = None

@@ -53,6 +53,7 @@ class LocksAdapter(TenantTables):
         git_commit: str,
         offboarded_at: datetime | None,
         entry: HistoryEntry,
+        data_retained_until: datetime | None = None,
     ) -> None:
         values: dict[str, Any] = {
             ":status": {"S": status.value},
@@ -71,6 +72,9 @@ class LocksAdapter(TenantTables):
         if offboarded_at is not None:
             expression += ", offboardedAt = :offboarded"
             values[":offboarded"] = {"S": offboarded_at.isoformat()}
+        if data_retained_until is not None:
+            expression += ", dataRetainedUntil = :retained"
+            values[":retained"] = {"S": data_retained_until.isoformat()}
         with translated(f"dynamodb:UpdateItem finish {tenant_id}"):
             try:
                 self._client.update_item(
