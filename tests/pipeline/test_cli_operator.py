@@ -24,7 +24,9 @@ from onboarding_local.cli import EXIT_UNMATCHED, main
 from tests.conftest import REPO, signup_event
 from tests.pipeline.test_lifecycle import request
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("cli_operator")]
+pytestmark = pytest.mark.pipeline
+# the tests sharing a module fixture (one run, one serve) stay on one xdist worker, which makes the fixture once
+ONE_RUN, ONE_SERVE = pytest.mark.xdist_group("cli_operator_run"), pytest.mark.xdist_group("cli_operator_serve")
 CLI = [sys.executable, "-m", "onboarding_local.cli"]
 
 
@@ -85,6 +87,7 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@ONE_RUN
 def test_without_a_terminal_progress_is_plain_lines_per_file_and_settled_execution(mixed_run: dict[str, Any]) -> None:
     lines = mixed_run["out"].splitlines()
     files = mixed_run["files"]
@@ -100,6 +103,7 @@ def test_without_a_terminal_progress_is_plain_lines_per_file_and_settled_executi
     assert "\x1b[" not in mixed_run["out"]  # no terminal control sequences in a file
 
 
+@ONE_RUN
 def test_the_default_output_names_rejections_duplicates_and_unmatched_events(mixed_run: dict[str, Any]) -> None:
     out, err = mixed_run["out"], mixed_run["err"]
     tenant_id = mixed_run["tenant_id"]
@@ -118,6 +122,7 @@ def test_the_default_output_names_rejections_duplicates_and_unmatched_events(mix
     assert "'Tenant Sigup Requested'" in warning and "matched no rule" in warning
 
 
+@ONE_RUN
 def test_a_rejected_lifecycle_request_is_in_the_tenants_timeline(
     mixed_run: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -241,6 +246,7 @@ def printed_block(lines: list[str], title: str) -> list[str]:
     return block
 
 
+@ONE_SERVE
 def test_serve_starts_its_gitops_repository_as_empty_as_its_tables(served: dict[str, Any]) -> None:
     repo = served["workdir"] / "git" / "gitops.git"
     log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s", "main"], capture_output=True, text=True)
@@ -250,6 +256,7 @@ def test_serve_starts_its_gitops_repository_as_empty_as_its_tables(served: dict[
     assert not any(derive_tenant_id("op-before-serve") in f for f in files)
 
 
+@ONE_SERVE
 def test_run_refuses_a_work_dir_a_live_serve_holds(served: dict[str, Any], tmp_path: Path) -> None:
     signup = write(tmp_path / "1.json", signup_event("op-trample", "Trample"))
     repo = served["workdir"] / "git" / "gitops.git"
@@ -262,6 +269,7 @@ def test_run_refuses_a_work_dir_a_live_serve_holds(served: dict[str, Any], tmp_p
     assert (served["workdir"] / workdirs.ENDPOINT_FILE).exists()  # serve's files are untouched
 
 
+@ONE_SERVE
 def test_serve_prints_the_aws_cli_exports_and_its_try_command_works_without_credentials(
     served: dict[str, Any],
 ) -> None:
@@ -307,6 +315,7 @@ def test_serve_prints_the_aws_cli_exports_and_its_try_command_works_without_cred
     assert executions.returncode == 0 and derive_tenant_id("s-1") in executions.stdout
 
 
+@ONE_SERVE
 def test_tenants_reads_the_live_serve(served: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tenants", "--workdir", str(served["workdir"]), "--json"]) == 0
     tenants = json.loads(capsys.readouterr().out)
