@@ -7,16 +7,18 @@
    whole tree, blobs too, is fetched: what hosted services without protocol-v2 filters cost);
    The sharded row uses the adapter's ``top_trees=2``: the first fetch brings the trees one level deep
    (filter ``tree:2``), then the one shard tree on the path by id;
-2. concurrent writers: K threads, each one tenant's ``apply_files`` with the in-Lambda retry budget
-   (MAX_PUSH_ATTEMPTS, full jitter), released at once; push attempts, pushes per tenant, how many gave
-   up with GitOpsConflict, other failures, and whether every successful tenant's file is on the branch.
+2. concurrent writers: K threads (or, with --processes, K forked processes), each one tenant's
+   ``apply_files`` with the in-Lambda retry budget (MAX_PUSH_ATTEMPTS, full jitter), released at once;
+   push attempts, pushes per tenant, how many gave up with GitOpsConflict, other failures, and whether
+   every successful tenant's file is on the branch.
 
-Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [--json FILE]``.
+Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [--processes] [--json FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -192,72 +194,103 @@ class CountingRepository:
             raise
 
 
-def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0) -> dict[str, Any]:
+def _write_one(url: str, i: int, start: Any) -> dict[str, Any]:
+    """One writer: one tenant's apply_files with the in-Lambda budget, after the start barrier."""
     from onboarding.adapters.git import DulwichGitOpsRepository
     from onboarding.errors import GitOpsConflict
-    from onboarding.gitops import MAX_PUSH_ATTEMPTS, apply_files
+    from onboarding.gitops import apply_files
 
     counts = {"pushAttempts": 0, "branchMoved": 0}
-    lock = threading.Lock()
-    outcomes: dict[int, str] = {}
-    examples: dict[str, str] = {}  # one message per failure type, to say what the failures were
-    latencies: list[float] = []
+    repo = CountingRepository(DulwichGitOpsRepository(url, "main"), counts, threading.Lock())
+    start.wait()
+    t0 = time.perf_counter()
+    outcome, example = "ok", ""
+    try:
+        apply_files(repo, desired(f"t-writer-{i:04d}"), f"Onboard t-writer-{i:04d}")
+    except GitOpsConflict:
+        outcome = "GitOpsConflict"
+    except Exception as exc:  # noqa: BLE001 - every other failure is counted by its type
+        outcome, example = type(exc).__name__, str(exc)[:300]
+    return {"i": i, "outcome": outcome, "example": example, "ms": (time.perf_counter() - t0) * 1000, **counts}
+
+
+def _process_writer(url: str, i: int, start: Any, results: Any) -> None:
+    results.put(_write_one(url, i, start))
+
+
+def _run_writers(url: str, k: int, processes: bool, timeout: float) -> list[dict[str, Any]]:
+    """K writers released together: threads of this process, or processes (fork), each its own interpreter."""
+    results: list[dict[str, Any]] = []
+    if processes:
+        import multiprocessing
+        import queue
+
+        ctx = multiprocessing.get_context("fork")
+        start: Any = ctx.Barrier(k + 1)
+        inbox: Any = ctx.Queue()
+        workers: list[Any] = [ctx.Process(target=_process_writer, args=(url, i, start, inbox)) for i in range(k)]
+    else:
+        start = threading.Barrier(k + 1)
+        lock = threading.Lock()
+
+        def run(i: int) -> None:
+            result = _write_one(url, i, start)
+            with lock:
+                results.append(result)
+
+        workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(k)]
+    for w in workers:
+        w.start()
+    start.wait()
+    deadline = time.perf_counter() + timeout
+    if processes:
+        with contextlib.suppress(queue.Empty):
+            while len(results) < k:
+                results.append(inbox.get(timeout=max(0.1, deadline - time.perf_counter())))
+    for w in workers:
+        w.join(max(0.0, deadline - time.perf_counter()))
+    return results
+
+
+def measure_writers(k: int, fleet: int = 10, timeout: float = 900.0, processes: bool = False) -> dict[str, Any]:
+    from onboarding.gitops import MAX_PUSH_ATTEMPTS
+
     with tempfile.TemporaryDirectory(prefix="writers-", dir=BENCH_DIR) as tmp:
         server = _server(Path(tmp), fleet)
         try:
-            start = threading.Barrier(k + 1)
-
-            def write(i: int) -> None:
-                repo = CountingRepository(DulwichGitOpsRepository(server.url, "main"), counts, lock)
-                start.wait()
-                t0 = time.perf_counter()
-                try:
-                    apply_files(repo, desired(f"t-writer-{i:04d}"), f"Onboard t-writer-{i:04d}")
-                    outcome = "ok"
-                except GitOpsConflict:
-                    outcome = "GitOpsConflict"
-                except Exception as exc:  # noqa: BLE001 - every other failure is counted by its type
-                    outcome = type(exc).__name__
-                    examples.setdefault(outcome, str(exc)[:300])
-                with lock:
-                    outcomes[i] = outcome
-                    if outcome == "ok":
-                        latencies.append((time.perf_counter() - t0) * 1000)
-
-            threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(k)]
-            for t in threads:
-                t.start()
-            start.wait()
             began = time.perf_counter()
-            deadline = began + timeout
-            for t in threads:
-                t.join(max(0.0, deadline - time.perf_counter()))
+            results = _run_writers(server.url, k, processes, timeout)
             wall = time.perf_counter() - began
             on_branch = set(server.files())
             commits = len([s for s in server.log() if s.startswith("Onboard t-writer-")])
         finally:
             server.stop()
-    ok = [i for i, o in outcomes.items() if o == "ok"]
+    ok = [r for r in results if r["outcome"] == "ok"]
     failures: dict[str, int] = {}
-    for o in outcomes.values():
-        if o != "ok":
-            failures[o] = failures.get(o, 0) + 1
-    missing = [i for i in ok if f"tenants/t-writer-{i:04d}.yaml" not in on_branch]
+    examples: dict[str, str] = {}  # one message per failure type, to say what the failures were
+    for r in results:
+        if r["outcome"] != "ok":
+            failures[r["outcome"]] = failures.get(r["outcome"], 0) + 1
+            if r["example"]:
+                examples.setdefault(r["outcome"], r["example"])
+    attempts = sum(r["pushAttempts"] for r in results)
+    missing = [r for r in ok if f"tenants/t-writer-{r['i']:04d}.yaml" not in on_branch]
     return {
         "writers": k,
+        "mode": "processes" if processes else "threads",
         "retryBudget": MAX_PUSH_ATTEMPTS,
         "succeeded": len(ok),
         "gitOpsConflict": failures.pop("GitOpsConflict", 0),
         "otherFailures": failures,
         "failureExamples": examples,
-        "unfinished": k - len(outcomes),
-        "pushAttempts": counts["pushAttempts"],
-        "branchMoved": counts["branchMoved"],
-        "pushesPerTenant": round(counts["pushAttempts"] / k, 2),
+        "unfinished": k - len(results),
+        "pushAttempts": attempts,
+        "branchMoved": sum(r["branchMoved"] for r in results),
+        "pushesPerTenant": round(attempts / k, 2),
         "commitsLanded": commits,
         "lostFiles": len(missing),
         "wallSeconds": round(wall, 1),
-        "successLatencyMs": summary(latencies) if latencies else None,
+        "successLatencyMs": summary([r["ms"] for r in ok]) if ok else None,
     }
 
 
@@ -278,7 +311,8 @@ def render_gitops(report: dict[str, Any]) -> list[str]:
         out.append(f"ratio 10,000/10: {w['ratio']}  (whole fetch, no filter: {w['wholeFetchRatio']})")
         out.append(f"ratio 10,000 sharded/10: {w['shardedRatio']}")
     if "gitopsWriters" in report:
-        out += ["", "K concurrent writers, one tenant each, in-Lambda retry budget (threads in one process)"]
+        modes = sorted({r.get("mode", "threads") for r in report["gitopsWriters"]})
+        out += ["", f"K concurrent writers, one tenant each, in-Lambda retry budget ({', '.join(modes)})"]
         out.append(
             f"{'K':>5} {'ok':>5} {'conflict':>9} {'other':>6} {'attempts':>9} {'push/tenant':>12} "
             f"{'commits':>8} {'lost':>5} {'wall s':>7}"
@@ -301,7 +335,9 @@ def gitops_problems(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def measure(report: dict[str, Any], parts: set[str], samples: int, writers: Sequence[int]) -> None:
+def measure(
+    report: dict[str, Any], parts: set[str], samples: int, writers: Sequence[int], processes: bool = False
+) -> None:
     import logging
 
     logging.getLogger("dulwich").setLevel(logging.ERROR)  # "object filtering not recognized" on the reference run
@@ -312,7 +348,7 @@ def measure(report: dict[str, Any], parts: set[str], samples: int, writers: Sequ
         report["gitopsWriters"] = []
         for k in writers:
             print(f"gitops writers K={k} ...", file=sys.stderr, flush=True)
-            report["gitopsWriters"].append(measure_writers(k))
+            report["gitopsWriters"].append(measure_writers(k, processes=processes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,11 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("write", "writers"), action="append", help="run only these")
     parser.add_argument("--samples", type=int, default=30, help="writes per fleet size (default 30)")
     parser.add_argument("--writers", type=int, nargs="+", default=list(WRITERS), help="K values (default 10 100 1000)")
+    parser.add_argument("--processes", action="store_true", help="writers as processes (fork), not threads")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     BENCH_DIR.mkdir(exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "revision": revision()}
-    measure(report, set(args.only or ("write", "writers")), args.samples, args.writers)
+    measure(report, set(args.only or ("write", "writers")), args.samples, args.writers, args.processes)
     m = report["machine"]
     print(f"machine: {m['nproc']} CPUs, {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}")
     print(f"revision: {report['revision']['commit'][:12]}{' (dirty)' if report['revision']['dirty'] else ''}")
