@@ -75,21 +75,25 @@ def touched_item_backups() -> Iterator[None]:
     items the transaction names (a rollback restores exactly those), and share the rest."""
     real_transact = models.DynamoDBBackend.transact_write_items
     touched: dict[str, set[DynamoType]] = {}
+    clones: dict[str, Any] = {}  # moto backs a table up once per item naming it: one clone per transaction
 
     class Backup:
         @staticmethod
         def deepcopy(table: Any, memo: Any = None) -> Any:
             if not isinstance(table, Table):
                 return copy.deepcopy(table, memo)
-            clone = copy.copy(table)
-            clone.items = defaultdict(dict, table.items)
-            for hash_value in touched.get(table.name, ()):
-                if hash_value in table.items:
-                    clone.items[hash_value] = copy.deepcopy(table.items[hash_value])
-            return clone
+            if table.name not in clones:
+                clone = copy.copy(table)
+                clone.items = defaultdict(dict, table.items)
+                for hash_value in touched.get(table.name, ()):
+                    if hash_value in table.items:
+                        clone.items[hash_value] = copy.deepcopy(table.items[hash_value])
+                clones[table.name] = clone
+            return clones[table.name]
 
     def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
         touched.clear()
+        clones.clear()
         for entry in transact_items:
             op = next(iter(entry.values()))
             table = self.get_table(op["TableName"])
