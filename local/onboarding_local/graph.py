@@ -62,8 +62,19 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def _lean(event: dict[str, Any]) -> dict[str, Any]:
+    """A history event with what a path needs: ids, type, time, and its details' state name, error and index
+    (not the states' inputs and outputs, most of a history's size)."""
+    lean: dict[str, Any] = {k: event[k] for k in ("id", "previousEventId", "type", "timestamp") if k in event}
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict):
+            lean[key] = {k: details[k] for k in ("name", "error", "index") if k in details}
+    return lean
+
+
 def snapshot(sfn: Any) -> dict[str, Any]:
-    """Every state machine's definition and every execution with its history, as JSON-ready data."""
+    """Every state machine's definition and every execution (its input, not its output) with its history
+    (``_lean``), as JSON-ready data."""
     machines: dict[str, Any] = {}
     executions = []
     for machine in sfn.list_state_machines()["stateMachines"]:
@@ -72,9 +83,10 @@ def snapshot(sfn: Any) -> dict[str, Any]:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
             for summary in page["executions"]:
                 info = sfn.describe_execution(executionArn=summary["executionArn"])
-                info.pop("ResponseMetadata", None)
+                for bulky in ("ResponseMetadata", "output", "outputDetails", "inputDetails"):
+                    info.pop(bulky, None)
                 pages = sfn.get_paginator("get_execution_history").paginate(executionArn=summary["executionArn"])
-                events = [ev for p in pages for ev in p["events"]]
+                events = [_lean(ev) for p in pages for ev in p["events"]]
                 executions.append({"execution": info, "history": events})
     data: dict[str, Any] = json.loads(json.dumps({"machines": machines, "executions": executions}, default=_plain))
     return data
