@@ -30,6 +30,8 @@ DEMO_CHART = REPO_ROOT / "charts" / "tenant"  # the chart the demo publishes aga
 RELEASES_TABLE = "ReleasesTable"  # the table's physical name on the local stack
 _WAVE = re.compile(r"^wave#(\d{3})$")
 _PART = re.compile(r"^wave#(\d{3})#part#\d{4}$")
+PER_TENANT = ("members", "failed", "copyFailed")  # lists a wave keeps in its chunks (previous and copies: maps)
+DEFERRED_WAVE = "(deferred)"  # onboarding.fleet's last wave, for the tenants deferred by the others
 
 
 # ------------------------------------------------------------------ reading
@@ -59,18 +61,22 @@ def assemble(items: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     release = {k: v for k, v in head.items() if k != "key"}
     headers: dict[int, dict[str, Any]] = {}
-    members: dict[int, list[str]] = {}
+    parts: dict[int, dict[str, list[Any]]] = {}
     for item in sorted(items, key=lambda i: str(i["key"])):
         if m := _WAVE.match(item["key"]):
             headers[int(m[1])] = {k: v for k, v in item.items() if k not in ("releaseId", "key", "chunks", "previous")}
-        elif m := _PART.match(item["key"]):
-            members.setdefault(int(m[1]), []).extend(item.get("members") or [])
+        elif m := _PART.match(item["key"]):  # what the wave keeps per tenant, chunked
+            merged = parts.setdefault(int(m[1]), {k: [] for k in PER_TENANT})
+            for key in PER_TENANT:
+                merged[key].extend(item.get(key) or [])
     waves = []
     for plan in release.get("waves") or []:
         index = int(plan["index"])
         wave = {**plan, **headers.get(index, {})}
         if index in headers:  # planned: PlanRelease recorded its members
-            wave["members"] = members.get(index, [])
+            wave.update(parts.get(index, {k: [] for k in PER_TENANT}))
+        if plan["name"] == DEFERRED_WAVE and not wave.get("members") and not wave.get("deferred"):
+            continue  # the last wave, for deferred tenants, had none
         waves.append(wave)
     release["waves"] = waves
     return release
