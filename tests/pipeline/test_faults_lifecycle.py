@@ -8,6 +8,7 @@ and the AWS resources agree at the end; the outcome events tell the truth.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,9 @@ def test_a_fault_in_a_lifecycle_operation_ends_in_agreement_and_is_told_truly(
         # one transient fault is retried: the operation took effect, and is announced, never as failed
         assert (after["status"], after["tier"], after["deploymentModel"]) == expected(case.operation, before)
         assert OUTCOME_EVENT[case.operation] in kinds and "Tenant Operation Failed" not in kinds
+        if case.operation == "offboard":  # kept for DataRetentionDays (30 by default), and the record says until when
+            offboarded, retained = (datetime.fromisoformat(after[k]) for k in ("offboardedAt", "dataRetainedUntil"))
+            assert retained - offboarded == timedelta(days=30)
     else:
         # a permanent failure: reverted, the tenant as before, announced as failed and (truly) compensated
         assert (after["status"], after["tier"], after["gitCommit"]) == (
