@@ -118,8 +118,9 @@ class GroupCommitWriter:
         Past ``deadline`` the writer gives up with GitOpsConflict (transient: the state machine retries,
         which enqueues the same ticket again).
         """
-        self.queue.enqueue(PendingChange(ticket, tenant_id, dict(desired), message, self.clock()))
         try:
+            # inside: an enqueue whose reply was lost may have queued the change all the same
+            self.queue.enqueue(PendingChange(ticket, tenant_id, dict(desired), message, self.clock()))
             return self._wait(ticket, tenant_id)
         except GitOpsConflict:
             raise  # past the deadline: already withdrawn
