@@ -149,8 +149,8 @@ def run_writers(k: int, mode: str, timeout: float) -> dict[str, Any]:
     }
 
 
-def run_stack_burst(size: int, timeout: float) -> dict[str, Any]:
-    """A burst of ``size`` signups on the local stack, with the template's gather window."""
+def run_stack_burst(size: int, timeout: float, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """A burst of ``size`` signups on the local stack, with the template's gather window (and ``parameters``)."""
     import contextlib
     import warnings
 
@@ -165,15 +165,20 @@ def run_stack_burst(size: int, timeout: float) -> dict[str, Any]:
         (Path(workdir) / "stdout.log").open("w", encoding="utf-8") as handler_stdout,
         contextlib.redirect_stdout(handler_stdout),
         GcMeter() as gc_meter,
-        LocalStack(Path(workdir) / "stack") as stack,
+        LocalStack(Path(workdir) / "stack", parameters=dict(parameters or {})) as stack,
     ):
         result = measure_burst(stack, uuid.uuid4().hex[:6], size, timeout, gc_meter)
     result["gatherMilliseconds"] = int(template_default("GitOpsGatherMilliseconds"))
+    result["stackParameters"] = dict(parameters or {})
     return result
 
 
 def measure_batching(
-    writers: list[int], burst: int, timeout: float, modes: tuple[str, ...] = ("direct", "batched")
+    writers: list[int],
+    burst: int,
+    timeout: float,
+    modes: tuple[str, ...] = ("direct", "batched"),
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"writers": []}
     for k in writers:
@@ -182,7 +187,7 @@ def measure_batching(
             report["writers"].append(run_writers(k, mode, timeout))
     if burst > 0:
         print(f"batching: burst of {burst} on the local stack ...", file=sys.stderr, flush=True)
-        report["stack"] = run_stack_burst(burst, timeout)
+        report["stack"] = run_stack_burst(burst, timeout, parameters)
     return report
 
 
@@ -208,7 +213,7 @@ def render_batching(b: dict[str, Any]) -> list[str]:
         s = b["stack"]
         out += [
             "",
-            f"   burst of {s['size']} on the local stack (gather {s['gatherMilliseconds']} ms)",
+            f"   burst of {s['size']} on the local stack, gather {s['gatherMilliseconds']} ms, {s['stackParameters']}",
             table(
                 ["ACTIVE", "wall s", "tenants/s", "pushes", "pushes/tenant", "lost", "duplicated"],
                 [
@@ -246,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", default=",".join(map(str, WRITERS)), help="K values, comma-separated")
     parser.add_argument("--modes", default="direct,batched", help="writers each alone (direct), batched, or both")
     parser.add_argument("--burst", type=int, default=1000, help="signups in the local stack burst; 0 skips it")
+    parser.add_argument(
+        "--reconcile-feedback",
+        choices=("flux", "none"),
+        default="flux",
+        help="the stack's ReconcileFeedback: none makes a tenant ACTIVE when its commit lands (no Flux emulator wait)",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="deadline in seconds for each wait")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/batching-<UTC time>.json)")
     args = parser.parse_args(argv)
@@ -255,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "revision": revision(),
         "batching": measure_batching(
-            [int(k) for k in args.writers.split(",") if k], args.burst, args.timeout, tuple(args.modes.split(","))
+            [int(k) for k in args.writers.split(",") if k],
+            args.burst,
+            args.timeout,
+            tuple(args.modes.split(",")),
+            {"ReconcileFeedback": args.reconcile_feedback},
         ),
     }
     out = args.out or BENCH_DIR / f"batching-{stamp}.json"
