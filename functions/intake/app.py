@@ -1,10 +1,10 @@
 """Intake: EventBridge ``Tenant Signup Requested`` -> validated signup -> one onboarding execution."""
 
-from datetime import timedelta
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,6 +14,9 @@ from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
 from onboarding.runtime import event_publisher, execution_starter, idempotency_store, tenant_store
 from onboarding.settings import SignupIntakeSettings
 from onboarding.steps.intake import handle_signup
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.signupId")
@@ -27,6 +30,10 @@ def lambda_handler(
     tenants: TenantStore | None = None,
     persistence: BasePersistenceLayer | None = None,
 ) -> dict[str, Any]:
+    # Powertools' idempotency package imports boto3 with its DynamoDB layer: loaded with the first event, as the
+    # other functions load boto3 with their first client, not during the cold start's import.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
     settings = SignupIntakeSettings()
     envelope = parse(event=event, model=EventBridgeModel)
     config = IdempotencyConfig(expires_after_seconds=3600)
