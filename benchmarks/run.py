@@ -14,7 +14,9 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py --help``). Thre
 4. chaos: 200 signups of all models and lifecycle operations while 10 % of the handlers' calls fail, then a
    re-drive (benchmarks/chaos.py; alone: ``python -m benchmarks.run chaos``);
 5. release: a fleet release to 1,000 seeded tenants in two waves: wall time, git pushes per wave, and the
-   Flux emulator's own render cost (benchmarks/release.py; alone: ``python -m benchmarks.run release``).
+   Flux emulator's own render cost (benchmarks/release.py; alone: ``python -m benchmarks.run release``);
+6. gitops, cidr, costs: the GitOps write cost by fleet size and K concurrent writers, a CIDR claim with 10
+   and 10,000 tenants registered, and the cost model (calls, invocations, transitions, list prices).
 
 A table is printed and every sample is written as JSON under ``.bench/`` (gitignored). The exit status is
 non-zero when an onboarding or a release copy did not succeed, or the burst lost or duplicated a commit or
@@ -154,6 +156,16 @@ def main(argv: list[str] | None = None) -> int:
                 Path(workdir), args.chaos_signups, args.chaos_rate, args.chaos_seed, args.timeout * 4
             )
 
+    if "cidr" in sections:  # a hybrid CIDR claim with 10 and 10,000 tenants registered (benchmarks/cidr_registry.py)
+        from benchmarks.cidr_registry import measure_cidr_registry
+
+        print("cidr ...", file=sys.stderr, flush=True)
+        report["cidr"] = measure_cidr_registry()
+    if "costs" in sections:  # calls, invocations, transitions and list prices per onboarding (benchmarks/costs.py)
+        from benchmarks.costs import measure_costs
+
+        print("costs ...", file=sys.stderr, flush=True)
+        report["costs"] = measure_costs(timeout=args.timeout)
     if "release" in sections:  # a fleet release to --release-tenants seeded tenants (benchmarks/release.py)
         print("release ...", file=sys.stderr, flush=True)
         report["release"] = run_release(args)
