@@ -23,7 +23,8 @@ def plain(value: Any) -> Any:
 def list_tenants(ddb: Any) -> list[dict[str, Any]]:
     """Every tenant record, oldest first (then by tenantId)."""
     de = TypeDeserializer()
-    items = ddb.scan(TableName="TenantsTable", ConsistentRead=True)["Items"]
+    pages = ddb.get_paginator("scan").paginate(TableName="TenantsTable", ConsistentRead=True)  # 1 MB per page
+    items = [item for page in pages for item in page["Items"]]
     records = [{k: plain(de.deserialize(v)) for k, v in item.items()} for item in items]
     return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
 
