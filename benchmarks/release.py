@@ -101,6 +101,11 @@ def measure_release(stack: Any, tenants: int, timeout: float) -> dict[str, Any]:
     described = describe_execution(sfn, executions[0]["executionArn"]) if executions else {}
     helm_s = {k: round(v - helm_before.get(k, 0.0), 2) for k, v in stack.flux.process_seconds.items()}
     completed = events.get("Fleet Release Completed") or {}
+    by_state: dict[str, list[float]] = {}
+    for state in described.get("states") or []:  # the pipeline's own time, state by state (every visit)
+        by_state.setdefault(str(state["name"]), []).append(float(state.get("durationMs") or 0))
+    state_ms = {name: {"visits": len(ms), "totalMs": round(sum(ms), 1), "maxMs": round(max(ms), 1)}
+                for name, ms in by_state.items() if not name.startswith(("Wait", "Bake"))}  # fmt: skip
     waves = [e for e in stack.status_events() if e["detail-type"] == "Fleet Release Wave Completed"]
     return {
         "tenants": tenants,
@@ -116,6 +121,7 @@ def measure_release(stack: Any, tenants: int, timeout: float) -> dict[str, Any]:
         "pushes": len(log),
         "pushesPerWave": round(len(log) / max(1, len(waves)), 2),
         "commits": log,
+        "stateMs": state_ms,
         "fluxRenders": stack.flux.renders - renders_before,
         "fluxProcessSeconds": helm_s,
         "halted": events.get("Fleet Release Halted"),
