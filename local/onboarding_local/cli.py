@@ -270,7 +270,8 @@ def serve_held(workdir: Path, charts: Path | None, gitops_from: Path | None = No
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+                while not stop.wait(0.5):  # a short wait: the SIGTERM handler runs between waits
+                    pass
         finally:
             endpoint_file.unlink(missing_ok=True)
             save_state(stack, workdir, findings.lifecycle_rejections(stack.client("stepfunctions")))
