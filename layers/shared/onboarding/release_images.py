@@ -14,6 +14,7 @@ from typing import Any
 from onboarding.contract import DeploymentModel, FieldError
 from onboarding.contract.release import ReleaseImageSpec
 from onboarding.fleet import ReleaseState
+from onboarding.ports import ReleaseParameter
 from onboarding.records import ImageRef, Release, ReleaseImage, TenantRecord
 from onboarding.remote import repository_name, role_arn
 
@@ -105,3 +106,14 @@ def released_details(release: ReleaseState, release_id: str, record: TenantRecor
         details["images"] = [image.wire() for image in tenant_images(record, release.release)]
         details["releaseVersion"] = release.release.version
     return details
+
+
+def restore_parameter(parameter: ReleaseParameter, release: ReleaseState) -> None:
+    """Put the release parameter back as it was before ``release``: its chart version, images and version."""
+    current = parameter.read()
+    if release.previous_release is not None:
+        before = release.previous_release
+        update = {"chart_version": before.chart_version, "images": before.images, "version": before.version}
+        parameter.write(current.model_copy(update=update))
+    elif release.previous_chart_version:
+        parameter.write(current.model_copy(update={"chart_version": release.previous_chart_version}))

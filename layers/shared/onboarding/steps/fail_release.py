@@ -28,6 +28,7 @@ from onboarding.ports import (
     TenantStore,
 )
 from onboarding.records import HistoryEntry
+from onboarding.release_images import restore_parameter
 
 
 def _put_back(
@@ -77,13 +78,7 @@ def fail_release(
     if release is not None:
         put_back = _put_back(release, step, reason, releases=releases, tenants=tenants, repo=repo, layout=layout,
                              artifacts_for=artifacts_for, now=now)  # fmt: skip
-        current = parameter.read()
-        if release.previous_release is not None:
-            before = release.previous_release
-            update = {"chart_version": before.chart_version, "images": before.images, "version": before.version}
-            parameter.write(current.model_copy(update=update))
-        elif release.previous_chart_version:
-            parameter.write(current.model_copy(update={"chart_version": release.previous_chart_version}))
+        restore_parameter(parameter, release)
         releases.save(release.model_copy(update={"status": ReleaseStatus.HALTED}))
     releases.free(step.release_id)
     publisher.publish(

@@ -13,7 +13,7 @@ from onboarding.contract.release import FailedTenant, FleetReleaseHalted
 from onboarding.fleet import ReleaseStatus, WaveInput, release_and_wave
 from onboarding.ports import Clock, EventPublisher, ReleaseParameter, ReleaseStore, TenantStore
 from onboarding.records import HistoryEntry
-from onboarding.release_images import released_details
+from onboarding.release_images import released_details, restore_parameter
 
 MAX_REPORTED = 50  # failed tenants named in the event (the count is exact in the wave's record)
 
@@ -52,13 +52,7 @@ def halt_release(
                 )
             )
             tenants.release_lock(tenant_id, step.execution, entry, details)
-        current = parameter.read()
-        if release.previous_release is not None:  # its chart version, images and version, as they were
-            before = release.previous_release
-            update = {"chart_version": before.chart_version, "images": before.images, "version": before.version}
-            parameter.write(current.model_copy(update=update))
-        elif release.previous_chart_version:
-            parameter.write(current.model_copy(update={"chart_version": release.previous_chart_version}))
+        restore_parameter(parameter, release)
     status = ReleaseStatus.ABORTED if aborted else ReleaseStatus.HALTED
     releases.save(release.model_copy(update={"status": status}))
     releases.free(step.release_id)
