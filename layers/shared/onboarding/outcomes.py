@@ -24,6 +24,7 @@ def operation_outcome(
     git_commit: str,
     name_released_at: datetime | None,
     reconciled_at: datetime | None = None,
+    data_retained_until: datetime | None = None,
 ) -> ContractModel:
     base: dict[str, object] = {
         "tenant_id": tenant_id,
@@ -35,7 +36,9 @@ def operation_outcome(
     after = plan.after or plan.before
     if operation is Operation.OFFBOARD:
         assert name_released_at is not None, "an offboarding announces when the name is released"
-        return TenantOffboarded(**base, git_commit=git_commit, name_released_at=name_released_at)
+        return TenantOffboarded(
+            **base, git_commit=git_commit, name_released_at=name_released_at, data_retained_until=data_retained_until
+        )
     if operation is Operation.CHANGE_TIER:
         return TenantTierChanged(
             **base,

@@ -95,6 +95,13 @@ class TenantOffboarded(LifecycleOutcome, Verification):
 
     git_commit: str
     name_released_at: datetime
+    data_retained_until: datetime | None = Field(
+        default=None,
+        description="Until when the tenant's data is kept (offboardedAt + DataRetentionDays): an operator may delete "
+        "it from then on, not before; nothing deletes it automatically. The record's dataRetainedUntil. Set on every "
+        "Tenant Offboarded this contract version publishes; absent only from events published before it was added. "
+        "See docs/data-retention.md.",
+    )
 
 
 class TenantTierChanged(LifecycleOutcome, Verification):

@@ -38,6 +38,7 @@ def complete_operation(
         ),
     )
     after = plan.after or plan.before
+    retained_until = at + data_retention if plan.after is None else None  # offboarded: the data is kept until then
     tenants.finish_operation(
         step.tenant_id,
         step.execution,
@@ -46,7 +47,7 @@ def complete_operation(
         deployment_model=after.deployment_model,
         git_commit=commit,
         offboarded_at=at if plan.after is None else None,
-        data_retained_until=at + data_retention if plan.after is None else None,
+        data_retained_until=retained_until,
         entry=entry,
     )
     release_at = None
@@ -61,6 +62,7 @@ def complete_operation(
         git_commit=commit,
         name_released_at=release_at,
         reconciled_at=reconciled_at,
+        data_retained_until=retained_until,
     )
     publisher.publish([event])
     return event

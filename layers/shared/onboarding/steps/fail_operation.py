@@ -69,6 +69,7 @@ def fail_operation(
                     plan=step.plan,
                     git_commit=record.git_commit or "",
                     name_released_at=released,
+                    data_retained_until=record.data_retained_until,
                 )
             ]
         )
