@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from onboarding.adapters.dynamodb.gitops_queue import DynamoGitOpsQueue
 from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, Settled, ticket
+from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, Settled, Withdrawal, ticket
 from onboarding.errors import GitOpsChangeTooLarge
 from onboarding.payloads import GitOpsChange
 from onboarding_local.gitserver import GitServer
@@ -55,36 +55,81 @@ def change(name: str, at: float, content: bytes | None = b"x") -> PendingChange:
     return PendingChange(ticket(name, "e"), name, {f"tenants/{name}.yaml": content}, f"Onboard tenant {name}\n", at)
 
 
+NOW = 5000.0
+
+
 def test_pending_changes_come_oldest_first_and_leave_the_queue_once_settled(queue: DynamoGitOpsQueue) -> None:
-    for i in range(60):  # more than one BatchWriteItem of settlements
-        queue.enqueue(change(f"t{i:02}", 1000.0 + i, None if i == 7 else f"n: {i}\n".encode()))
-    first = queue.pending(50)
+    for i in range(60):
+        queue.enqueue(change(f"t{i:02}", 1000.0 + i, None if i == 7 else f"n: {i}\n".encode()), NOW)
+    first = queue.pending(50, NOW)
     assert [c.tenant_id for c in first] == [f"t{i:02}" for i in range(50)]
     assert first[7].files == {"tenants/t07.yaml": None} and first[8].files == {"tenants/t08.yaml": b"n: 8\n"}
     assert queue.settled(first[0].ticket) is None  # pending
+    assert queue.claim(first, "f1", NOW, NOW + 60) == [c.ticket for c in first]
     done = GitOpsChange(commit="c" * 40, changed=True, paths=["tenants/t00.yaml"])
     queue.settle(
+        "f1",
         [
             Settled(c.ticket, "b1", done if i else None, None if i else "GitOpsPushRejected", "no")
             for i, c in enumerate(first)
-        ]
+        ],
     )
-    assert [c.tenant_id for c in queue.pending(100)] == [f"t{i}" for i in range(50, 60)]
+    assert [c.tenant_id for c in queue.pending(100, NOW)] == [f"t{i}" for i in range(50, 60)]
     failed, ok = queue.settled(first[0].ticket), queue.settled(first[1].ticket)
     assert failed == Settled(first[0].ticket, "b1", None, "GitOpsPushRejected", "no")
     assert ok is not None and ok.change == done and ok.batch == "b1"
     # a retried writer enqueues the same ticket again: pending again, its old outcome gone
-    queue.enqueue(change("t00", 2000.0))
-    assert queue.settled(first[0].ticket) is None and queue.pending(100)[-1].tenant_id == "t00"
+    queue.enqueue(change("t00", 2000.0), NOW)
+    assert queue.settled(first[0].ticket) is None and queue.pending(100, NOW)[-1].tenant_id == "t00"
 
 
 def test_a_pending_change_can_be_withdrawn_and_a_settled_one_cannot(queue: DynamoGitOpsQueue) -> None:
-    queue.enqueue(change("a", 1.0))
-    queue.enqueue(change("b", 2.0))
-    queue.settle([Settled(ticket("b", "e"), "b1", GitOpsChange(commit="c", changed=False, paths=[]))])
-    assert queue.withdraw(ticket("a", "e")) and not queue.withdraw(ticket("a", "e"))
-    assert not queue.withdraw(ticket("b", "e")) and queue.settled(ticket("b", "e")) is not None
-    assert queue.pending(10) == []
+    queue.enqueue(change("a", 1.0), NOW)
+    queue.enqueue(change("b", 2.0), NOW)
+    queue.claim([change("b", 2.0)], "f1", NOW, NOW + 60)
+    queue.settle("f1", [Settled(ticket("b", "e"), "b1", GitOpsChange(commit="c", changed=False, paths=[]))])
+    assert queue.withdraw(ticket("a", "e")) == Withdrawal("withdrawn")
+    assert queue.withdraw(ticket("a", "e")) == Withdrawal("gone")
+    assert queue.withdraw(ticket("b", "e")) == Withdrawal("gone") and queue.settled(ticket("b", "e")) is not None
+    assert queue.pending(10, NOW) == []
+
+
+def test_a_claim_is_exclusive_until_it_expires_and_only_its_flush_settles(queue: DynamoGitOpsQueue) -> None:
+    a = change("a", 1.0)
+    queue.enqueue(a, NOW)
+    assert queue.claim([a], "f1", NOW, NOW + 60) == [a.ticket]
+    # claimed: no longer offered, not claimable by another flush, not overwritten by a retried enqueue
+    assert queue.pending(10, NOW) == [] and queue.claim([a], "f2", NOW + 1, NOW + 61) == []
+    queue.enqueue(change("a", 9.0), NOW + 1)
+    assert queue.pushing("f1", "b" * 40, [a.ticket]) == {a.ticket}
+    # expired (its flusher's Lambda is over): offered again, and a later flush claims it
+    assert queue.pending(10, NOW + 61) == [a] and queue.claim([a], "f2", NOW + 61, NOW + 120) == [a.ticket]
+    assert queue.pushing("f1", "b" * 40, [a.ticket]) == set()  # the first flush no longer holds it
+    queue.settle("f1", [Settled(a.ticket, "f1", None, "GitOpsConflict", "late")])  # not its claim: ignored
+    assert queue.settled(a.ticket) is None
+    queue.settle("f2", [Settled(a.ticket, "f2", GitOpsChange(commit="c", changed=True, paths=["x"]))])
+    settled = queue.settled(a.ticket)
+    assert settled is not None and settled.batch == "f2"
+
+
+def test_a_claimed_change_is_revoked_with_the_base_its_flush_last_recorded(queue: DynamoGitOpsQueue) -> None:
+    a, b = change("a", 1.0), change("b", 2.0)
+    queue.enqueue(a, NOW)
+    queue.enqueue(b, NOW)
+    assert queue.claim([a, b], "f1", NOW, NOW + 60) == [a.ticket, b.ticket]
+    # revoked before the flush recorded any push: it never pushes it
+    assert queue.withdraw(a.ticket) == Withdrawal("revoked", "f1", NOW, False, None)
+    assert queue.pushing("f1", "1" * 40, [a.ticket, b.ticket]) == {b.ticket}
+    # revoked after: the base of the only push that may still carry it
+    assert queue.withdraw(b.ticket) == Withdrawal("revoked", "f1", NOW, True, "1" * 40)
+    assert queue.pushing("f1", "2" * 40, [a.ticket, b.ticket]) == set()
+    # a revoked change is never offered or claimed again, but a retried writer may enqueue it anew
+    assert queue.pending(10, NOW + 100) == [] and queue.claim([a], "f2", NOW + 100, NOW + 160) == []
+    queue.enqueue(change("a", 3.0), NOW + 1)
+    assert queue.pending(10, NOW + 1) == [change("a", 3.0)]
+    # and the flush still records what it pushed of a change it held (here: nothing; its settle is ignored)
+    queue.settle("f1", [Settled(a.ticket, "f1", None, "GitOpsConflict", "x")])
+    assert queue.settled(a.ticket) is None
 
 
 def test_one_flusher_holds_the_lease_until_it_frees_it_or_it_expires(queue: DynamoGitOpsQueue) -> None:
@@ -97,12 +142,12 @@ def test_one_flusher_holds_the_lease_until_it_frees_it_or_it_expires(queue: Dyna
     assert not queue.acquire("three", 122.0, 20.0)
     queue.release("two")
     assert queue.acquire("three", 122.0, 20.0)
-    assert queue.pending(10) == []  # the lease is no pending change
+    assert queue.pending(10, NOW) == []  # the lease is no pending change
 
 
 def test_a_change_too_large_for_one_item_is_refused(queue: DynamoGitOpsQueue) -> None:
     with pytest.raises(GitOpsChangeTooLarge):
-        queue.enqueue(change("big", 1.0, b"x" * 400_000))
+        queue.enqueue(change("big", 1.0, b"x" * 400_000), NOW)
 
 
 def commits_touching(server: GitServer) -> Counter[str]:

@@ -36,7 +36,7 @@ def pending(queue: InMemoryGitOpsQueue, clock: FakeClock, *names: str) -> None:
     for name in names:
         files = {f"tenants/{name}.yaml": f"name: {name}\n".encode()}
         message = f"Onboard tenant {name} (basic)\n"
-        queue.enqueue(PendingChange(ticket(name, f"x-{name}"), name, files, message, clock() - 0.001))
+        queue.enqueue(PendingChange(ticket(name, f"x-{name}"), name, files, message, clock() - 0.001), clock())
 
 
 def files_at(repo: InMemoryGitOpsRepository, sha: str) -> dict[str, bytes]:
@@ -58,7 +58,7 @@ def test_pending_changes_of_other_writers_go_into_the_flushers_one_commit() -> N
         assert result is not None and result.change is not None
         assert result.change.commit == mine.commit and result.change.paths == [f"tenants/{name}.yaml"]
         assert files_at(repo, mine.commit)[f"tenants/{name}.yaml"] == f"name: {name}\n".encode()
-    assert queue.pending(100) == []
+    assert queue.pending(100, clock()) == []
 
 
 def test_the_oldest_change_waits_the_gather_window_then_the_batch_is_flushed() -> None:
@@ -66,7 +66,7 @@ def test_the_oldest_change_waits_the_gather_window_then_the_batch_is_flushed() -
     writer(queue, repo, clock, gather_seconds=0.5).write("a#e", "a", {"tenants/a.yaml": b"a"}, "m\n")
     assert clock.paused == [0.5]
     # a change that already waited the window is flushed at once
-    queue.enqueue(PendingChange("b#e", "b", {"tenants/b.yaml": b"b"}, "m\n", clock() - 2))
+    queue.enqueue(PendingChange("b#e", "b", {"tenants/b.yaml": b"b"}, "m\n", clock() - 2), clock())
     clock.paused.clear()
     writer(queue, repo, clock, gather_seconds=0.5).write("c#e", "c", {"tenants/c.yaml": b"c"}, "m\n")
     assert clock.paused == [] and queue.flushes[-1] == ["b#e", "c#e"]
@@ -97,7 +97,7 @@ def test_a_tenant_already_in_place_gets_the_head_commit_unchanged() -> None:
 
 def test_two_changes_to_one_path_go_into_successive_batches_oldest_first() -> None:
     repo, queue, clock = InMemoryGitOpsRepository({"README.md": b"seed"}), InMemoryGitOpsQueue(), FakeClock()
-    queue.enqueue(PendingChange("a#e1", "a", {"tenants/a.yaml": b"first"}, "first\n", clock() - 5))
+    queue.enqueue(PendingChange("a#e1", "a", {"tenants/a.yaml": b"first"}, "first\n", clock() - 5), clock())
     change = writer(queue, repo, clock).write("a#e2", "a", {"tenants/a.yaml": b"second"}, "second\n")
     assert queue.flushes == [["a#e1"], ["a#e2"]]
     assert repo.head[1]["tenants/a.yaml"] == b"second" and change.commit == repo.head[0]
@@ -135,7 +135,7 @@ def test_a_failed_batch_fails_only_its_own_tenants_which_compensate_and_others_s
     ]
     for s in batch:  # enqueued: these writers wait for the batch
         desired = {f"tenants/{s.tenant_id}.yaml": b"mate"}
-        queue.enqueue(PendingChange(ticket(s.tenant_id, s.execution), s.tenant_id, desired, "m\n", clock()))
+        queue.enqueue(PendingChange(ticket(s.tenant_id, s.execution), s.tenant_id, desired, "m\n", clock()), clock())
     # When the batch is flushed
     with pytest.raises(GitOpsPushRejected, match="pre-receive hook declined"):
         writer(queue, repo, clock).write("bad#e", "bad", {"tenants/bad.yaml": b"bad"}, "m\n")
@@ -195,7 +195,7 @@ def test_a_writer_past_its_deadline_withdraws_its_change_and_raises_a_transient_
     with pytest.raises(GitOpsConflict):
         w.write("a#e", "a", {"tenants/a.yaml": b"a"}, "m\n")
     # withdrawn: no later batch writes it behind a retry's or a compensation's back
-    assert queue.pending(10) == [] and repo.pushes == 0
+    assert queue.pending(10, clock()) == [] and repo.pushes == 0
 
 
 class LockedRepo(InMemoryGitOpsRepository):

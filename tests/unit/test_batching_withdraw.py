@@ -34,7 +34,7 @@ def test_a_writer_whose_wait_fails_withdraws_its_change_so_no_later_batch_pushes
     with pytest.raises(TransientError):
         writer.write(ticket("t1", "e1"), "t1", {"tenants/t1.yaml": b"resumed"}, "Resume tenant t1\n")
     # Then its change is no longer pending
-    assert queue.pending(500) == []
+    assert queue.pending(500, clock()) == []
     # And a later writer's batch carries only its own change
     other = GroupCommitWriter(queue, repo, BatchPolicy(), pause=clock.pause, clock=clock)
     other.write(ticket("t2", "e2"), "t2", {"tenants/t2.yaml": b"t2"}, "Onboard tenant t2\n")
@@ -48,8 +48,8 @@ class LostEnqueueReply(InMemoryGitOpsQueue):
         super().__init__()
         self.lose = True
 
-    def enqueue(self, change: PendingChange) -> None:
-        super().enqueue(change)
+    def enqueue(self, change: PendingChange, now: float) -> None:
+        super().enqueue(change, now)
         if self.lose:
             self.lose = False
             raise TransientError("dynamodb:PutItem: Read timeout on endpoint URL")
@@ -61,4 +61,4 @@ def test_an_enqueue_whose_reply_was_lost_is_withdrawn_too() -> None:
     writer = GroupCommitWriter(queue, repo, BatchPolicy(), pause=clock.pause, clock=clock)
     with pytest.raises(TransientError):
         writer.write(ticket("t1", "e1"), "t1", {"tenants/t1.yaml": b"resumed"}, "Resume tenant t1\n")
-    assert queue.pending(500) == []
+    assert queue.pending(500, clock()) == []
