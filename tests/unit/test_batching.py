@@ -12,6 +12,7 @@ import pytest
 
 from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, batch_message, outcome, ticket
 from onboarding.errors import GitOpsConflict, GitOpsPushRejected, GitRemoteUnavailable, TransientError
+from onboarding.gitops import apply_files
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout
 from onboarding.payloads import CompensateInput, StepInput
@@ -260,3 +261,89 @@ def test_commit_gitops_through_the_writer_returns_the_commit_carrying_its_files(
     assert result.chart_version == RELEASE.chart_version and repo.pushes == 1
     # the single-tenant message is kept inside the batch's
     assert f"* Onboard tenant {s.tenant_id} (basic, pooled)" in repo.commits[-1][2]
+
+
+class Killed(BaseException):
+    """The flusher's sandbox stops at this point (its Lambda timed out, or was killed)."""
+
+
+class DiesAt(InMemoryGitOpsRepository):
+    """A branch whose flusher dies just before (``before_push``) or just after its push reaches the remote."""
+
+    def __init__(self, before_push: bool) -> None:
+        super().__init__({"README.md": b"seed"})
+        self.before_push, self.armed = before_push, True
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        if self.armed and self.before_push:
+            self.armed = False
+            raise Killed
+        sha = super().commit(base, changes, message)
+        if self.armed:
+            self.armed = False
+            raise Killed
+        return sha
+
+
+@pytest.mark.parametrize("before_push", [True, False], ids=["died-before-push", "died-after-push"])
+def test_a_dead_flushers_claims_expire_and_a_later_flush_pushes_what_is_missing_once(before_push: bool) -> None:
+    # Given a flusher that claimed two changes, then died before (or after) its push reached the remote
+    repo, queue, clock = DiesAt(before_push), InMemoryGitOpsQueue(), FakeClock()
+    pending(queue, clock, "a", "b")
+    dead = writer(queue, repo, clock)
+    dead.deadline = clock() + 30
+    with pytest.raises(Killed):
+        dead.flush(queue.pending(500, clock()))
+    landed = 0 if before_push else 1
+    assert len(repo.commits) - 1 == landed
+    # While its claims last (until its Lambda is over), no other flush takes them
+    assert queue.pending(500, clock()) == [] and queue.pending(500, dead.claim_until() - 1) == []
+    # When a writer comes after they expired, its flush claims them again with its own change
+    clock.now = dead.claim_until() + 0.001
+    change = writer(queue, repo, clock).write("c#e", "c", {"tenants/c.yaml": b"c"}, "m\n")
+    assert queue.flushes[-1] == ["a#x-a", "b#x-b", "c#e"]
+    # Then every change is on main, each file written by exactly one commit (the dead flush's push is not redone)
+    states = [files for _, files, _ in repo.commits]
+    written = [p for before, after in pairwise(states) for p in after if before.get(p) != after[p]]
+    assert sorted(written) == ["tenants/a.yaml", "tenants/b.yaml", "tenants/c.yaml"]
+    assert change.changed and repo.head[1]["tenants/c.yaml"] == b"c"
+    for name in ("a", "b"):  # and the waiting writers learn a commit that carries their files
+        result = queue.settled(ticket(name, f"x-{name}"))
+        assert result is not None and result.change is not None
+        assert files_at(repo, result.change.commit)[f"tenants/{name}.yaml"] == f"name: {name}\n".encode()
+
+
+class RacedRepo(InMemoryGitOpsRepository):
+    """Runs ``race`` once, just before the next push reaches the remote: another writer's push lands first."""
+
+    race: Any = None
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return super().commit(base, changes, message)
+
+
+def test_a_direct_push_and_a_flush_racing_lose_neither_change_whichever_lands_first() -> None:
+    # Given a flush about to push, and a direct write (a compensation, a revert, a fleet wave) landing just before it
+    repo, queue, clock = RacedRepo({"README.md": b"seed", "tenants/x.yaml": b"x"}), InMemoryGitOpsQueue(), FakeClock()
+    pending(queue, clock, "a")
+    direct: list[Any] = []
+    repo.race = lambda: direct.append(apply_files(repo, {"tenants/x.yaml": None}, "Revert x\n", sleep=clock.pause))
+    writer(queue, repo, clock).write("b#e", "b", {"tenants/b.yaml": b"b"}, "m\n")
+    # Then the flush, rejected (the branch moved), fetched the new head and pushed on it: both changes are on main
+    assert direct[0].changed and "tenants/x.yaml" not in repo.head[1]
+    assert {"tenants/a.yaml", "tenants/b.yaml"} <= set(repo.head[1])
+    # And the other way round: a flush lands between a direct write's fetch and its push
+    pending(queue, clock, "c")
+    flushed: list[Any] = []
+    repo.race = lambda: flushed.append(writer(queue, repo, clock).write("d#e", "d", {"tenants/d.yaml": b"d"}, "m\n"))
+    wave = apply_files(repo, {"tenants/a.yaml": b"a v2", "tenants/b.yaml": b"b v2"}, "Commit wave\n", sleep=clock.pause)
+    assert flushed[0].changed and wave.changed
+    assert {p: repo.head[1][p] for p in ("tenants/a.yaml", "tenants/b.yaml", "tenants/c.yaml", "tenants/d.yaml")} == {
+        "tenants/a.yaml": b"a v2",
+        "tenants/b.yaml": b"b v2",
+        "tenants/c.yaml": b"name: c\n",
+        "tenants/d.yaml": b"d",
+    }
