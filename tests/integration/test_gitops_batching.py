@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from onboarding.adapters.dynamodb.gitops_queue import DynamoGitOpsQueue
 from onboarding.adapters.git import DulwichGitOpsRepository
 from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, Settled, Withdrawal, ticket
 from onboarding.errors import GitOpsChangeTooLarge
+from onboarding.gitops import apply_files
 from onboarding.payloads import GitOpsChange
 from onboarding_local.gitserver import GitServer
 from onboarding_local.stack import REPO_ROOT
@@ -194,3 +196,56 @@ def test_concurrent_writers_lose_no_file_duplicate_none_and_each_learns_its_own_
     pushes = len({c.commit for c in results.values()})
     assert pushes < writers
     server.git("fsck", "--strict")
+
+
+class GivesUpWhilePushing(DulwichGitOpsRepository):
+    """Runs ``race`` once, just before this client's next push reaches the remote."""
+
+    race: Any = None
+
+    def commit(self, base: str | None, changes: Mapping[str, bytes | None], message: str) -> str:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return super().commit(base, changes, message)
+
+
+@pytest.mark.parametrize("head_moved", [False, True], ids=["head-at-flush-base", "head-moved-first"])
+def test_a_writer_giving_up_while_its_flush_pushes_reports_what_main_holds(
+    queue: DynamoGitOpsQueue, server: GitServer, head_moved: bool
+) -> None:
+    # Given a's and b's changes claimed by a flush that fetched, checked its claims and is about to push
+    a, b = change("a", 1.0, b"a\n"), change("b", 2.0, b"b\n")
+    queue.enqueue(a, NOW)
+    queue.enqueue(b, NOW)
+    flushing = GivesUpWhilePushing(server.url, "main")
+    flusher = GroupCommitWriter(queue, flushing, BatchPolicy(), clock=lambda: NOW)
+    waiter = GroupCommitWriter(queue, DulwichGitOpsRepository(server.url, "main"), BatchPolicy(), clock=lambda: NOW)
+    answer: list[GitOpsChange | None] = []
+
+    def a_gives_up() -> None:
+        other = DulwichGitOpsRepository(server.url, "main")
+        if head_moved:  # a direct push (a fleet wave) lands first
+            apply_files(other, {"tenants/wave.yaml": b"w\n"}, "Commit wave\n")
+        answer.append(waiter.give_up(a.ticket, a.files, a.message))
+        if answer[0] is None:  # a's writer raises; compensation removes what it finds
+            apply_files(other, {"tenants/a.yaml": None}, "Revert onboarding of tenant a\n")
+
+    flushing.race = a_gives_up
+    # When a gives up there, and the flush carries on
+    flusher.flush(queue.pending(10, NOW))
+    # Then a's answer is what main holds: nothing of a (head moved: the flush's push could not land), or a's own commit
+    (got,) = answer
+    touched = commits_touching(server)
+    if head_moved:
+        assert got is None and server.read("tenants/a.yaml") is None and touched["tenants/a.yaml"] == 0
+    else:
+        assert got is not None and got.changed and server.read("tenants/a.yaml") == "a\n"
+        assert touched["tenants/a.yaml"] == 1
+        assert server.git("log", "--format=%H", "-1", "main", "--", "tenants/a.yaml").strip() == got.commit
+    # And b's change landed once, in the commit b learned
+    settled = queue.settled(b.ticket)
+    assert settled is not None and settled.change is not None and server.read("tenants/b.yaml") == "b\n"
+    assert touched["tenants/b.yaml"] == 1
+    assert server.git("log", "--format=%H", "-1", "main", "--", "tenants/b.yaml").strip() == settled.change.commit
+    assert queue.pending(10, NOW + 3600) == []
