@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     answer = receive_flux_event(
         body,
         headers.get("x-signature"),
-        master_token=secret_value(settings.flux_receiver_token_secret),
+        master_token=lambda: secret_value(settings.flux_receiver_token_secret),  # a failed read: 503, never 401
         tenants=tenant_store(settings),
         store=reconcile_store(settings.reconcile_table),
         callbacks=task_callbacks(),
@@ -30,4 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     metrics.add_metric(name=f"FluxEvents{answer.status}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FluxVerdictFailures", unit=MetricUnit.Count, value=answer.body.get("failures", 0))
-    return {"statusCode": answer.status, "headers": {"content-type": "application/json"}, "body": answer.json()}
+    headers = {"content-type": "application/json"}
+    if answer.retry_after is not None:
+        headers["retry-after"] = str(answer.retry_after)
+    return {"statusCode": answer.status, "headers": headers, "body": answer.json()}
