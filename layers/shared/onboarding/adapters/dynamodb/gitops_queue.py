@@ -102,9 +102,11 @@ class DynamoGitOpsQueue:
                         Key={"ticket": {"S": change.ticket}},
                         UpdateExpression="SET #c = :f, #cu = :until, claimedAt = :now",
                         # the very change that was read (not a re-enqueued one), pending, and not claimed by a live
-                        # flush (a revoked change has left the index: attribute_exists(queue) fails)
+                        # flush (a revoked change has left the index: attribute_exists(queue) fails); a request
+                        # retried after a lost reply finds its own claim
                         ConditionExpression=(
-                            "attribute_exists(#q) AND enqueuedAt = :at AND (attribute_not_exists(#c) OR #cu < :now)"
+                            "attribute_exists(#q) AND enqueuedAt = :at"
+                            " AND (attribute_not_exists(#c) OR #cu < :now OR #c = :f)"
                         ),
                         ExpressionAttributeNames={"#q": "queue", "#c": "claim", "#cu": "claimUntil"},
                         ExpressionAttributeValues={
