@@ -9,7 +9,8 @@ and its own values, and every rendered object validated. Events go out through n
 
 Each ``remote/<tenantId>/`` (the provider's record of what a remote tenant runs) is that customer's own
 cluster: built and rendered the same way, its chart pulled from the tenant's own registry, every event signed
-with the tenant's own token.
+with the tenant's own token and, as the customer's Alert sets it (docs/remote-customer-runbook.md), naming the
+tenant in ``metadata.tenantId``.
 
 Emulated: the cluster (nothing is applied: "applied" is what was last rendered), health (a valid render is a
 ready release), the Provider's address (events go to ``receiver_url``), and a remote cluster's source (the
@@ -182,7 +183,10 @@ class FluxEmulator:
             present = {p.parent.name for p in root.glob("remote/*/release.yaml")}
             for tenant in sorted(present | self.remotes.keys()):
                 token = tenant_token(self.token, tenant)
-                remote = self.remotes.setdefault(tenant, Cluster(f"remote/{tenant}", token, routed=False))
+                alert = {"tenantId": tenant}  # the eventMetadata of the customer's Alert, as the runbook says
+                remote = self.remotes.setdefault(
+                    tenant, Cluster(f"remote/{tenant}", token, False, event_metadata=alert)
+                )
                 path = f"remote/{tenant}" if tenant in present else None  # gone: everything is pruned
                 self._reconcile_cluster(remote, [(FLUX_NAMESPACE, path, [])], root, head)
                 if path is None:

@@ -7,8 +7,19 @@ annotations of the object, prefix stripped) over the selecting Alert's ``eventMe
 
 On the provider's cluster an event is sent only when an Alert of the cluster (with its Provider present, not
 suspended, of a matching ``eventSeverity``) lists the object in ``eventSources`` (kind, name or ``*``, exact
-namespace), as notification-controller matches them. A remote customer's cluster is wired by the customer:
-every event is sent. A failed post (5xx, unreachable) is retried with backoff, as notification-controller does.
+namespace), as notification-controller matches them. A remote customer's cluster is wired by the customer as
+docs/remote-customer-runbook.md says, its Alert's ``eventMetadata`` naming the tenant (``tenantId``); every event
+is sent.
+
+A failed post is retried as notification-controller's client (hashicorp/go-retryablehttp, set up in its
+internal/notifier/client.go: ``RetryMax`` 4, ``RetryWaitMin`` 2 s, ``RetryWaitMax`` 30 s, the Provider's timeout,
+15 s by default, over all attempts) retries it: again after no answer (status 0), a 429, or a 5xx other than
+501; never after any other answer (a 401 or 400 is final). The wait before retry ``n`` (from 0) is the answer's
+``Retry-After`` (seconds) on a 429 or 503, else ``min(2 s * 2**n, 30 s)``; a retry whose start would fall after
+the timeout is not made (2, 4, 8 s: 4 posts; ``Retry-After: 1``: 5). Emulated, not real: the waits are scaled by
+``WAIT_SCALE`` (2 s is 0.1 s here) and the timeout is counted on those nominal waits, without the time the posts
+themselves take (the local receiver is slower than the scale); each post may take ``POST_TIMEOUT`` s; the posts
+of one event are sent in turn from the emulator's thread (notification-controller sends each from a goroutine).
 """
 
 from __future__ import annotations
@@ -41,6 +52,23 @@ _POD = {"HelmRelease": "helm-controller-7c9d5b8f6-q2x4z", "Kustomization": "kust
 
 Key = tuple[str, str]  # a HelmRelease's (namespace, name)
 
+# notification-controller's retrying client (see the module docstring), and how this emulation scales it
+RETRY_MAX, RETRY_WAIT_MIN, RETRY_WAIT_MAX, PROVIDER_TIMEOUT = 4, 2.0, 30.0, 15.0
+WAIT_SCALE = 0.05  # emulated seconds per nominal second of waiting
+POST_TIMEOUT = 30.0
+
+
+def retried(status: int) -> bool:
+    """go-retryablehttp's DefaultRetryPolicy: no answer, 429, or a 5xx other than 501."""
+    return status == 0 or status == 429 or (status >= 500 and status != 501)
+
+
+def retry_wait(attempt: int, status: int, retry_after: str | None) -> float:
+    """go-retryablehttp's DefaultBackoff, in nominal seconds, before retry ``attempt`` (from 0)."""
+    if status in (429, 503) and retry_after is not None and retry_after.strip().isdigit():
+        return float(retry_after.strip())
+    return min(RETRY_WAIT_MIN * 2**attempt, RETRY_WAIT_MAX)
+
 
 def tenant_token(master: str, tenant_id: str) -> str:
     """The token a remote tenant's own cluster signs with, derived from the master token."""
@@ -71,7 +99,8 @@ def tenant_of(obj: dict[str, Any]) -> str:
 class Delivery:
     cluster: str
     payload: dict[str, Any]
-    status: int  # the receiver's answer; 0 when it could not be reached
+    status: int  # the receiver's last answer; 0 when it could not be reached
+    attempts: list[int] = field(default_factory=list)  # every answer, in order (retried ones first)
 
 
 @dataclass
@@ -81,6 +110,7 @@ class Cluster:
     name: str  # the provider's cluster, or remote/<tenantId>: that customer's own cluster
     token: str  # what its notification-controller signs with
     routed: bool  # only what its Alerts select is sent (the provider's cluster; a customer's wiring is its own)
+    event_metadata: dict[str, str] = field(default_factory=dict)  # an unrouted cluster's Alert's eventMetadata
     inventory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # Kustomization -> id -> object
     applied: dict[Key, dict[str, Any]] = field(default_factory=dict)  # what each HelmRelease last installed
     attempted: dict[Key, str] = field(default_factory=dict)  # the digest of each HelmRelease's last reconcile
@@ -150,19 +180,25 @@ class Notifier:
         body = json.dumps(payload).encode()
         signature = "sha256=" + hmac.new(cluster.token.encode(), body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "X-Signature": signature}
-        status = 0
-        for attempt in range(4):
+        attempts: list[int] = []
+        waited = 0.0  # nominal seconds, against the Provider's timeout
+        for attempt in range(RETRY_MAX + 1):
+            status, retry_after = 0, None
             with contextlib.suppress(requests.RequestException):
-                status = requests.post(self.receiver_url, data=body, headers=headers, timeout=30).status_code
-            if 0 < status < 500:
+                answer = requests.post(self.receiver_url, data=body, headers=headers, timeout=POST_TIMEOUT)
+                status, retry_after = answer.status_code, answer.headers.get("Retry-After")
+            attempts.append(status)
+            wait = retry_wait(attempt, status, retry_after)
+            if not retried(status) or attempt == RETRY_MAX or waited + wait > PROVIDER_TIMEOUT:
                 break
-            time.sleep(0.1 * 2**attempt)
-        self.sent.append(Delivery(cluster.name, payload, status))
+            waited += wait
+            time.sleep(wait * WAIT_SCALE)
+        self.sent.append(Delivery(cluster.name, payload, attempts[-1], attempts))
 
     def _alert_metadata(self, cluster: Cluster, involved: dict[str, str], severity: str) -> dict[str, str] | None:
         """The ``eventMetadata`` of an Alert that selects the event; None when no Alert does."""
         if not cluster.routed:
-            return {}
+            return dict(cluster.event_metadata)
         objects = [o for inventory in cluster.inventory.values() for o in inventory.values()]
         providers = {object_id(o) for o in objects if o.get("kind") == "Provider"}
         for alert in (o for o in objects if o.get("kind") == "Alert"):
