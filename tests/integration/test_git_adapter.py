@@ -122,8 +122,8 @@ class LostReply:
         self._real = repo._client
         repo._client = self._client  # type: ignore[method-assign]
 
-    def _client(self) -> tuple[Any, Any]:
-        client, path = self._real()
+    def _client(self, **kwargs: Any) -> tuple[Any, Any]:
+        client, path = self._real(**kwargs)
         outer = self
 
         class Client:
@@ -174,8 +174,8 @@ def test_a_reset_during_fetch_is_transient_not_permanent(server: GitServer) -> N
     r = repo(server)
     real = r._client
 
-    def resetting() -> tuple[Any, Any]:
-        _, path = real()
+    def resetting(**kwargs: Any) -> tuple[Any, Any]:
+        _, path = real(**kwargs)
 
         class Client:
             def fetch(self, *args: Any, **kwargs: Any) -> Any:

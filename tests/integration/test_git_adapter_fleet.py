@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dulwich.objects import ObjectID
 
-from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.adapters.gittrees import BLOB, TREE
+from onboarding.adapters.git import BaseCache, DulwichGitOpsRepository
+from onboarding.adapters.gittrees import BLOB, TREE, RawObjects
 from onboarding.errors import BranchMoved
 from onboarding.gitops import apply_files
 from onboarding_local.gitserver import GitServer
@@ -136,3 +137,89 @@ def test_with_top_trees_a_sharded_layout_is_read_and_written_through_its_own_sha
         git.git("fsck", "--strict", "--no-dangling")
     finally:
         git.stop()
+
+
+# A kept base (BaseCache): what a warm Lambda container keeps between writes. Each test has its own cache.
+
+
+def kept(git: GitServer, cache: BaseCache) -> int:
+    """How many objects the cache keeps for ``git``'s branch (0: none)."""
+    base = cache.get((git.url, b"refs/heads/main", b"blob:none"))
+    return len(base.store.objects) if base is not None else 0
+
+
+def test_a_warm_writer_reads_another_writers_commit_and_fetches_only_what_changed(server: GitServer) -> None:
+    cache = BaseCache()
+    apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {"tenants/mine.yaml": b"mine"}, "Mine")
+    held = kept(server, cache)
+    assert held > 2  # the root, tenants/, clusters/... and the commit
+    # Given another writer's commit on top of ours
+    server.commit_files({tenant(3): b"changed by them", "tenants/theirs.yaml": b"theirs"}, "Theirs")
+    # When a warm writer reads
+    snap = DulwichGitOpsRepository(server.url, "main", cache=cache).snapshot([tenant(3), "tenants/theirs.yaml"])
+    # Then it sees their files, having fetched their commit, its changed trees and the two blobs only
+    assert snap.sha == server.head()
+    assert snap.files == {tenant(3): b"changed by them", "tenants/theirs.yaml": b"theirs"}
+    assert kept(server, cache) - held <= 6
+    change = apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {tenant(4): b"mine too"}, "More")
+    assert server.head() == change.commit and server.read(tenant(4)) == "mine too"
+    assert server.read("tenants/theirs.yaml") == "theirs" and server.read("tenants/mine.yaml") == "mine"
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_a_warm_writer_on_an_unmoved_branch_fetches_nothing(server: GitServer) -> None:
+    cache = BaseCache()
+    first = apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {"tenants/a.yaml": b"a"}, "A")
+    held = kept(server, cache)
+    r = DulwichGitOpsRepository(server.url, "main", cache=cache)
+    snap = r.snapshot(["tenants/a.yaml", tenant(9)])
+    assert snap.sha == first.commit
+    assert snap.files == {"tenants/a.yaml": b"a", tenant(9): b"name: tenant-9\n"}
+    assert kept(server, cache) == held + 1  # the blob of tenant 9, fetched by id; no tree, no commit
+
+
+def test_a_change_undone_since_the_kept_base_is_read_from_the_remote(server: GitServer) -> None:
+    """The server takes a 'have' to include its ancestors, so it does not send a tree an ancestor has: here
+    the tenants/ tree of the seed, back after another writer undid our change. It is fetched by id."""
+    apply_files(DulwichGitOpsRepository(server.url, "main", cache=None), {tenant(5): b"ours"}, "Change 5")
+    cache = BaseCache()
+    assert DulwichGitOpsRepository(server.url, "main", cache=cache).snapshot([tenant(5)]).files == {tenant(5): b"ours"}
+    server.commit_files({tenant(5): b"name: tenant-5\n"}, "Undo")  # tenants/ is again the seed's tree
+    r = DulwichGitOpsRepository(server.url, "main", cache=cache)
+    assert r.snapshot([tenant(5), tenant(6)]).files == {tenant(5): b"name: tenant-5\n", tenant(6): b"name: tenant-6\n"}
+    change = apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {tenant(6): b"six"}, "Six")
+    assert server.head() == change.commit and server.read(tenant(6)) == "six"
+    assert server.read(tenant(5)) == "name: tenant-5\n"
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_a_kept_base_the_remote_does_not_know_gets_the_full_fetch(server: GitServer) -> None:
+    before = tree(server)
+    cache = BaseCache()
+    unknown = RawObjects({b"1" * 40: (1, b"tree " + b"2" * 40 + b"\n")})  # history rewritten since
+    cache.put((server.url, b"refs/heads/main", b"blob:none"), ObjectID(b"1" * 40), unknown, cold_size=1)
+    change = apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {tenant(1): b"one"}, "One")
+    assert server.head() == change.commit and server.read(tenant(1)) == "one"
+    after = tree(server)
+    assert {p: s for p, s in after.items() if p != tenant(1)} == {p: s for p, s in before.items() if p != tenant(1)}
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_a_warm_writer_against_a_server_without_object_filters(server: GitServer) -> None:
+    server.git("config", "uploadpack.allowFilter", "false")
+    cache = BaseCache()
+    apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {"tenants/a.yaml": b"a"}, "A")
+    server.commit_files({tenant(2): b"two"}, "Theirs")
+    change = apply_files(DulwichGitOpsRepository(server.url, "main", cache=cache), {tenant(3): b"three"}, "Mine")
+    assert server.head() == change.commit
+    assert (server.read(tenant(2)), server.read(tenant(3)), server.read("tenants/a.yaml")) == ("two", "three", "a")
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_a_kept_store_grown_far_past_its_cold_size_is_dropped() -> None:
+    cache = BaseCache()
+    key = ("git://example.invalid/x.git", b"refs/heads/main", b"blob:none")
+    cache.put(key, ObjectID(b"1" * 40), RawObjects({b"%040d" % i: (3, b"") for i in range(5010)}), cold_size=4)
+    assert cache.get(key) is None
+    cache.put(key, ObjectID(b"1" * 40), RawObjects({b"1" * 40: (1, b"")}), cold_size=4)
+    assert cache.get(key) is not None

@@ -10,14 +10,24 @@ A write costs the same whatever the number of tenants in the repository (docs/pr
   plain depth-1 fetch instead: the same result, at the cost of every blob;
 - objects are kept raw and only the trees on the asked paths are read, by a binary search (never a
   whole-tree parse); the commit rewrites only the trees along the changed paths, and the push sends
-  exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees).
+  exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees);
+- the trees of the last commit this process read or pushed are kept in memory (``BaseCache``; a warm
+  Lambda keeps its module state, as it keeps /tmp) keyed by remote, branch and commit. The next snapshot
+  names that commit as a ``have``: when the branch has not moved nothing but the ref advertisement is
+  exchanged; when it has, the server sends only the trees that changed since (no thin pack: every delta
+  base travels in the pack). A tree the server takes us to hold because an ancestor of the kept commit has
+  it (a change undone) is fetched by id. A cold process, or a server that does not know the commit (history
+  rewritten), gets the full depth-1 fetch: the cache only ever saves transfer, it never decides content
+  (objects are kept by id, and the head is always the remote's, read on each snapshot).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -63,6 +73,48 @@ def remote_error(exc: Exception, what: str) -> Exception:
 TREES_ONLY = b"blob:none"
 
 
+@dataclass
+class _Base:
+    commit: ObjectID
+    store: RawObjects
+    cold_size: int  # objects after the cold fetch: the kept store is dropped when it grows far past this
+
+
+class BaseCache:
+    """The last known commit of each (remote, branch) with the objects read or written for it, per process.
+
+    Objects are content-addressed and immutable, so a store shared between writers of one process (threads)
+    only ever gains objects; what a writer reads is still decided by the remote's head, fetched each time.
+    A store that grew past twice its cold size (superseded trees, fetched blobs) is dropped: the next write
+    is cold again, so memory stays bounded by a few times the repository's trees.
+    """
+
+    def __init__(self) -> None:
+        self._bases: dict[tuple[str, bytes, bytes], _Base] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bytes, bytes]) -> _Base | None:
+        with self._lock:
+            return self._bases.get(key)
+
+    def put(self, key: tuple[str, bytes, bytes], commit: ObjectID, store: RawObjects, cold_size: int) -> None:
+        if len(store.objects) > 2 * cold_size + 5000:
+            self.drop(key)
+            return
+        with self._lock:
+            self._bases[key] = _Base(commit, store, cold_size)
+
+    def drop(self, key: tuple[str, bytes, bytes] | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._bases.clear()
+            else:
+                self._bases.pop(key, None)
+
+
+BASES = BaseCache()  # module state: kept across the warm invocations of one Lambda container
+
+
 class DulwichGitOpsRepository:
     def __init__(
         self,
@@ -73,10 +125,12 @@ class DulwichGitOpsRepository:
         author: str = "Tenant Onboarding <onboarding@noreply.local>",
         tree_only: bool = True,
         top_trees: int | None = None,
+        cache: BaseCache | None = BASES,
     ) -> None:
         """``tree_only`` False: fetch the whole tree, blobs too (a baseline). ``top_trees`` N: fetch only the
         trees N-1 levels deep (protocol-v2 filter ``tree:N``), then the deeper trees on the asked paths by id:
-        for a sharded layout, whose deeper directories must not all be fetched (needs ``tree:N`` filters)."""
+        for a sharded layout, whose deeper directories must not all be fetched (needs ``tree:N`` filters).
+        ``cache`` None: every snapshot is a cold fetch (what a new Lambda container does)."""
         self._url = url
         self._ref = Ref(f"refs/heads/{branch}".encode())
         self._token = token
@@ -85,43 +139,65 @@ class DulwichGitOpsRepository:
         self._base: ObjectID | None = None
         self._filter = TREES_ONLY if tree_only else None
         self._top_trees = top_trees
+        self._cache = cache
+        self._cold_size = 0
         if top_trees is not None:
             self._filter = b"tree:%d" % top_trees
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
 
-    def _client(self) -> tuple[GitClient, Any]:
+    def _client(self, *, thin_packs: bool = True) -> tuple[GitClient, Any]:
         https = bool(self._token) and urlparse(self._url).scheme in ("http", "https")
         try:
             return get_transport_and_path(
                 self._url,
                 username="x-access-token" if https else None,
                 password=self._token if https else None,
+                thin_packs=thin_packs,
             )
         except ValueError as exc:
             raise GitRemoteUnavailable(f"unsupported GitOps remote URL {self._url!r}") from exc
 
-    def _fetch(self, client: GitClient, path: Any, wants: Any, into: RawObjects, **kwargs: Any) -> Any:
-        """One upload-pack request naming no haves; the objects received are added to ``into`` raw."""
-        return client.fetch(path, _RawTarget(into), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
+    @property
+    def _key(self) -> tuple[str, bytes, bytes]:
+        return self._url, bytes(self._ref), self._filter or b""
+
+    def _fetch(
+        self, client: GitClient, path: Any, wants: Any, into: RawObjects, haves: Sequence[ObjectID] = (), **kwargs: Any
+    ) -> Any:
+        """One upload-pack request; the objects received are added to ``into`` raw (a thin pack's deltas
+        resolved against ``into``)."""
+        return client.fetch(path, _RawTarget(into, haves), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
 
     def snapshot(self, paths: Sequence[str]) -> Snapshot:
-        client, path = self._client()
-        store = RawObjects()
+        kept = self._cache.get(self._key) if self._cache is not None else None
+        # Against a kept base, no thin pack: a server may take the base's ancestors' objects as delta bases
+        # too, which this process may never have seen; every delta base must then travel in the pack.
+        client, path = self._client(thin_packs=kept is None)
+        store = kept.store if kept is not None else RawObjects()
+        haves = [kept.commit] if kept is not None else []
 
         def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             sha = refs.get(self._ref)
-            return [sha] if sha and sha != ZERO_SHA else []
+            # The kept commit is the head: nothing to fetch (its trees are all kept, or fetched by id below).
+            return [sha] if sha and sha != ZERO_SHA and sha not in store else []
 
         try:
-            result = self._fetch(client, path, wants, store, depth=1, filter_spec=self._filter)
+            result = self._fetch(client, path, wants, store, haves, depth=1, filter_spec=self._filter)
         except REMOTE_ERRORS as exc:
             raise remote_error(exc, f"cannot fetch {self._ref.decode()} from {self._url}") from exc
         head = result.refs.get(self._ref)
         self._store, self._base = store, head if head and head != ZERO_SHA else None
+        self._cold_size = kept.cold_size if kept is not None else len(store.objects)
         if self._base is None:
+            if self._cache is not None:
+                self._cache.drop(self._key)
             return Snapshot(sha=None, files={})
+        if self._base not in store:
+            raise TransientError(f"{self._url} did not send the head commit {self._base.decode()}")
+        if self._cache is not None:  # a write that changes nothing still leaves the next one a base
+            self._cache.put(self._key, self._base, store, self._cold_size)
         tree = self._tree_of(self._base)
         self._fetch_trees(client, path, tree, paths)
         found = {p: sha for p in paths if (sha := blob_id_at(store, tree, p)) is not None}
@@ -140,8 +216,10 @@ class DulwichGitOpsRepository:
         return Snapshot(sha=self._base.decode(), files=files)
 
     def _fetch_trees(self, client: GitClient, path: Any, root: bytes, paths: Sequence[str]) -> None:
-        """With ``top_trees``: fetch by id the trees on ``paths`` the first fetch left out, a level a request."""
-        for _level in range(64 if self._top_trees is not None else 0):
+        """Fetch by id the trees on ``paths`` the first fetch left out, a level a request: with ``top_trees``, the
+        deeper trees; after a fetch against a kept base, a tree the server took us to hold because an ancestor
+        of the base has it (a change undone). Nothing is requested when every tree is there."""
+        for _level in range(64):
             needed = sorted({t for p in paths if (t := _first_missing_tree(self._store, root, p)) is not None})
             if not needed:
                 return
@@ -162,7 +240,7 @@ class DulwichGitOpsRepository:
         if not hasattr(self, "_store") or (self._base.decode() if self._base else None) != base:
             raise RuntimeError("commit() must follow snapshot() of the same base")
         base_tree = self._tree_of(self._base) if self._base is not None else None
-        if base_tree is not None and self._top_trees is not None:
+        if base_tree is not None:
             self._fetch_trees(*self._client(), base_tree, list(changes))
         new_tree, created = edit_tree(self._store, base_tree, changes)
         if new_tree is None:  # every file deleted (or none yet): git's empty tree
@@ -177,6 +255,7 @@ class DulwichGitOpsRepository:
         commit.encoding = b"UTF-8"
         commit.message = message.encode("utf-8")
         created.append(NewObject(1, commit.id, commit.as_raw_string()))
+        self._store.objects[commit.id] = (1, commit.as_raw_string())
         expected = self._base or ZERO_SHA
         moved: list[ObjectID] = []
 
@@ -205,9 +284,7 @@ class DulwichGitOpsRepository:
                 if head != expected:
                     raise BranchMoved(f"{self._ref.decode()} moved while our push lost its reply") from exc
                 raise remote_error(exc, f"push to {self._url} did not land") from exc
-            self._base = None
-            del self._store
-            return commit.id.decode()
+            return self._landed(commit.id)
         if moved:
             raise BranchMoved(f"{self._ref.decode()} moved from {expected.decode()[:12]} to {moved[0].decode()[:12]}")
         status = (result.ref_status or {}).get(self._ref)
@@ -220,9 +297,15 @@ class DulwichGitOpsRepository:
             if now != expected:
                 raise BranchMoved(f"{self._ref.decode()} moved during push: {status}")
             raise GitOpsPushRejected(f"{self._url} refused the push to {self._ref.decode()}: {status}")
+        return self._landed(commit.id)
+
+    def _landed(self, commit_id: ObjectID) -> str:
+        """The push landed: its commit, whose every tree this store holds or names, is the next base."""
+        if self._cache is not None:
+            self._cache.put(self._key, commit_id, self._store, self._cold_size)
         self._base = None
         del self._store
-        return commit.id.decode()
+        return commit_id.decode()
 
     def _head_after_lost_reply(self, cause: Exception) -> ObjectID:
         """After a lost reply: the branch head, which says whether the push landed.
@@ -255,19 +338,24 @@ def _first_missing_tree(store: RawObjects, root: bytes, path: str) -> bytes | No
 
 
 class _RawTarget:
-    """What dulwich's fetch writes into: the received pack's objects kept raw, none parsed; no haves."""
+    """What dulwich's fetch writes into: the received pack's objects kept raw, none parsed; ``haves`` are
+    the commits named as already held (the kept base), whose objects a thin pack may use as delta bases."""
 
     object_format = DEFAULT_OBJECT_FORMAT
 
-    def __init__(self, store: RawObjects) -> None:
+    def __init__(self, store: RawObjects, haves: Sequence[ObjectID] = ()) -> None:
         self.object_store = self
         self._store = store
+        self._haves = list(haves)
+
+    def _base(self, sha: bytes) -> tuple[int, bytes]:
+        return self._store.raw(sha.hex().encode() if len(sha) == 20 else sha)  # KeyError: not held
 
     def _add(self, data: bytes) -> None:
         if not data:
             return
         pack = PackData.from_file(io.BytesIO(data), DEFAULT_OBJECT_FORMAT, size=len(data))
-        for obj in UnpackedObjectIterator.for_pack_data(pack):
+        for obj in UnpackedObjectIterator.for_pack_data(pack, resolve_ext_ref=self._base):
             assert obj.obj_type_num is not None and obj.obj_chunks is not None
             self._store.objects[obj.sha().hex().encode()] = (obj.obj_type_num, b"".join(obj.obj_chunks))
 
@@ -279,7 +367,7 @@ class _RawTarget:
         return buf, lambda: self._add(buf.getvalue()), lambda: None
 
     def get_graph_walker(self) -> ObjectStoreGraphWalker:
-        return ObjectStoreGraphWalker([], lambda sha: [])
+        return ObjectStoreGraphWalker(self._haves, lambda sha: [])  # the haves only, never their parents
 
     def update_shallow(self, *args: Any) -> None:
         pass  # nothing is kept beyond this write
