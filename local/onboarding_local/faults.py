@@ -214,8 +214,8 @@ class FaultInjector:
         real = git.DulwichGitOpsRepository._client
         injector = self
 
-        def client(repo: Any) -> tuple[Any, Any]:
-            inner, path = real(repo)
+        def client(repo: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            inner, path = real(repo, *args, **kwargs)
             return _FaultyGitClient(inner, injector), path
 
         changes.patch(git.DulwichGitOpsRepository, "_client", client)
