@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 if TYPE_CHECKING:
     from onboarding.ports import ArtifactRegistry, ArtifactsFor
     from onboarding.records import TenantRecord
@@ -87,6 +85,8 @@ def tenant_artifact_files(release_yaml: bytes) -> dict[str, bytes]:
 
 def customer_sync(tenant_id: str, account: str, region: str, interval: str = "5m") -> str:
     """What the customer applies once in its own cluster: the OCIRepository and Kustomization of its tenant."""
+    import yaml  # only the CLI prints this; the functions that import this module never load PyYAML for it
+
     url = f"oci://{account}.dkr.ecr.{region}.amazonaws.com/{manifests_repository(tenant_id)}"
     documents = [
         {
