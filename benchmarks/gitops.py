@@ -1,25 +1,28 @@
 """GitOps writes against a real ``git daemon`` on loopback (the adapter directly, no local stack).
 
 1. write cost: one CommitGitOps-shaped write (snapshot, commit, push of one new tenant's files, through
-   ``apply_files``) with 10 and with 10,000 tenant files already in the repository; the two repositories are
-   written in turn, so machine load drifts alike on both. Medians, p95 and the ratio; also the snapshot and
-   commit+push phases, and, for reference, the same write when the server offers no object filter (the
-   whole tree, blobs too, is fetched: what hosted services without protocol-v2 filters cost);
-   The sharded row uses the adapter's ``top_trees=2``: the first fetch brings the trees one level deep
-   (filter ``tree:2``), then the one shard tree on the path by id;
+   ``apply_files``) with 10 and with 10,000 tenant files already in the repository, in the flat layout
+   (tenants/<id>.yaml) and the sharded one (``GitOpsLayout.tenant_shards``: tenants/<xx>/<id>.yaml); the
+   repositories are written in turn, so machine load drifts alike on all. Before each write another writer
+   pushes a tenant, so the branch has always moved. Two modes: *cold* (a new container: no kept base, the
+   full depth-1 ``blob:none`` fetch) and *warm* (the adapter's BaseCache kept from the previous write: the
+   fetch names it as a have and brings what changed). Medians, p95 and the ratios 10,000/10 in the same run;
+   the snapshot and commit+push phases; server and client CPU per write; and, for reference, a cold write
+   when the server offers no object filter (the whole tree, blobs too). ``--sharded-read tree2`` reads a
+   sharded repository with the adapter's ``top_trees=2`` (filter ``tree:2``, then the shard by id) instead;
 2. concurrent writers: K threads (or, with --processes, K forked processes), each one tenant's
    ``apply_files`` with the in-Lambda retry budget (MAX_PUSH_ATTEMPTS, full jitter), released at once;
    push attempts, pushes per tenant, how many gave up with GitOpsConflict, other failures, and whether
    every successful tenant's file is on the branch.
 
-Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [--processes] [--json FILE]``.
+Runnable alone: ``.venv/bin/python benchmarks/gitops.py [--only write|writers] [--processes] [--fleets ...]
+[--sharded-read blob|tree2] [--samples N] [--json FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import sys
 import tempfile
@@ -35,7 +38,11 @@ if __package__ in (None, ""):  # run as a script: the benchmarks package is in t
 from benchmarks import BENCH_DIR
 from benchmarks.stats import summary
 
-FLEETS = ("10", "10000", "10000-sharded")  # tenant files; "-sharded": tenants/<2 hex>/<id>.yaml
+# Tenant files already in the repository, and the layout: "-sharded" is tenants/<2 hex>/<id>.yaml (256 shards).
+FLEETS = ("10", "10000", "10-sharded", "10000-sharded")
+# How the adapter reads a sharded repository: "blob" fetches every tree (filter blob:none), "tree2" the trees one
+# level deep (filter tree:2), then the shard on the path by id.
+SHARDED_READ = "blob"
 WRITERS = (10, 100, 1000)
 
 
@@ -53,8 +60,11 @@ def tenant_file(i: int) -> bytes:
 
 
 def tenant_path(name: str, sharded: bool = False) -> str:
-    """Today's flat layout, or a sharded one (256 directories by a hash of the name) for comparison."""
-    return f"tenants/{hashlib.sha1(name.encode()).hexdigest()[:2]}/{name}.yaml" if sharded else f"tenants/{name}.yaml"
+    """The flat layout, or the sharded one (``GitOpsLayout.tenant_shards``: 256 directories by a hash of the id)."""
+    from onboarding.manifests import GitOpsLayout
+    from onboarding.manifests import tenant_path as layout_path
+
+    return layout_path(name, GitOpsLayout(tenant_shards=sharded))
 
 
 def desired(tag: str, sharded: bool = False) -> dict[str, bytes | None]:
@@ -63,11 +73,13 @@ def desired(tag: str, sharded: bool = False) -> dict[str, bytes | None]:
     return {tenant_path(tag, sharded): content, f"remote/{tag}/x": None}
 
 
-def adapter(server: Any, sharded: bool) -> Any:
-    """The adapter as CommitGitOps builds it; for the sharded layout, reading only the trees on its paths."""
+def adapter(server: Any, sharded: bool, cache: Any = None, sharded_read: str = SHARDED_READ) -> Any:
+    """The adapter as CommitGitOps builds it, with ``cache`` None (a cold container: no kept base) or a
+    ``BaseCache`` kept across writes (a warm one)."""
     from onboarding.adapters.git import DulwichGitOpsRepository
 
-    return DulwichGitOpsRepository(server.url, "main", top_trees=2 if sharded else None)
+    top = 2 if sharded and sharded_read == "tree2" else None
+    return DulwichGitOpsRepository(server.url, "main", top_trees=top, cache=cache)
 
 
 def _server(workdir: Path, fleet: int, sharded: bool = False) -> Any:
@@ -81,41 +93,76 @@ def _server(workdir: Path, fleet: int, sharded: bool = False) -> Any:
     return server
 
 
-def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_samples: int = 5) -> dict[str, Any]:
+class PhaseTimer:
+    """The adapter, timing its snapshot and its commit (+ push) calls, as apply_files makes them."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner, self.snapshot_ms, self.commit_ms = inner, 0.0, 0.0
+
+    def snapshot(self, paths: Sequence[str]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._inner.snapshot(paths)
+        finally:
+            self.snapshot_ms += (time.perf_counter() - t0) * 1000
+
+    def commit(self, base: str | None, changes: Any, message: str) -> str:
+        t0 = time.perf_counter()
+        try:
+            return str(self._inner.commit(base, changes, message))
+        finally:
+            self.commit_ms += (time.perf_counter() - t0) * 1000
+
+
+MODES = ("cold", "warm")
+
+
+def measure_write_cost(
+    samples: int, fleets: Sequence[str] = FLEETS, whole_samples: int = 5, sharded_read: str = SHARDED_READ
+) -> dict[str, Any]:
+    """Per fleet and mode, ``samples`` CommitGitOps-shaped writes (apply_files of a new tenant). Before each,
+    another writer pushes a tenant through its own cold adapter (as another execution would), so the branch
+    has always moved: *cold* is a new container (no kept base: the full depth-1 fetch), *warm* a container that wrote
+    before (its kept base is one commit behind: the fetch brings what changed since)."""
+    from onboarding.adapters.git import BaseCache
     from onboarding.gitops import apply_files
 
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"shardedRead": sharded_read}
     with tempfile.TemporaryDirectory(prefix="gitops-", dir=BENCH_DIR) as tmp:
         servers = {n: _server(Path(tmp) / n, int(n.split("-")[0]), n.endswith("-sharded")) for n in fleets}
+        caches = {n: BaseCache() for n in fleets}
         try:
-            timings: dict[str, dict[str, list[float]]] = {
-                n: {"write": [], "snapshot": [], "commit": []} for n in fleets
+            timings: dict[tuple[str, str], dict[str, list[float]]] = {
+                (n, m): {"write": [], "snapshot": [], "commit": []} for n in fleets for m in MODES
             }
-            for k in range(samples + 1):  # the first round warms imports and connections, and is dropped
+            for k in range(samples + 1):  # the first round warms imports, connections and caches, and is dropped
                 for n, server in servers.items():
-                    repo = adapter(server, n.endswith("-sharded"))
-                    started = time.perf_counter()
-                    snap = repo.snapshot(list(desired(f"probe-{k}", n.endswith("-sharded"))))
-                    snapped = time.perf_counter()
-                    repo.commit(snap.sha, {tenant_path(f"probe-{k}", n.endswith("-sharded")): b"probe"}, "probe")
-                    done = time.perf_counter()
-                    repo = adapter(server, n.endswith("-sharded"))
-                    t0 = time.perf_counter()
-                    tag = f"t-new-{k:04d}"
-                    change = apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
-                    t1 = time.perf_counter()
-                    assert change.changed
-                    if k:
-                        timings[n]["write"].append((t1 - t0) * 1000)
-                        timings[n]["snapshot"].append((snapped - started) * 1000)
-                        timings[n]["commit"].append((done - snapped) * 1000)
-            cpu = {n: _cpu_per_write(server, samples, n.endswith("-sharded")) for n, server in servers.items()}
+                    sharded = n.endswith("-sharded")
+                    for mode in MODES:
+                        other = f"t-other-{mode}-{k:04d}"
+                        apply_files(adapter(server, sharded, None, sharded_read), desired(other, sharded), other)
+                        cache = caches[n] if mode == "warm" else None
+                        repo = PhaseTimer(adapter(server, sharded, cache, sharded_read))
+                        tag = f"t-new-{mode}-{k:04d}"
+                        t0 = time.perf_counter()
+                        change = apply_files(repo, desired(tag, sharded), f"Onboard {tag}")
+                        t1 = time.perf_counter()
+                        assert change.changed
+                        if k:
+                            timings[(n, mode)]["write"].append((t1 - t0) * 1000)
+                            timings[(n, mode)]["snapshot"].append(repo.snapshot_ms)
+                            timings[(n, mode)]["commit"].append(repo.commit_ms)
+            cpu = {
+                (n, m): _cpu_per_write(server, samples, n.endswith("-sharded"), m, sharded_read)
+                for n, server in servers.items()
+                for m in MODES
+            }
             whole: dict[str, list[float]] = {n: [] for n in fleets}
             for server in servers.values():
                 server.git("config", "uploadpack.allowFilter", "false")
             for k in range(whole_samples):
                 for n, server in servers.items():
-                    repo = adapter(server, n.endswith("-sharded"))
+                    repo = adapter(server, n.endswith("-sharded"), None, sharded_read)
                     t0 = time.perf_counter()
                     tag = f"t-whole-{k:04d}"
                     apply_files(repo, desired(tag, n.endswith("-sharded")), f"Onboard {tag}")
@@ -126,42 +173,56 @@ def measure_write_cost(samples: int, fleets: Sequence[str] = FLEETS, whole_sampl
             for server in servers.values():
                 server.stop()
     for n in fleets:
-        results[str(n)] = {
-            "writeMs": summary(timings[n]["write"]),
-            "snapshotMs": summary(timings[n]["snapshot"]),
-            "commitPushMs": summary(timings[n]["commit"]),
-            "wholeFetchWriteMs": summary(whole[n]),
-            **cpu[n],
-        }
-    small = fleets[0]
+        results[n] = {"wholeFetchColdWriteMs": summary(whole[n])}
+        for m in MODES:
+            results[n][m] = {
+                "writeMs": summary(timings[(n, m)]["write"]),
+                "snapshotMs": summary(timings[(n, m)]["snapshot"]),
+                "commitPushMs": summary(timings[(n, m)]["commit"]),
+                **cpu[(n, m)],
+            }
 
-    def ratio(big: str, key: str) -> float | None:
-        return round(results[big][key]["median"] / results[small][key]["median"], 2) if big in results else None
+    def ratio(big: str, small: str, mode: str, key: str = "writeMs") -> float | None:
+        if big not in results or small not in results:
+            return None
+        return round(results[big][mode][key]["median"] / results[small][mode][key]["median"], 2)
 
-    results["ratio"] = ratio("10000", "writeMs")
-    results["wholeFetchRatio"] = ratio("10000", "wholeFetchWriteMs")
-    results["shardedRatio"] = ratio("10000-sharded", "writeMs")
+    results["ratios"] = {
+        f"{layout}/{m}": ratio(f"10000{suffix}", f"10{suffix}", m)
+        for layout, suffix in (("flat", ""), ("sharded", "-sharded"))
+        for m in MODES
+    }
+    for layout, suffix in (("flat", ""), ("sharded", "-sharded")):
+        big, small = f"10000{suffix}", f"10{suffix}"
+        if big in results and small in results:
+            results["ratios"][f"{layout}/wholeFetchCold"] = round(
+                results[big]["wholeFetchColdWriteMs"]["median"] / results[small]["wholeFetchColdWriteMs"]["median"], 2
+            )
     return results
 
 
-def _cpu_per_write(server: Any, writes: int, sharded: bool) -> dict[str, float]:
+def _cpu_per_write(server: Any, writes: int, sharded: bool, mode: str, sharded_read: str) -> dict[str, float]:
     """CPU time per write, less sensitive to a shared machine's load than wall time: this process's (the
     client), and the git daemon's children's (upload-pack, receive-pack, hooks), counted once the daemon is
-    reaped. The daemon is restarted on the same port."""
+    reaped. The daemon is restarted on the same port. The other writer's commits are made before the count."""
     import resource
 
+    from onboarding.adapters.git import BaseCache
     from onboarding.gitops import apply_files
 
     def children() -> float:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
+    cache = BaseCache() if mode == "warm" else None
+    apply_files(adapter(server, sharded, cache, sharded_read), desired(f"t-cpu-{mode}-warmup", sharded), "warm up")
+    apply_files(adapter(server, sharded, None, sharded_read), desired(f"t-cpu-other-{mode}", sharded), "other")
     server.restart()
     before, client = children(), 0.0
     for k in range(writes):
-        repo = adapter(server, sharded)
+        repo = adapter(server, sharded, cache, sharded_read)
         t0 = time.process_time()
-        apply_files(repo, desired(f"t-cpu-{k:04d}", sharded), f"Onboard t-cpu-{k:04d}")
+        apply_files(repo, desired(f"t-cpu-{mode}-{k:04d}", sharded), f"Onboard t-cpu-{mode}-{k:04d}")
         client += time.process_time() - t0
     server.stop()
     spent = children() - before
@@ -201,7 +262,8 @@ def _write_one(url: str, i: int, start: Any) -> dict[str, Any]:
     from onboarding.gitops import apply_files
 
     counts = {"pushAttempts": 0, "branchMoved": 0}
-    repo = CountingRepository(DulwichGitOpsRepository(url, "main"), counts, threading.Lock())
+    # cache None: each writer stands for its own container, which shares no kept base with the others
+    repo = CountingRepository(DulwichGitOpsRepository(url, "main", cache=None), counts, threading.Lock())
     start.wait()
     t0 = time.perf_counter()
     outcome, example = "ok", ""
@@ -298,18 +360,22 @@ def render_gitops(report: dict[str, Any]) -> list[str]:
     out: list[str] = []
     if "gitopsWrite" in report:
         w = report["gitopsWrite"]
-        out += ["", "GitOps write cost (loopback git daemon; medians, p95 in ms)"]
-        head = ("tenant files", "write", "p95", "snapshot", "commit+push", "whole fetch", "server CPU", "client CPU")
-        out.append("{:>14} {:>8} {:>8} {:>9} {:>12} {:>12} {:>11} {:>11}".format(*head))
+        out += [
+            "",
+            f"GitOps write cost (loopback git daemon; medians, p95 in ms; sharded read: {w.get('shardedRead')})",
+        ]
+        head = ("tenant files", "mode", "write", "p95", "snapshot", "commit+push", "server CPU", "client CPU")
+        out.append("{:>14} {:>5} {:>8} {:>8} {:>9} {:>12} {:>11} {:>11}".format(*head))
         for n in (k for k in w if k[0].isdigit()):
-            s = w[n]
-            out.append(
-                f"{n:>14} {s['writeMs']['median']:>8} {s['writeMs']['p95']:>8} {s['snapshotMs']['median']:>9} "
-                f"{s['commitPushMs']['median']:>12} {s['wholeFetchWriteMs']['median']:>12} "
-                f"{s['serverCpuMsPerWrite']:>11} {s['clientCpuMsPerWrite']:>11}"
-            )
-        out.append(f"ratio 10,000/10: {w['ratio']}  (whole fetch, no filter: {w['wholeFetchRatio']})")
-        out.append(f"ratio 10,000 sharded/10: {w['shardedRatio']}")
+            for m in MODES:
+                s = w[n][m]
+                out.append(
+                    f"{n:>14} {m:>5} {s['writeMs']['median']:>8} {s['writeMs']['p95']:>8} "
+                    f"{s['snapshotMs']['median']:>9} {s['commitPushMs']['median']:>12} "
+                    f"{s['serverCpuMsPerWrite']:>11} {s['clientCpuMsPerWrite']:>11}"
+                )
+            out.append(f"{n:>14} whole fetch, cold (server without filters): {w[n]['wholeFetchColdWriteMs']['median']}")
+        out.append("ratios 10,000/10: " + ", ".join(f"{k} {v}" for k, v in w["ratios"].items()))
     if "gitopsWriters" in report:
         modes = sorted({r.get("mode", "threads") for r in report["gitopsWriters"]})
         out += ["", f"K concurrent writers, one tenant each, in-Lambda retry budget ({', '.join(modes)})"]
@@ -336,14 +402,20 @@ def gitops_problems(report: dict[str, Any]) -> list[str]:
 
 
 def measure(
-    report: dict[str, Any], parts: set[str], samples: int, writers: Sequence[int], processes: bool = False
+    report: dict[str, Any],
+    parts: set[str],
+    samples: int,
+    writers: Sequence[int],
+    processes: bool = False,
+    fleets: Sequence[str] = FLEETS,
+    sharded_read: str = SHARDED_READ,
 ) -> None:
     import logging
 
     logging.getLogger("dulwich").setLevel(logging.ERROR)  # "object filtering not recognized" on the reference run
     if "write" in parts:
         print("gitops write cost ...", file=sys.stderr, flush=True)
-        report["gitopsWrite"] = measure_write_cost(samples)
+        report["gitopsWrite"] = measure_write_cost(samples, fleets, sharded_read=sharded_read)
     if "writers" in parts:
         report["gitopsWriters"] = []
         for k in writers:
@@ -359,11 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=30, help="writes per fleet size (default 30)")
     parser.add_argument("--writers", type=int, nargs="+", default=list(WRITERS), help="K values (default 10 100 1000)")
     parser.add_argument("--processes", action="store_true", help="writers as processes (fork), not threads")
+    parser.add_argument("--fleets", nargs="+", default=list(FLEETS), help=f"default {' '.join(FLEETS)}")
+    parser.add_argument("--sharded-read", choices=("blob", "tree2"), default=SHARDED_READ, help="default %(default)s")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     BENCH_DIR.mkdir(exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "revision": revision()}
-    measure(report, set(args.only or ("write", "writers")), args.samples, args.writers, args.processes)
+    parts = set(args.only or ("write", "writers"))
+    measure(report, parts, args.samples, args.writers, args.processes, args.fleets, args.sharded_read)
     m = report["machine"]
     print(f"machine: {m['nproc']} CPUs, {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}")
     print(f"revision: {report['revision']['commit'][:12]}{' (dirty)' if report['revision']['dirty'] else ''}")

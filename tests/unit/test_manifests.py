@@ -15,7 +15,7 @@ from onboarding.bootstrap import BootstrapOptions, bootstrap_files
 from onboarding.contract import DeploymentModel, SignupRequested, Tier
 from onboarding.errors import InvalidSignup
 from onboarding.identity import derive_tenant_id
-from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths
+from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths, tenant_shard
 from onboarding.records import ImageRef, TenantSpec
 from onboarding_local.gitserver import LOCAL_CHART_REGISTRY, LOCAL_RECEIVER_URL, seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
@@ -23,6 +23,7 @@ from tests.utils.k8s import validate_object
 from tests.utils.release import RELEASE, spec_of
 
 LAYOUT = GitOpsLayout()
+SHARDED = GitOpsLayout(tenant_shards=True)
 ANNOTATION = "onboarding.saas.aws/tenant-name"
 
 # Names a customer may type, several of which YAML would read as something else if written unquoted.
@@ -181,7 +182,11 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
     files = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
 
     assert set(files) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
-    assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml", f"remote/{tenant_id}/release.yaml"]
+    shard = f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
+    assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml", f"remote/{tenant_id}/release.yaml", shard]
+    sharded = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), SHARDED)
+    assert set(sharded) <= set(tenant_paths(tenant_id))
+    assert list(sharded) == (list(files) if model is DeploymentModel.REMOTE else [shard])
 
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:

@@ -4,13 +4,18 @@ Layout of the GitOps repository (one file per tenant, no shared index file):
 
     clusters/<cluster>/tenants.yaml   Flux Kustomization over ./tenants (seeded once, not edited here)
     tenants/<tenantId>.yaml           everything one tenant needs, as a multi-document YAML
+    tenants/<xx>/<tenantId>.yaml      the same, with ``GitOpsLayout.tenant_shards``: xx is 2 hex digits of a
+                                      hash of the id (256 directories), so no git tree grows with the fleet
 
-kustomize-controller generates the kustomization of a directory that has none, so concurrent
-onboardings touch disjoint files and never conflict on content.
+kustomize-controller generates the kustomization of a directory that has none (every manifest below it,
+subdirectories included), so concurrent onboardings touch disjoint files and never conflict on content, and
+both layouts reconcile alike. Every write removes the tenant's file from the other layout's path: a repository
+migrates tenant by tenant as they are written (docs/benchmarks.md, the GitOps write cost).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import yaml
@@ -64,11 +69,27 @@ class GitOpsLayout(BaseModel):
     aws_account_id: str | None = None  # the provider's account: siloed tenants' ACK resources live there
     aws_region: str | None = None
     cluster_name: str | None = None
+    # tenants/<xx>/<id>.yaml instead of tenants/<id>.yaml: a GitOps write then costs the same whatever the fleet
+    # (git rewrites and re-checks a 58-byte-per-tenant tree on every push of the flat layout)
+    tenant_shards: bool = False
+
+
+def tenant_shard(tenant_id: str) -> str:
+    """The shard directory of a tenant: the first 2 hex digits of the SHA-1 of its id (256 directories)."""
+    return hashlib.sha1(tenant_id.encode()).hexdigest()[:2]  # noqa: S324 (a spread, not a secret)
+
+
+def tenant_path(tenant_id: str, layout: GitOpsLayout | None = None) -> str:
+    """Where a pooled or siloed tenant's file goes in ``layout`` (None: the flat layout)."""
+    if layout is not None and layout.tenant_shards:
+        return f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
+    return f"tenants/{tenant_id}.yaml"
 
 
 def tenant_paths(tenant_id: str) -> list[str]:
-    """Every path the pipeline may write for a tenant: what compensation and offboarding remove."""
-    return [f"tenants/{tenant_id}.yaml", remote_path(tenant_id)]
+    """Every path the pipeline may write for a tenant, in either layout: what compensation and offboarding
+    remove, and what a write in one layout removes from the other."""
+    return [f"tenants/{tenant_id}.yaml", remote_path(tenant_id), f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"]
 
 
 def remote_path(tenant_id: str) -> str:
@@ -241,5 +262,5 @@ def tenant_files(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, bytes]:
     documents = render_tenant(spec, layout)
     text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, explicit_start=True)
     remote = spec.deployment_model is DeploymentModel.REMOTE
-    path = remote_path(spec.tenant_id) if remote else tenant_paths(spec.tenant_id)[0]
+    path = remote_path(spec.tenant_id) if remote else tenant_path(spec.tenant_id, layout)
     return {path: text.encode("utf-8")}

@@ -1,0 +1,93 @@
+"""The sharded tenants layout (``GitOpsLayout.tenant_shards``) on a real git daemon and the real kustomize:
+a write in either layout moves the tenant's file out of the other (a repository migrates tenant by tenant),
+compensation removes it from both, and Flux's generated kustomization (and the local emulator's) reconciles
+a tenants/ directory holding both layouts alike."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from onboarding.adapters.git import BaseCache, DulwichGitOpsRepository
+from onboarding.contract import SignupRequested, Tier
+from onboarding.gitops import apply_files, desired_files
+from onboarding.identity import derive_tenant_id
+from onboarding.manifests import LABEL_PREFIX, GitOpsLayout, tenant_files, tenant_path, tenant_paths, tenant_shard
+from onboarding_local.gitserver import GitServer
+from onboarding_local.kube import generated_kustomization, kubectl_binary
+from tests.integration.test_bootstrap_kustomize import controller_kustomization
+from tests.utils.release import spec_of
+
+FLAT, SHARDED = GitOpsLayout(), GitOpsLayout(tenant_shards=True)
+
+
+def spec(name: str):  # type: ignore[no-untyped-def]
+    tenant_id = derive_tenant_id(name)
+    signup = SignupRequested(signup_id=name, tenant_name=name, admin_email="ops@acme.example", tier=Tier.BASIC)
+    return tenant_id, spec_of(tenant_id, signup)
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    git = GitServer(tmp_path).start()
+    yield git
+    git.stop()
+
+
+def test_the_shard_is_a_stable_two_hex_digit_directory() -> None:
+    assert tenant_shard("t-acme-0123456789") == tenant_shard("t-acme-0123456789")
+    assert len({tenant_shard(f"t-{i}") for i in range(5000)}) == 256
+    assert (
+        tenant_path("t-acme-0123456789", SHARDED)
+        == f"tenants/{tenant_shard('t-acme-0123456789')}/t-acme-0123456789.yaml"
+    )
+    assert tenant_path("t-acme-0123456789", FLAT) == "tenants/t-acme-0123456789.yaml"
+
+
+def test_a_write_in_either_layout_moves_the_tenants_file_out_of_the_other(server: GitServer) -> None:
+    tenant_id, tenant = spec("migrating")
+    repo = DulwichGitOpsRepository(server.url, "main", cache=BaseCache())
+    flat, sharded = tenant_path(tenant_id, FLAT), tenant_path(tenant_id, SHARDED)
+    # Given a tenant written in the flat layout, and a neighbour that is not written again
+    apply_files(repo, desired_files(tenant_id, tenant, FLAT), "Onboard (flat)")
+    neighbour_id, neighbour = spec("neighbour")
+    apply_files(repo, desired_files(neighbour_id, neighbour, FLAT), "Onboard the neighbour")
+    assert server.read(flat) is not None and server.read(sharded) is None
+    # When it is written again in the sharded layout (an update, or a fleet release)
+    change = apply_files(repo, desired_files(tenant_id, tenant, SHARDED), "Update (sharded)")
+    # Then its file moved in one commit, its content unchanged, and the neighbour stayed where it was
+    assert change.changed and sorted(change.paths) == sorted([flat, sharded])
+    assert server.read(flat) is None and server.read(sharded) == tenant_files(tenant, FLAT)[flat].decode()
+    assert server.read(tenant_path(neighbour_id, FLAT)) is not None
+    # A re-apply in the same layout changes nothing; the way back works the same
+    assert not apply_files(repo, desired_files(tenant_id, tenant, SHARDED), "Again").changed
+    apply_files(repo, desired_files(tenant_id, tenant, FLAT), "Back to flat")
+    assert server.read(flat) is not None and server.read(sharded) is None
+    # Offboarding (desired: absent) and compensation (every path the tenant may own) remove it from both
+    apply_files(repo, desired_files(tenant_id, tenant, SHARDED), "Sharded again")
+    apply_files(repo, dict.fromkeys(tenant_paths(tenant_id)), "Remove")
+    assert not [p for p in server.files() if tenant_id in p]
+    server.git("fsck", "--strict", "--no-dangling")
+
+
+def test_flux_reconciles_a_tenants_directory_holding_both_layouts(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants"
+    ids = []
+    for name, layout in (("flat-one", FLAT), ("sharded-one", SHARDED), ("sharded-two", SHARDED)):
+        tenant_id, tenant = spec(name)
+        ids.append(tenant_id)
+        for path, content in tenant_files(tenant, layout).items():
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_bytes(content)
+    (tenants / "README.md").write_text("kept by the bootstrap\n")
+    # The local Flux emulator's generator and the bootstrap test's agree (both: fluxcd/pkg's generator)
+    generated = generated_kustomization(tenants)
+    assert generated == controller_kustomization(tenants)
+    assert len(generated["resources"]) == 3
+    (tenants / "kustomization.yaml").write_text(yaml.safe_dump(generated))
+    built = subprocess.run([kubectl_binary(), "kustomize", str(tenants)], capture_output=True, text=True, check=True)
+    releases = [d for d in yaml.safe_load_all(built.stdout) if d and d["kind"] == "HelmRelease"]
+    assert sorted(r["metadata"]["labels"][f"{LABEL_PREFIX}/tenant-id"] for r in releases) == sorted(ids)
