@@ -4,12 +4,13 @@ trees on its paths, pushes only what it created, and leaves every other tenant's
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dulwich.objects import ObjectID
 
 from onboarding.adapters.git import BaseCache, DulwichGitOpsRepository
-from onboarding.adapters.gittrees import BLOB, TREE, RawObjects
+from onboarding.adapters.gittrees import BLOB, TREE, RawObjects, entry_id, find_entry
 from onboarding.errors import BranchMoved
 from onboarding.gitops import apply_files
 from onboarding_local.gitserver import GitServer
@@ -179,8 +180,9 @@ def test_a_warm_writer_on_an_unmoved_branch_fetches_nothing(server: GitServer) -
 
 
 def test_a_change_undone_since_the_kept_base_is_read_from_the_remote(server: GitServer) -> None:
-    """The server takes a 'have' to include its ancestors, so it does not send a tree an ancestor has: here
-    the tenants/ tree of the seed, back after another writer undid our change. It is fetched by id."""
+    """A 'have' tells the server we hold the kept commit's ancestors too: the tenants/ tree of the seed, back
+    after another writer undid our change, is one of theirs. Whether the server sends it again or takes it as
+    held (then the writer fetches it by id), the writer reads the remote's content."""
     apply_files(DulwichGitOpsRepository(server.url, "main", cache=None), {tenant(5): b"ours"}, "Change 5")
     cache = BaseCache()
     assert DulwichGitOpsRepository(server.url, "main", cache=cache).snapshot([tenant(5)]).files == {tenant(5): b"ours"}
@@ -223,3 +225,29 @@ def test_a_kept_store_grown_far_past_its_cold_size_is_dropped() -> None:
     assert cache.get(key) is None
     cache.put(key, ObjectID(b"1" * 40), RawObjects({b"1" * 40: (1, b"")}), cold_size=4)
     assert cache.get(key) is not None
+
+
+def test_a_tree_missing_from_the_kept_store_is_fetched_by_id_with_the_snapshots_filter(server: GitServer) -> None:
+    cache = BaseCache()
+    r = DulwichGitOpsRepository(server.url, "main", cache=cache)
+    head = r.snapshot([tenant(1)]).sha
+    assert head is not None
+    store = cache.get((server.url, b"refs/heads/main", b"blob:none")).store  # type: ignore[union-attr]
+    root = store.raw(head.encode())[1][5:45]
+    _pos, entry = find_entry(store.raw(root)[1], b"tenants/")
+    assert entry is not None
+    del store.objects[entry_id(store.raw(root)[1], entry)]  # as if the server had taken it as held
+    filters: list[bytes | None] = []
+    warm = DulwichGitOpsRepository(server.url, "main", cache=cache)
+    fetch = warm._fetch
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        filters.append(kwargs.get("filter_spec"))
+        return fetch(*args, **kwargs)
+
+    warm._fetch = spy  # type: ignore[method-assign]
+    assert warm.snapshot([tenant(1), tenant(2)]).files == {
+        tenant(1): b"name: tenant-1\n",
+        tenant(2): b"name: tenant-2\n",
+    }
+    assert filters[:2] == [b"blob:none", b"blob:none"]  # the ref advertisement, then the tree by id: no tree:1

@@ -218,13 +218,17 @@ class DulwichGitOpsRepository:
     def _fetch_trees(self, client: GitClient, path: Any, root: bytes, paths: Sequence[str]) -> None:
         """Fetch by id the trees on ``paths`` the first fetch left out, a level a request: with ``top_trees``, the
         deeper trees; after a fetch against a kept base, a tree the server took us to hold because an ancestor
-        of the base has it (a change undone). Nothing is requested when every tree is there."""
+        of the base has it (a change undone). Nothing is requested when every tree is there. With ``top_trees`` a
+        tree is asked for alone (``tree:1``); else with the snapshot's own filter (``blob:none``: the tree and those
+        below it), which any service offering partial clone serves (GitHub documents ``tree:0`` as its only tree
+        filter)."""
+        by_id = b"tree:1" if self._top_trees is not None else self._filter
         for _level in range(64):
             needed = sorted({t for p in paths if (t := _first_missing_tree(self._store, root, p)) is not None})
             if not needed:
                 return
             try:
-                self._fetch(client, path, lambda refs, depth=None, ids=needed: ids, self._store, filter_spec=b"tree:1")
+                self._fetch(client, path, lambda refs, depth=None, ids=needed: ids, self._store, filter_spec=by_id)
             except REMOTE_ERRORS as exc:
                 raise remote_error(exc, f"cannot fetch {len(needed)} trees from {self._url}") from exc
             if any(t not in self._store for t in needed):
