@@ -3,11 +3,15 @@
 Measured in a virtualenv of its own that holds only what Lambda loads: the shared layer's requirements.txt plus
 boto3 (the runtime's SDK; pinned as requirements-dev.txt pins it). It is created once under
 ``.bench/venvs/<hash of those requirements>`` and reused while they stay the same. Run this part alone with
-``.venv/bin/python benchmarks/coldimports.py [REPEATS] [--against REV]``.
+``.venv/bin/python benchmarks/coldimports.py [REPEATS] [--against REV] [--in-lambda]``.
 
 ``--against REV`` also measures an export of commit REV (``git archive`` of its functions/ and layers/shared, in
 the clean virtualenv of REV's own requirements), in the same rounds: a before/after that a changing load weighs
 on alike. The targets (issue 13 §5): every function at most 250 ms and at most 2x ``import boto3``.
+
+By default Lambda's own variables are absent, so Powertools' Tracer counts as disabled. ``--in-lambda`` sets them
+(``LAMBDA_TASK_ROOT`` ...): the Tracer is then on, as with the template's ``Tracing: Active``, and its import of
+the X-Ray SDK and patching of botocore fall in the import too.
 """
 
 from __future__ import annotations
@@ -47,12 +51,23 @@ BOTO3_SNIPPET = (
 )
 
 
-def import_env(root: Path = REPO_ROOT) -> dict[str, str]:
-    """A Lambda-like environment: the template's Globals, a region, no endpoint, no credentials.
+# What Lambda itself sets: with LAMBDA_TASK_ROOT, Powertools' Tracer counts as enabled (the template's
+# `Tracing: Active`), and so imports the X-Ray SDK and patches botocore during the import.
+LAMBDA_ENV = {
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "AWS_LAMBDA_FUNCTION_NAME": "cold-import-benchmark",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+}
+
+
+def import_env(root: Path = REPO_ROOT, in_lambda: bool = False) -> dict[str, str]:
+    """A Lambda-like environment: the template's Globals, a region, no endpoint, no credentials; with
+    ``in_lambda``, also the variables Lambda sets (so tracing is on, as on AWS).
 
     Bytecode goes to .bench/pycache (PYTHONPYCACHEPREFIX), so nothing is written into the source tree.
     """
     return {
+        **(LAMBDA_ENV if in_lambda else {}),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(root / "layers" / "shared"),
         "PYTHONPYCACHEPREFIX": str(BENCH_DIR / "pycache"),
@@ -114,13 +129,18 @@ def load_average() -> list[float]:
 
 
 def run_once(
-    code: str, args: Sequence[str], timeout: float, python: Path | None = None, root: Path = REPO_ROOT
+    code: str,
+    args: Sequence[str],
+    timeout: float,
+    python: Path | None = None,
+    root: Path = REPO_ROOT,
+    in_lambda: bool = False,
 ) -> tuple[float, float]:
     """(wall ms, CPU ms) of ``code`` in a fresh interpreter."""
     result = subprocess.run(
         [str(python or sys.executable), "-c", code, *args],
         cwd=REPO_ROOT,
-        env=import_env(root),
+        env=import_env(root, in_lambda),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -151,11 +171,14 @@ def _row(wall: list[float], cpu: list[float], boto3_wall: float, boto3_cpu: floa
     }
 
 
-def measure_imports(repeats: int, timeout: float, against: str | None = None) -> dict[str, Any]:
+def measure_imports(
+    repeats: int, timeout: float, against: str | None = None, in_lambda: bool = False
+) -> dict[str, Any]:
     """Rounds of: ``import boto3``, then every function's import, each in a fresh interpreter; the first round
     (it fills the bytecode and page caches) is not kept. Interleaved so that a machine whose load changes
     during the run weighs on boto3 and on every function alike. With ``against``, each function of that commit
-    is imported right after the same function of the work tree, in the same rounds."""
+    is imported right after the same function of the work tree, in the same rounds. With ``in_lambda``, in
+    Lambda's own variables too (tracing on)."""
     python = clean_python()
     apps = sorted((REPO_ROOT / "functions").glob("*/app.py"))
     trees: dict[str, tuple[Path, Path]] = {"": (REPO_ROOT, python)}
@@ -175,7 +198,7 @@ def measure_imports(repeats: int, timeout: float, against: str | None = None) ->
     load = [load_average()]
     for round_ in range(repeats + 1):
         for name, code, args, root, interpreter in runs:
-            w, c = run_once(code, args, timeout, interpreter, root)
+            w, c = run_once(code, args, timeout, interpreter, root, in_lambda)
             if round_:
                 wall[name].append(w)
                 cpu[name].append(c)
@@ -191,6 +214,7 @@ def measure_imports(repeats: int, timeout: float, against: str | None = None) ->
     result: dict[str, Any] = {
         "environment": f"clean virtualenv: {' '.join(runtime_requirements())}",
         "repeats": repeats,
+        "inLambda": in_lambda,
         "loadAverage": {"start": load[0], "end": load[1]},
         "boto3": {
             "samplesMs": [round(s, 1) for s in wall["boto3"]],
@@ -215,10 +239,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repeats", nargs="?", type=int, default=5, help="measured rounds (after one warm-up)")
     parser.add_argument("--against", metavar="REV", help="also measure commit REV in the same rounds")
+    parser.add_argument(
+        "--in-lambda", action="store_true", help="with the variables Lambda sets: Powertools' Tracer on, as on AWS"
+    )
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
-    result = measure_imports(repeats=args.repeats, timeout=120, against=args.against)
-    print(result["environment"])
+    result = measure_imports(repeats=args.repeats, timeout=120, against=args.against, in_lambda=args.in_lambda)
+    print(result["environment"] + (" (with Lambda's variables: tracing on)" if args.in_lambda else ""))
     load = result["loadAverage"]
     print(f"load average (1, 5, 15 min): {load['start']} at the start, {load['end']} at the end")
     boto3 = result["boto3"]
