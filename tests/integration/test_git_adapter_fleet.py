@@ -251,3 +251,33 @@ def test_a_tree_missing_from_the_kept_store_is_fetched_by_id_with_the_snapshots_
         tenant(2): b"name: tenant-2\n",
     }
     assert filters[:2] == [b"blob:none", b"blob:none"]  # the ref advertisement, then the tree by id: no tree:1
+
+
+def test_a_thin_delta_against_a_tree_the_process_does_not_hold_means_a_cold_fetch(server: GitServer) -> None:
+    cache = BaseCache()
+    head = DulwichGitOpsRepository(server.url, "main", cache=cache).snapshot([tenant(1)]).sha
+    assert head is not None
+    kept_base = cache.get((server.url, b"refs/heads/main", b"blob:none"))
+    assert kept_base is not None
+    root = kept_base.store.raw(head.encode())[1][5:45]
+    _pos, entry = find_entry(kept_base.store.raw(root)[1], b"tenants/")
+    assert entry is not None
+    del kept_base.store.objects[entry_id(kept_base.store.raw(root)[1], entry)]  # lost: the server will not know
+    server.commit_files({tenant(1): b"changed by them"}, "Theirs")  # the new tenants/ tree: a delta against it
+    haves: list[int] = []
+    warm = DulwichGitOpsRepository(server.url, "main", cache=cache)
+    fetch = warm._fetch
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        haves.append(len(args[4]) if len(args) > 4 else 0)
+        return fetch(*args, **kwargs)
+
+    warm._fetch = spy  # type: ignore[method-assign]
+    assert warm.snapshot([tenant(1), tenant(2)]).files == {
+        tenant(1): b"changed by them",
+        tenant(2): b"name: tenant-2\n",
+    }
+    assert haves[:2] == [1, 0]  # the warm fetch failed on the delta, the cold one did not
+    change = apply_files(warm, {tenant(2): b"two"}, "Two")
+    assert server.head() == change.commit and server.read(tenant(1)) == "changed by them"
+    server.git("fsck", "--strict", "--no-dangling")

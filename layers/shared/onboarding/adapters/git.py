@@ -13,12 +13,13 @@ A write costs the same whatever the number of tenants in the repository (docs/pr
   exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees);
 - the trees of the last commit this process read or pushed are kept in memory (``BaseCache``; a warm
   Lambda keeps its module state, as it keeps /tmp) keyed by remote, branch and commit. The next snapshot
-  names that commit as a ``have``: when the branch has not moved nothing but the ref advertisement is
-  exchanged; when it has, the server sends only the trees that changed since (no thin pack: every delta
-  base travels in the pack). A tree the server takes us to hold because an ancestor of the kept commit has
-  it (a change undone) is fetched by id. A cold process, or a server that does not know the commit (history
-  rewritten), gets the full depth-1 fetch: the cache only ever saves transfer, it never decides content
-  (objects are kept by id, and the head is always the remote's, read on each snapshot).
+  names that commit as a ``have`` (and as ``shallow``: none of its ancestors is held): when the branch has
+  not moved nothing but the ref advertisement is exchanged; when it has, the server sends only the trees
+  that changed since, as a thin pack (deltas against the kept trees; git sends every tree when it may not
+  send a thin pack). A delta against an object this process does not hold means a cold fetch, and a tree
+  missing on an asked path is fetched by id. A cold process, or a server that does not know the commit
+  (history rewritten), gets the full depth-1 fetch: the cache only ever saves transfer, it never decides
+  content (objects are kept by id, and the head is always the remote's, read on each snapshot).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.object_store import ObjectStoreGraphWalker
 from dulwich.objects import Commit, ObjectID
-from dulwich.pack import PackData, UnpackedObject, UnpackedObjectIterator
+from dulwich.pack import PackData, UnpackedObject, UnpackedObjectIterator, UnresolvedDeltas
 from dulwich.refs import Ref
 
 from onboarding.adapters.gittrees import (
@@ -147,14 +148,13 @@ class DulwichGitOpsRepository:
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"DulwichGitOpsRepository(url={self._url!r}, ref={self._ref.decode()!r})"
 
-    def _client(self, *, thin_packs: bool = True) -> tuple[GitClient, Any]:
+    def _client(self) -> tuple[GitClient, Any]:
         https = bool(self._token) and urlparse(self._url).scheme in ("http", "https")
         try:
             return get_transport_and_path(
                 self._url,
                 username="x-access-token" if https else None,
                 password=self._token if https else None,
-                thin_packs=thin_packs,
             )
         except ValueError as exc:
             raise GitRemoteUnavailable(f"unsupported GitOps remote URL {self._url!r}") from exc
@@ -170,23 +170,33 @@ class DulwichGitOpsRepository:
         resolved against ``into``)."""
         return client.fetch(path, _RawTarget(into, haves), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
 
-    def snapshot(self, paths: Sequence[str]) -> Snapshot:
-        kept = self._cache.get(self._key) if self._cache is not None else None
-        # Against a kept base, no thin pack: a server may take the base's ancestors' objects as delta bases
-        # too, which this process may never have seen; every delta base must then travel in the pack.
-        client, path = self._client(thin_packs=kept is None)
+    def _fetch_head(self, kept: _Base | None) -> tuple[Any, RawObjects, _Base | None]:
+        """The depth-1 fetch of the branch head into the kept store (naming the kept commit as a have), or into
+        a new one; a thin pack's delta against an object this process never held means a cold fetch instead."""
+        client, path = self._client()
         store = kept.store if kept is not None else RawObjects()
-        haves = [kept.commit] if kept is not None else []
 
         def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             sha = refs.get(self._ref)
             # The kept commit is the head: nothing to fetch (its trees are all kept, or fetched by id below).
             return [sha] if sha and sha != ZERO_SHA and sha not in store else []
 
+        haves = [kept.commit] if kept is not None else []
         try:
-            result = self._fetch(client, path, wants, store, haves, depth=1, filter_spec=self._filter)
+            return self._fetch(client, path, wants, store, haves, depth=1, filter_spec=self._filter), store, kept
         except REMOTE_ERRORS as exc:
             raise remote_error(exc, f"cannot fetch {self._ref.decode()} from {self._url}") from exc
+        except UnresolvedDeltas as exc:
+            if kept is None:
+                raise TransientError(f"{self._url} sent deltas against objects not asked for") from exc
+        if self._cache is not None:
+            self._cache.drop(self._key)
+        return self._fetch_head(None)
+
+    def snapshot(self, paths: Sequence[str]) -> Snapshot:
+        kept = self._cache.get(self._key) if self._cache is not None else None
+        result, store, kept = self._fetch_head(kept)
+        client, path = self._client()
         head = result.refs.get(self._ref)
         self._store, self._base = store, head if head and head != ZERO_SHA else None
         self._cold_size = kept.cold_size if kept is not None else len(store.objects)
@@ -371,7 +381,8 @@ class _RawTarget:
         return buf, lambda: self._add(buf.getvalue()), lambda: None
 
     def get_graph_walker(self) -> ObjectStoreGraphWalker:
-        return ObjectStoreGraphWalker(self._haves, lambda sha: [])  # the haves only, never their parents
+        # The haves only, never their parents, declared shallow: the server takes none of their ancestors as held.
+        return ObjectStoreGraphWalker(self._haves, lambda sha: [], shallow=set(self._haves))
 
     def update_shallow(self, *args: Any) -> None:
         pass  # nothing is kept beyond this write
