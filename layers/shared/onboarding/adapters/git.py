@@ -13,13 +13,13 @@ A write costs the same whatever the number of tenants in the repository (docs/pr
   exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees);
 - the trees of the last commit this process read or pushed are kept in memory (``BaseCache``; a warm
   Lambda keeps its module state, as it keeps /tmp) keyed by remote, branch and commit. The next snapshot
-  names that commit as a ``have`` (and as ``shallow``: none of its ancestors is held): when the branch has
-  not moved nothing but the ref advertisement is exchanged; when it has, the server sends only the trees
-  that changed since, as a thin pack (deltas against the kept trees; git sends every tree when it may not
-  send a thin pack). A delta against an object this process does not hold means a cold fetch, and a tree
-  missing on an asked path is fetched by id. A cold process, or a server that does not know the commit
-  (history rewritten), gets the full depth-1 fetch: the cache only ever saves transfer, it never decides
-  content (objects are kept by id, and the head is always the remote's, read on each snapshot).
+  names that commit as a ``have``, with no depth: when the branch has not moved nothing but the ref
+  advertisement is exchanged; when it has, the server sends the commits since and the trees they changed,
+  as a thin pack (deltas against the kept trees; with a depth, or without a thin pack, git sends every tree
+  again). The server takes the kept commit's ancestors as held too: a delta against an object this process
+  does not hold means a cold fetch, and a tree missing on an asked path (a change undone) is fetched by id.
+  A cold process gets the depth-1 fetch. The cache only ever saves transfer, it never decides content
+  (objects are kept by id, and the head is always the remote's, read on each snapshot).
 """
 
 from __future__ import annotations
@@ -183,7 +183,10 @@ class DulwichGitOpsRepository:
 
         haves = [kept.commit] if kept is not None else []
         try:
-            return self._fetch(client, path, wants, store, haves, depth=1, filter_spec=self._filter), store, kept
+            # Against a kept base no depth: a shallow request makes the server mark the base's whole tree as known
+            # (5 ms of its CPU at 10,000 sharded tenants); without one, only the paths that changed are compared.
+            depth = None if haves else 1
+            return self._fetch(client, path, wants, store, haves, depth=depth, filter_spec=self._filter), store, kept
         except REMOTE_ERRORS as exc:
             raise remote_error(exc, f"cannot fetch {self._ref.decode()} from {self._url}") from exc
         except UnresolvedDeltas as exc:
@@ -381,8 +384,7 @@ class _RawTarget:
         return buf, lambda: self._add(buf.getvalue()), lambda: None
 
     def get_graph_walker(self) -> ObjectStoreGraphWalker:
-        # The haves only, never their parents, declared shallow: the server takes none of their ancestors as held.
-        return ObjectStoreGraphWalker(self._haves, lambda sha: [], shallow=set(self._haves))
+        return ObjectStoreGraphWalker(self._haves, lambda sha: [])  # the haves only, never their parents
 
     def update_shallow(self, *args: Any) -> None:
         pass  # nothing is kept beyond this write
