@@ -34,7 +34,7 @@ import requests
 from onboarding_local import motopatches, observe, provision, warm
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
-from onboarding_local.faults import Fault, FaultInjector
+from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
 from onboarding_local.flux import FluxEmulator
 from onboarding_local.gitserver import GitServer, free_port
 from onboarding_local.observe import describe_execution, plain
@@ -208,9 +208,15 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
 
     # ------------------------------------------------------------------ driving
-    def inject_fault(self, service: str, operation: str, code: str, times: int = 1, after: int = 0) -> None:
-        """Make ``times`` calls of ``service:operation`` by handlers fail with ``code``, after ``after`` succeed."""
-        self._faults.inject(service, operation, code, times, after)
+    def inject_fault(
+        self, service: str, operation: str, code: str, times: int = 1, after: int = 0, function: str | None = None
+    ) -> None:
+        """Make ``times`` calls of ``service:operation`` by handlers fail with ``code``, after ``after`` succeed;
+        only the calls of ``function`` (a logical name, such as ``ActivateTenantFunction``) when given."""
+        if function is None:
+            self._faults.inject(service, operation, code, times, after)
+            return
+        arm(self).add(Rule(f"{service}.{operation}", f"{ERROR}{code}", times=times, after=after, function=function))
 
     def put_events(self, events: Iterable[dict[str, Any]]) -> None:
         """Put events given as EventBridge envelopes (the format of events/) on the bus, at once."""

@@ -231,7 +231,7 @@ def test_a_failure_after_the_commit_is_reverted_and_the_tenant_keeps_its_state(s
     before = stack.tenant(tenant_id)
     original = stack.git.read(f"tenants/{tenant_id}.yaml")
     # StartOperation's lock write succeeds; CompleteOperation's write fails permanently
-    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
+    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="CompleteOperationFunction")
     run(stack, request("change-tier", tenant_id, "fail-tier", tier="premium", dataPlan="keep"))
     after = stack.tenant(tenant_id)
     assert (after["status"], after["tier"], after["deploymentModel"]) == ("ACTIVE", "basic", "pooled")
@@ -420,8 +420,8 @@ def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(s
         run(stack, request("suspend", tenant_id, f"pre-{operation}"))
     before = stack.tenant(tenant_id)
     original = stack.git.read(f"tenants/{tenant_id}.yaml")
-    # the lock is taken (first UpdateItem); the completion write (second) fails permanently
-    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1, after=1)
+    # the lock is taken; the completion write fails permanently
+    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="CompleteOperationFunction")
     extra = {"tier": "premium", "dataPlan": "keep"} if operation == "change-tier" else {}
     run(stack, request(operation, tenant_id, f"failing-{operation}", **extra))
     after = stack.tenant(tenant_id)

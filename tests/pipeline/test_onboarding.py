@@ -255,7 +255,7 @@ def test_a_permanent_dynamodb_error_fails_the_tenant_with_its_reason(stack: Any)
 
 
 def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
-    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", times=1)
+    stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="ActivateTenantFunction")
     run(stack, signup_event("act-1", "Late Failure"))
     tenant_id = derive_tenant_id("act-1")
     record = stack.tenant(tenant_id)
