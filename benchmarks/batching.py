@@ -90,7 +90,8 @@ def template_default(parameter: str) -> str:
 def run_writers(k: int, mode: str, timeout: float) -> dict[str, Any]:
     """K threads, each writing its own tenant's file at once, ``direct`` or ``batched``."""
     from onboarding.adapters.git import DulwichGitOpsRepository
-    from onboarding.batching import BatchPolicy, GroupCommitWriter, ticket
+    from onboarding.batch_queue import ticket
+    from onboarding.batching import BatchPolicy, GroupCommitWriter
     from onboarding.gitops import apply_files
     from onboarding_local.gitserver import GitServer
 

@@ -15,7 +15,8 @@ from moto import mock_aws
 
 from onboarding.adapters.dynamodb.gitops_queue import DynamoGitOpsQueue
 from onboarding.adapters.git import DulwichGitOpsRepository
-from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, Settled, Withdrawal, ticket
+from onboarding.batch_queue import PendingChange, Settled, Withdrawal, ticket
+from onboarding.batching import BatchPolicy, GroupCommitWriter
 from onboarding.errors import GitOpsChangeTooLarge
 from onboarding.gitops import apply_files
 from onboarding.payloads import GitOpsChange

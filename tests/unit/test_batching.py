@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, batch_message, outcome, ticket
+from onboarding.batch_queue import PendingChange, ticket
+from onboarding.batching import BatchPolicy, GroupCommitWriter, batch_message, outcome
 from onboarding.errors import GitOpsConflict, GitOpsPushRejected, GitRemoteUnavailable, TransientError
 from onboarding.gitops import apply_files
 from onboarding.identity import derive_tenant_id

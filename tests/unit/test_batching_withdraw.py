@@ -9,7 +9,8 @@ from itertools import pairwise
 
 import pytest
 
-from onboarding.batching import BatchPolicy, GroupCommitWriter, PendingChange, Settled, ticket
+from onboarding.batch_queue import PendingChange, Settled, ticket
+from onboarding.batching import BatchPolicy, GroupCommitWriter
 from onboarding.errors import TransientError
 from onboarding.gitops import apply_files
 from onboarding.payloads import GitOpsChange

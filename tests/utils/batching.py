@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from onboarding.batching import PendingChange, Settled, Withdrawal
+from onboarding.batch_queue import PendingChange, Settled, Withdrawal
 
 
 @dataclass

@@ -7,7 +7,7 @@ a bound; past the bound the state machine's own Retry takes over (GitOpsConflict
 
 from __future__ import annotations
 
-from onboarding.batching import GitOpsWriter, ticket
+from onboarding.batch_queue import GitOpsWriter, ticket
 from onboarding.delivery import deliver
 from onboarding.gitops import apply_files
 from onboarding.manifests import GitOpsLayout, remote_path, tenant_files, tenant_paths

@@ -6,7 +6,7 @@ neither; offboarding deletes the file and Flux prunes what it described.
 
 from __future__ import annotations
 
-from onboarding.batching import GitOpsWriter, ticket
+from onboarding.batch_queue import GitOpsWriter, ticket
 from onboarding.delivery import deliver
 from onboarding.gitops import apply_files, desired_files
 from onboarding.manifests import GitOpsLayout, remote_path

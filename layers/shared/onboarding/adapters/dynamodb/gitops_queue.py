@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from onboarding.adapters.aws import error_code, translated
 from onboarding.adapters.dynamodb.codec import CONDITION_FAILED
-from onboarding.batching import PendingChange, Settled, Withdrawal
+from onboarding.batch_queue import PendingChange, Settled, Withdrawal
 from onboarding.errors import GitOpsChangeTooLarge, TransientError
 from onboarding.payloads import GitOpsChange
 
