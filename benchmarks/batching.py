@@ -161,15 +161,17 @@ def run_stack_burst(size: int, timeout: float, parameters: dict[str, str] | None
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     BENCH_DIR.mkdir(exist_ok=True)
+    # the template's window, as on AWS (not the local stack's shorter default)
+    template_window = {"GitOpsGatherMilliseconds": template_default("GitOpsGatherMilliseconds")}
     with (
         tempfile.TemporaryDirectory(prefix="stack-", dir=BENCH_DIR) as workdir,
         (Path(workdir) / "stdout.log").open("w", encoding="utf-8") as handler_stdout,
         contextlib.redirect_stdout(handler_stdout),
         GcMeter() as gc_meter,
-        LocalStack(Path(workdir) / "stack", parameters=dict(parameters or {})) as stack,
+        LocalStack(Path(workdir) / "stack", parameters={**template_window, **(parameters or {})}) as stack,
     ):
         result = measure_burst(stack, uuid.uuid4().hex[:6], size, timeout, gc_meter)
-    result["gatherMilliseconds"] = int(template_default("GitOpsGatherMilliseconds"))
+    result["gatherMilliseconds"] = int(stack.parameters["GitOpsGatherMilliseconds"])
     result["stackParameters"] = dict(parameters or {})
     return result
 

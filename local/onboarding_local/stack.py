@@ -58,6 +58,11 @@ __all__ = [
 ]
 
 _current: LocalStack | None = None
+# Template parameters the local stack runs with unless told otherwise. The gather window: every handler runs in
+# this process, so a burst's GitOps writers enqueue within milliseconds of each other and 200 ms gathers them all,
+# where AWS's 1,000 ms default waits for a burst's Lambdas to start (docs/gitops-batching.md). Without it every
+# sequential onboarding and operation would wait a full second for writers that never come.
+LOCAL_DEFAULTS = {"GitOpsGatherMilliseconds": "200"}
 RECEIVER_FUNCTION, RECEIVER_SECRET = "FluxReceiverFunction", "FluxReceiverTokenSecret"
 
 
@@ -70,6 +75,7 @@ class LocalStack:
     gitops_from: Path | None = None  # a git repository whose branch main seeds the GitOps remote (gitserver.py)
 
     def __post_init__(self) -> None:
+        self.parameters = {**LOCAL_DEFAULTS, **self.parameters}
         self.workdir = self.workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.git = GitServer(self.workdir, seed_from=self.gitops_from)
