@@ -3,7 +3,9 @@
 Works against any git remote dulwich speaks: ``https://`` (token as the password, never logged),
 ``git://`` and ``ssh://``. No working tree is written, so a Lambda needs no disk for it.
 
-A write costs the same whatever the number of tenants in the repository (docs/production-path.md):
+The client's work on a write does not grow with the number of tenants in the repository; the server's does
+with the flat layout's one big ``tenants/`` tree, not with the sharded layout (docs/production-path.md §2,
+docs/benchmarks.md):
 - the snapshot is a depth-1 fetch with the protocol-v2 filter ``blob:none``: the head commit and its
   trees, no file content. Only the blobs of the paths asked for that exist are fetched, by id, in a
   second request (protocol v2 allows any object as a want). A server without v2 filters gets the
@@ -12,7 +14,7 @@ A write costs the same whatever the number of tenants in the repository (docs/pr
   whole-tree parse); the commit rewrites only the trees along the changed paths, and the push sends
   exactly the objects it created, a big tree as a delta against its base (onboarding.adapters.gittrees);
 - the trees of the last commit this process read or pushed are kept in memory (``BaseCache``; a warm
-  Lambda keeps its module state, as it keeps /tmp) keyed by remote, branch and commit. The next snapshot
+  Lambda keeps its module state, as it keeps /tmp) keyed by remote, branch and filter. The next snapshot
   names that commit as a ``have``, with no depth: when the branch has not moved nothing but the ref
   advertisement is exchanged; when it has, the server sends the commits since and the trees they changed,
   as a thin pack (deltas against the kept trees; with a depth, or without a thin pack, git sends every tree
