@@ -91,3 +91,35 @@ def test_flux_reconciles_a_tenants_directory_holding_both_layouts(tmp_path: Path
     built = subprocess.run([kubectl_binary(), "kustomize", str(tenants)], capture_output=True, text=True, check=True)
     releases = [d for d in yaml.safe_load_all(built.stdout) if d and d["kind"] == "HelmRelease"]
     assert sorted(r["metadata"]["labels"][f"{LABEL_PREFIX}/tenant-id"] for r in releases) == sorted(ids)
+
+
+# The one-shot migration documented in docs/production-path.md §2, run as written (bash, git, sha1sum).
+MIGRATION = """set -eu
+for f in tenants/*.yaml; do
+  id=$(basename "$f" .yaml)
+  shard=tenants/$(printf %s "$id" | sha1sum | cut -c1-2)
+  mkdir -p "$shard" && git mv "$f" "$shard/"
+done
+git -c user.name=Operator -c user.email=ops@example.com commit -qm "Shard tenants/ (GitOpsLayout.tenant_shards)"
+git push -q origin HEAD:main
+"""
+
+
+def test_the_one_shot_migration_moves_every_flat_tenant_where_the_sharded_layout_reads_it(
+    server: GitServer, tmp_path: Path
+) -> None:
+    tenants = [spec(f"flat-{i}") for i in range(6)]
+    repo = DulwichGitOpsRepository(server.url, "main", cache=None)
+    for tenant_id, tenant in tenants:
+        apply_files(repo, desired_files(tenant_id, tenant, FLAT), f"Onboard {tenant_id}")
+    before = {tid: server.read(tenant_path(tid, FLAT)) for tid, _ in tenants}
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", server.url, str(checkout)], check=True)
+    subprocess.run(["bash", "-c", MIGRATION], cwd=checkout, check=True)
+    # Every tenant's file is where the sharded layout puts it, unchanged; nothing else under tenants/ moved
+    assert {tid: server.read(tenant_path(tid, SHARDED)) for tid, _ in tenants} == before
+    assert not [p for p in server.files() if p.startswith("tenants/") and p.count("/") == 1 and p.endswith(".yaml")]
+    assert "tenants/README.md" in server.files()
+    # and a sharded write of the same desired state finds nothing to change
+    sharded = DulwichGitOpsRepository(server.url, "main", cache=None)
+    assert not [t for t, s in tenants if apply_files(sharded, desired_files(t, s, SHARDED), "Re-apply").changed]
