@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -37,11 +39,23 @@ def test_run_json_processes_files_in_order(tmp_path: Path, capsys: pytest.Captur
     assert Path(report["gitops"]["remote"]).is_dir()  # the repository stays for inspection
 
 
-def test_run_without_files_runs_the_demo_and_prints_a_timeline(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["run", "--workdir", str(tmp_path / "wd")]) == 0
-    out = capsys.readouterr().out
+# the demo runs once (about 30 s) for the tests that read it, which share an xdist worker for that
+ONE_DEMO = pytest.mark.xdist_group("cli_demo")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`onboarding-local run` with no files (the demo, as `make demo` runs it): its work dir and its output."""
+    workdir = tmp_path_factory.mktemp("demo") / "wd"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "--workdir", str(workdir)]) == 0
+    return workdir, out.getvalue()
+
+
+@ONE_DEMO
+def test_run_without_files_runs_the_demo_and_prints_a_timeline(demo: tuple[Path, str]) -> None:
+    _, out = demo
     assert "RegisterTenant" in out and "SUCCEEDED" in out and "Tenant Signup Rejected" in out
     assert "gitops:" in out
 
@@ -262,17 +276,16 @@ def test_the_demo_release_names_the_version_the_demo_publishes(tmp_path: Path) -
         hook(0, types.SimpleNamespace(workdir=tmp_path / "wd"))  # type: ignore[arg-type]
 
 
+@ONE_DEMO
 def test_the_demo_ends_with_a_release_in_two_waves_and_releases_shows_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from onboarding_local.releases_view import chart_version, next_version
     from tests.conftest import REPO
 
     old = chart_version(REPO / "charts" / "tenant")
     new = next_version(old)
-    workdir = tmp_path / "wd"
-    assert main(["run", "--workdir", str(workdir)]) == 0
-    out = capsys.readouterr().out
+    workdir, out = demo
     published = [line for line in out.splitlines() if line.startswith("published chart")]
     assert [line.split()[2:4] for line in published] == [["tenant", old], ["tenant", new]]
     assert all(line.split()[5].startswith("oci://127.0.0.1:") for line in published)
