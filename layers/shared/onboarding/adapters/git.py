@@ -26,22 +26,18 @@ docs/benchmarks.md):
 
 from __future__ import annotations
 
-import io
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from dulwich.client import GitClient, HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
-from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-from dulwich.object_store import ObjectStoreGraphWalker
 from dulwich.objects import Commit, ObjectID
-from dulwich.pack import PackData, UnpackedObject, UnpackedObjectIterator, UnresolvedDeltas
+from dulwich.pack import UnresolvedDeltas
 from dulwich.refs import Ref
 
+from onboarding.adapters.gitbase import BASES, Base, BaseCache, RawTarget, first_missing_tree, unpacked
 from onboarding.adapters.gittrees import (
     BLOB,
     TREE,
@@ -49,8 +45,6 @@ from onboarding.adapters.gittrees import (
     RawObjects,
     blob_id_at,
     edit_tree,
-    entry_id,
-    find_entry,
     object_id,
 )
 from onboarding.errors import BranchMoved, GitOpsPushRejected, GitRemoteUnavailable, TransientError
@@ -74,48 +68,6 @@ def remote_error(exc: Exception, what: str) -> Exception:
 
 # The snapshot's object filter: trees and commits only (git rev-list --filter syntax).
 TREES_ONLY = b"blob:none"
-
-
-@dataclass
-class _Base:
-    commit: ObjectID
-    store: RawObjects
-    cold_size: int  # objects after the cold fetch: the kept store is dropped when it grows far past this
-
-
-class BaseCache:
-    """The last known commit of each (remote, branch) with the objects read or written for it, per process.
-
-    Objects are content-addressed and immutable, so a store shared between writers of one process (threads)
-    only ever gains objects; what a writer reads is still decided by the remote's head, fetched each time.
-    A store that grew past twice its cold size (superseded trees, fetched blobs) is dropped: the next write
-    is cold again, so memory stays bounded by a few times the repository's trees.
-    """
-
-    def __init__(self) -> None:
-        self._bases: dict[tuple[str, bytes, bytes], _Base] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, bytes, bytes]) -> _Base | None:
-        with self._lock:
-            return self._bases.get(key)
-
-    def put(self, key: tuple[str, bytes, bytes], commit: ObjectID, store: RawObjects, cold_size: int) -> None:
-        if len(store.objects) > 2 * cold_size + 5000:
-            self.drop(key)
-            return
-        with self._lock:
-            self._bases[key] = _Base(commit, store, cold_size)
-
-    def drop(self, key: tuple[str, bytes, bytes] | None = None) -> None:
-        with self._lock:
-            if key is None:
-                self._bases.clear()
-            else:
-                self._bases.pop(key, None)
-
-
-BASES = BaseCache()  # module state: kept across the warm invocations of one Lambda container
 
 
 class DulwichGitOpsRepository:
@@ -170,9 +122,9 @@ class DulwichGitOpsRepository:
     ) -> Any:
         """One upload-pack request; the objects received are added to ``into`` raw (a thin pack's deltas
         resolved against ``into``)."""
-        return client.fetch(path, _RawTarget(into, haves), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
+        return client.fetch(path, RawTarget(into, haves), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
 
-    def _fetch_head(self, kept: _Base | None) -> tuple[Any, RawObjects, _Base | None]:
+    def _fetch_head(self, kept: Base | None) -> tuple[Any, RawObjects, Base | None]:
         """The depth-1 fetch of the branch head into the kept store (naming the kept commit as a have), or into
         a new one; a thin pack's delta against an object this process never held means a cold fetch instead."""
         client, path = self._client()
@@ -239,7 +191,7 @@ class DulwichGitOpsRepository:
         filter)."""
         by_id = b"tree:1" if self._top_trees is not None else self._filter
         for _level in range(64):
-            needed = sorted({t for p in paths if (t := _first_missing_tree(self._store, root, p)) is not None})
+            needed = sorted({t for p in paths if (t := first_missing_tree(self._store, root, p)) is not None})
             if not needed:
                 return
             try:
@@ -289,7 +241,7 @@ class DulwichGitOpsRepository:
             # Everything else the new commit references is the base's, which the remote has: the pack
             # holds exactly the new blobs, the rewritten trees (a big one as a delta against its base,
             # which the remote has) and the commit, whatever the tree's size.
-            return len(created), iter([_unpacked(obj) for obj in created])
+            return len(created), iter([unpacked(obj) for obj in created])
 
         client, path = self._client()
         try:
@@ -340,61 +292,3 @@ class DulwichGitOpsRepository:
                 f"push to {self._url} lost its reply ({type(cause).__name__}) and its outcome is unknown: {exc}"
             ) from exc
         return now
-
-
-def _first_missing_tree(store: RawObjects, root: bytes, path: str) -> bytes | None:
-    """The first tree on the way to ``path`` that ``store`` lacks (None: every one there is present)."""
-    current = root
-    for part in path.encode().split(b"/")[:-1]:
-        if current not in store:
-            return current
-        raw = store.raw(current)[1]
-        _pos, entry = find_entry(raw, part + b"/")
-        if entry is None:
-            return None
-        current = entry_id(raw, entry)
-    return None if current in store else current
-
-
-class _RawTarget:
-    """What dulwich's fetch writes into: the received pack's objects kept raw, none parsed; ``haves`` are
-    the commits named as already held (the kept base), whose objects a thin pack may use as delta bases."""
-
-    object_format = DEFAULT_OBJECT_FORMAT
-
-    def __init__(self, store: RawObjects, haves: Sequence[ObjectID] = ()) -> None:
-        self.object_store = self
-        self._store = store
-        self._haves = list(haves)
-
-    def _base(self, sha: bytes) -> tuple[int, bytes]:
-        return self._store.raw(sha.hex().encode() if len(sha) == 20 else sha)  # KeyError: not held
-
-    def _add(self, data: bytes) -> None:
-        if not data:
-            return
-        pack = PackData.from_file(io.BytesIO(data), DEFAULT_OBJECT_FORMAT, size=len(data))
-        for obj in UnpackedObjectIterator.for_pack_data(pack, resolve_ext_ref=self._base):
-            assert obj.obj_type_num is not None and obj.obj_chunks is not None
-            self._store.objects[obj.sha().hex().encode()] = (obj.obj_type_num, b"".join(obj.obj_chunks))
-
-    def add_thin_pack(self, read: Any, *args: Any, **kwargs: Any) -> None:
-        self._add(read())
-
-    def add_pack(self) -> tuple[Any, Any, Any]:
-        buf = io.BytesIO()
-        return buf, lambda: self._add(buf.getvalue()), lambda: None
-
-    def get_graph_walker(self) -> ObjectStoreGraphWalker:
-        return ObjectStoreGraphWalker(self._haves, lambda sha: [])  # the haves only, never their parents
-
-    def update_shallow(self, *args: Any) -> None:
-        pass  # nothing is kept beyond this write
-
-
-def _unpacked(obj: NewObject) -> UnpackedObject:
-    """A pack record: a whole object, or a delta against an object the remote has (sent as REF_DELTA)."""
-    sha = bytes.fromhex(obj.id.decode())
-    if obj.base is None:
-        return UnpackedObject(obj.type_num, sha=sha, decomp_chunks=[obj.data])
-    return UnpackedObject(7, sha=sha, delta_base=bytes.fromhex(obj.base.decode()), decomp_chunks=[obj.data])
