@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -521,6 +521,9 @@ class CopyBuilds:
         images = self.started[build_id]["SOURCE_IMAGES"].split()
         pushed = " ".join(f"{i.split('=', 1)[0]}={i.rsplit('@', 1)[1]}" for i in images)
         self.ended[build_id] = ("FAILED", {}, cause) if cause else ("SUCCEEDED", {"IMAGE_DIGESTS": pushed}, None)
+
+    def find(self, project: str, marker: str, values: Collection[str]) -> dict[str, str]:
+        return {env[marker]: build_id for build_id, env in self.started.items() if env.get(marker) in values}
 
     def results(self, build_ids: Sequence[str]) -> dict[str, Any]:
         from onboarding.codebuild_events import BuildResult

@@ -52,6 +52,7 @@ class ReleaseState(CamelModel):
     waves: list[WavePlan] = Field(default_factory=list)
     status: ReleaseStatus = ReleaseStatus.RUNNING
     aborted: bool = False
+    announced: bool = False  # PlanRelease moved the release parameter and announced the release
     created_at: datetime
 
 
@@ -64,6 +65,7 @@ class WaveState(CamelModel):
     previous: dict[str, str] = Field(default_factory=dict)  # tenant -> the chart version it ran before
     deferred: list[str] = Field(default_factory=list)  # busy with a lifecycle operation: not part of the wave
     copies: dict[str, str] = Field(default_factory=dict)  # remote tenant -> the build copying the images
+    copies_starting: list[str] = Field(default_factory=list)  # StartBuild sent, its build id not kept yet
     copies_deadline: datetime | None = None
     copy_failed: list[FailedTenant] = Field(default_factory=list)  # their images never arrived: not moved
     commit: str | None = None

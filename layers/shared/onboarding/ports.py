@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -203,6 +203,11 @@ class ArtifactBuilds(Protocol):
 
     def results(self, build_ids: Sequence[str]) -> dict[str, BuildResult]:
         """What each build says now (builds CodeBuild no longer knows are left out)."""
+        ...
+
+    def find(self, project: str, marker: str, values: Collection[str]) -> dict[str, str]:
+        """The project's recent builds whose environment sets ``marker`` to one of ``values`` (value -> build
+        id): a build whose StartBuild reply was lost, or whose id was never kept, is found, not started twice."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -39,6 +39,35 @@ class CodeBuildArtifactBuilds:
                 result = _result(build)
                 found[next((i for i in batch if i in (build.get("arn"), build.get("id"))), result.build_id)] = result
         return found
+
+    def find(self, project: str, marker: str, values: Collection[str]) -> dict[str, str]:
+        """Newest builds first (ListBuildsForProject, DESCENDING), at most ``FIND_PAGES`` pages of 100: a build
+        started by an earlier attempt of the same step, seconds ago, is among the first."""
+        wanted, found = set(values), dict[str, str]()
+        token: str | None = None
+        for _ in range(FIND_PAGES):
+            kwargs: dict[str, Any] = {"projectName": project, "sortOrder": "DESCENDING"}
+            if token:
+                kwargs["nextToken"] = token
+            with translated(f"codebuild:ListBuildsForProject {project}"):
+                page = self._client.list_builds_for_project(**kwargs)
+            ids = list(page.get("ids") or [])
+            for start in range(0, len(ids), 100):
+                with translated(f"codebuild:BatchGetBuilds ({len(ids[start : start + 100])} builds)"):
+                    builds = self._client.batch_get_builds(ids=ids[start : start + 100])["builds"]
+                for build in builds:
+                    environment: Any = build.get("environment") or {}
+                    variables = environment.get("environmentVariables") or []
+                    value = next((v.get("value") for v in variables if v.get("name") == marker), None)
+                    if value in wanted and value not in found:
+                        found[str(value)] = str(build.get("arn") or build.get("id"))
+            token = page.get("nextToken")
+            if not token or wanted <= set(found):
+                break
+        return found
+
+
+FIND_PAGES = 5  # build ids looked through by find: 500, far more than start in a step's retry window
 
 
 def _result(build: Any) -> BuildResult:
