@@ -28,7 +28,10 @@ def plan_release(
 ) -> dict[str, Any]:
     existing = releases.get(step.release_id)
     if existing is not None and existing.execution == step.execution and existing.waves:
-        return {"waves": [w.wire() for w in existing.waves]}  # a retried invocation: the plan stands
+        # a retried invocation: the plan stands; what the earlier one may not have done after recording it
+        # (its reply lost, the parameter's write or the announcement failed) is done now
+        _announce(existing, releases=releases, parameter=parameter, publisher=publisher)
+        return {"waves": [w.wire() for w in existing.waves]}
     live = [*tenants.by_status(TenantStatus.ACTIVE), *tenants.by_status(TenantStatus.SUSPENDED)]
     plans, members = plan_waves(live, step.request.waves)
     onboarding = sorted(t.tenant_id for t in tenants.by_status(TenantStatus.ONBOARDING))
@@ -59,9 +62,23 @@ def plan_release(
         releases.create(release)
     else:
         releases.save(release)
-    parameter.write(new)
+    _announce(release, releases=releases, parameter=parameter, publisher=publisher)
+    return {"waves": [p.wire() for p in plans]}
+
+
+def _announce(
+    release: ReleaseState, *, releases: ReleaseStore, parameter: ReleaseParameter, publisher: EventPublisher
+) -> None:
+    """The release parameter names the release (a tenant onboarding now starts on it), then the release is
+    announced, once it was; each is done again by a retry until the record says both were."""
+    if release.announced:
+        return
+    if release.release is not None and parameter.read() != release.release:
+        parameter.write(release.release)
+    plans = release.waves
     waves = [WaveTenants(name=p.name, tenants=p.tenants) for p in plans if p.name != DEFERRED_WAVE or p.tenants]
     publisher.publish(
-        [FleetReleaseStarted(release_id=step.release_id, chart_version=step.request.chart_version, waves=waves)]
+        [FleetReleaseStarted(release_id=release.release_id, chart_version=release.chart_version, waves=waves)]
     )
-    return {"waves": [p.wire() for p in plans]}
+    current = releases.get(release.release_id) or release  # an abort may have been recorded meanwhile
+    releases.save(current.model_copy(update={"announced": True}))
