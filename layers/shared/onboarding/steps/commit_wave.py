@@ -53,7 +53,9 @@ def commit_wave(
         if tenant_id in not_copied or record is None or record.status in LEFT_THE_FLEET:
             continue  # images that never arrived fail the wave; an offboarded or failed tenant left the fleet
         if record.lock is not None and record.lock.execution == step.execution:
-            moving.append(record)  # a retried invocation: the lock is already ours
+            # a retried invocation: the lock is already ours, and the record still names the version before
+            previous.setdefault(tenant_id, record.chart_version or release.previous_chart_version or "")
+            moving.append(record)
             continue
         if record.status is TenantStatus.ONBOARDING:
             deferred.append(tenant_id)  # its own execution writes its files: the release comes back for it
@@ -77,7 +79,24 @@ def commit_wave(
     last = release.waves[-1] if release.waves else None
     if deferred and last is not None and last.name == DEFERRED_WAVE and last.index != step.wave.index:
         final = releases.wave(step.release_id, last.index)  # the release comes back for them after its last wave
-        releases.save_wave(step.release_id, final.model_copy(update={"members": [*final.members, *deferred]}))
+        added = [t for t in deferred if t not in final.members]  # a retried invocation added them already
+        if added:
+            releases.save_wave(step.release_id, final.model_copy(update={"members": [*final.members, *added]}))
+    # before the push: when it was sent (Flux's verdicts on it come after; the receiver stamps them alike), and
+    # which tenants it moves from which version. A retry whose earlier push landed keeps that time: a verdict
+    # that arrived in between still counts, and a rollback knows every tenant's previous version.
+    committed_at = wave.committed_at or now()  # only an earlier attempt of this step sets it
+    wave = wave.model_copy(
+        update={
+            "members": [r.tenant_id for r in moving],
+            "previous": previous,
+            "deferred": sorted(set(wave.deferred) | set(deferred)),
+            "committed_at": committed_at,
+            "deadline": committed_at + timedelta(seconds=timeout_seconds),
+        }
+    )
+    if moving:
+        releases.save_wave(step.release_id, wave)
     if copy_chart is not None:  # remote tenants pull the chart from their own ECR: it goes there first
         for record in moving:
             if record.aws_account_id and record.region:
@@ -89,22 +108,11 @@ def commit_wave(
         f"Release {step.release_id}: wave {step.wave.name} to chart {release.chart_version} "
         f"({len(moving)} tenants)\n\nRelease: {step.release_id}\nExecution: {step.execution}\n"
     )
-    committed_at = now()  # before the push: Flux's verdicts on it come after (the receiver stamps them alike)
     commit = None
     if moving:  # a wave left with nobody to move (all deferred, gone or there already) commits nothing
         commit = apply_files(repo, desired, message).commit
         deliver_remote_tenants(artifacts_for, moving, desired, commit)
-    wave = wave.model_copy(
-        update={
-            "members": [r.tenant_id for r in moving],
-            "previous": previous,
-            "deferred": sorted(set(wave.deferred) | set(deferred)),
-            "commit": commit,
-            "committed_at": committed_at,
-            "deadline": committed_at + timedelta(seconds=timeout_seconds),
-        }
-    )
-    releases.save_wave(step.release_id, wave)
+    releases.save_wave(step.release_id, wave.model_copy(update={"commit": commit}))
     return {
         "aborted": False,
         "commit": commit,

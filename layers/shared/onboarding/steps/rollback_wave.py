@@ -26,22 +26,26 @@ def rollback_wave(
 ) -> dict[str, Any]:
     wave = releases.wave(step.release_id, step.wave.index)
     records = [r for t in wave.members if (r := tenants.get(t)) is not None]
-    desired = wave_files(records, {r.tenant_id: wave.previous[r.tenant_id] for r in records}, layout)
+    # the record names the version the tenant ran before until FinishWave or HaltRelease moves it
+    versions = {r.tenant_id: wave.previous.get(r.tenant_id) or r.chart_version or "" for r in records}
+    desired = wave_files(records, versions, layout)
     message = (
         f"Release {step.release_id}: roll wave {step.wave.name} back ({len(records)} tenants)\n\n"
         f"Release: {step.release_id}\nExecution: {step.execution}\n"
     )
-    committed_at = now()  # before the push: Flux's verdicts on it come after (the receiver stamps them alike)
+    # kept before the push: when it was sent (Flux's verdicts on it come after), so a retry whose earlier push
+    # landed still counts a verdict that arrived in between
+    rolled_back = [r.tenant_id for r in records]
+    again = wave.rolled_back == rolled_back and wave.committed_at is not None  # an earlier attempt kept them
+    committed_at = wave.committed_at if again and wave.committed_at is not None else now()
+    wave = wave.model_copy(
+        update={
+            "rolled_back": rolled_back,
+            "committed_at": committed_at,
+            "deadline": committed_at + timedelta(seconds=timeout_seconds),
+        }
+    )
+    releases.save_wave(step.release_id, wave)
     change = apply_files(repo, desired, message)
     deliver_remote_tenants(artifacts_for, records, desired, change.commit)
-    releases.save_wave(
-        step.release_id,
-        wave.model_copy(
-            update={
-                "rolled_back": [r.tenant_id for r in records],
-                "committed_at": committed_at,
-                "deadline": committed_at + timedelta(seconds=timeout_seconds),
-            }
-        ),
-    )
     return {"commit": change.commit, "tenants": len(records), "waitSeconds": poll_seconds}
