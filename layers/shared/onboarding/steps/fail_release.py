@@ -27,8 +27,18 @@ from onboarding.ports import (
     ReleaseStore,
     TenantStore,
 )
-from onboarding.records import HistoryEntry
+from onboarding.records import HistoryEntry, TenantRecord
 from onboarding.release_images import restore_parameter
+
+
+def _put_back_by(record: TenantRecord, step: ReleaseInput) -> bool:
+    last = record.history[-1] if record.history else None
+    return (
+        last is not None
+        and last.execution == step.execution
+        and last.outcome == "FAILED"
+        and (last.detail or "").startswith(f"{step.release_id} failed")
+    )
 
 
 def _put_back(
@@ -39,7 +49,10 @@ def _put_back(
     put_back: list[str] = []
     for plan in release.waves:
         wave = releases.wave(step.release_id, plan.index)
-        held = [r for t in wave.members if (r := tenants.get(t)) and r.lock and r.lock.execution == step.execution]
+        records = [r for t in wave.members if (r := tenants.get(t)) is not None]
+        held = [r for r in records if r.lock and r.lock.execution == step.execution]
+        # put back by an earlier attempt of this step whose reply was lost: named, not put back twice
+        put_back += [r.tenant_id for r in records if r.lock is None and _put_back_by(r, step)]
         if not held:
             continue
         desired = wave_files(held, {r.tenant_id: r.chart_version or "" for r in held}, layout)
