@@ -205,10 +205,7 @@ class ArtifactBuilds(Protocol):
         """What each build says now (builds CodeBuild no longer knows are left out)."""
         ...
 
-    def find(self, project: str, marker: str, values: Collection[str]) -> dict[str, str]:
-        """The project's recent builds whose environment sets ``marker`` to one of ``values`` (value -> build
-        id): a build whose StartBuild reply was lost, or whose id was never kept, is found, not started twice."""
-        ...
+    def find(self, project: str, marker: str, values: Collection[str]) -> dict[str, str]: ...  # value -> build id
 
 
 class PendingBuilds(Protocol):
