@@ -167,7 +167,7 @@ def _measure_write_cost(samples: int, fleets: Sequence[str], whole_samples: int,
     another writer pushes a tenant through its own cold adapter (as another execution would), so the branch
     has always moved: *cold* is a new container (no kept base: the full depth-1 fetch), *warm* a container that wrote
     before (its kept base is one commit behind: the fetch brings what changed since)."""
-    from onboarding.adapters.git import BaseCache
+    from onboarding.adapters.gitbase import BaseCache
     from onboarding.gitops import apply_files
 
     results: dict[str, Any] = {"shardedRead": sharded_read}
@@ -250,7 +250,7 @@ def _cpu_per_write(server: Any, writes: int, sharded: bool, mode: str, sharded_r
     reaped. The daemon is restarted on the same port. The other writer's commits are made before the count."""
     import resource
 
-    from onboarding.adapters.git import BaseCache
+    from onboarding.adapters.gitbase import BaseCache
     from onboarding.gitops import apply_files
 
     def children() -> float:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from dulwich.objects import ObjectID
 
-from onboarding.adapters.git import BaseCache, DulwichGitOpsRepository
+from onboarding.adapters.git import DulwichGitOpsRepository
+from onboarding.adapters.gitbase import BaseCache
 from onboarding.adapters.gittrees import BLOB, TREE, RawObjects, entry_id, find_entry
 from onboarding.errors import BranchMoved
 from onboarding.gitops import apply_files

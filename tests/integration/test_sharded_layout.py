@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onboarding.adapters.git import BaseCache, DulwichGitOpsRepository
+from onboarding.adapters.git import DulwichGitOpsRepository
+from onboarding.adapters.gitbase import BaseCache
 from onboarding.contract import SignupRequested, Tier
 from onboarding.gitops import apply_files, desired_files
 from onboarding.identity import derive_tenant_id
