@@ -4,7 +4,8 @@ For one tenant, after the stack is idle:
 
 - stuck: the record is ONBOARDING or holds an operation's lock;
 - orphans: files in git for a tenant that is not live (FAILED, OFFBOARDED), or none for a live one;
-- divergences: the tenant's HelmRelease values (tier, deployment model, suspended) differ from the record;
+- divergences: the tenant's HelmRelease (tier, deployment model, suspended; chart version, release version and
+  image digests) differs from the record;
 - leftovers: AWS resources of a tenant that should have none (a FAILED tenant's activation, secret, CIDR claims,
   name claim, customer ECR repositories; an OFFBOARDED tenant's activation, secret and CIDR claims), or a live
   hybrid tenant whose secret does not name its one live activation.
@@ -41,13 +42,28 @@ def tenant_files(stack: Any, tenant_id: str) -> dict[str, str]:
     return {p: stack.git.read(p) or "" for p in stack.git.files() if tenant_id in p}
 
 
-def helm_values(files: dict[str, str]) -> dict[str, Any] | None:
+def helm_release(files: dict[str, str]) -> dict[str, Any] | None:
     for text in files.values():
         for doc in yaml.safe_load_all(text):
             if isinstance(doc, dict) and doc.get("kind") == "HelmRelease":
-                values: dict[str, Any] = doc.get("spec", {}).get("values", {})
-                return values
+                return doc
     return None
+
+
+def release_of(record: dict[str, Any], release: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the record and the HelmRelease each say the tenant runs: chart version, release version, images."""
+    values = release.get("spec", {}).get("values", {})
+    want = {
+        "chartVersion": record.get("chartVersion"),
+        "releaseVersion": record.get("releaseVersion"),
+        "images": {i["name"]: i.get("digest") for i in record.get("images") or []},
+    }
+    got = {
+        "chartVersion": release.get("spec", {}).get("chart", {}).get("spec", {}).get("version"),
+        "releaseVersion": values.get("release"),
+        "images": {name: image.get("digest") for name, image in (values.get("images") or {}).items()},
+    }
+    return want, got
 
 
 class Inspector:
@@ -123,12 +139,16 @@ class Inspector:
             found.orphans.append(f"{tenant_id}: {status} without files in git")  # Flux would prune a live tenant
         if not live and files and status != "ONBOARDING":
             found.orphans.append(f"{tenant_id}: {status} with files {sorted(files)} in git")
-        values = helm_values(files)
-        if live and values is not None:
+        release = helm_release(files)
+        if live and release is not None:
+            values = release.get("spec", {}).get("values", {})
             want = {"tier": record["tier"], "deploymentModel": model, "suspended": status == "SUSPENDED"}
             got = {k: values.get(k) for k in want}
             if got != want:
                 found.divergences.append(f"{tenant_id}: record {want}, git {got}")
+            runs, deployed = release_of(record, release)  # a release moves the chart version, images, version
+            if runs != deployed:
+                found.divergences.append(f"{tenant_id}: record runs {runs}, git {deployed}")
         mine = [a for a in activations if a.get("DefaultInstanceName") == tenant_id]
         secret = self._secret(tenant_id)
         claimed = [c for c in claims if tenant_id in json.dumps(c)]
