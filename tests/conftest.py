@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import queue
+import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +35,34 @@ def signup_event(signup_id: str, tenant_name: str, tier: str = "basic", **extra:
 
 def sample_event(name: str) -> dict[str, Any]:
     return json.loads((REPO / "events" / name).read_text(encoding="utf-8"))
+
+
+def serve_banner(proc: subprocess.Popen[str], seconds: float) -> list[str]:
+    """The lines `onboarding-local serve` prints up to the one that says how to stop it ("Ctrl-C"). Fails, never
+    hangs, when serve exits first or prints nothing more for ``seconds`` (a read on its stdout would block)."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+            if "Ctrl-C" in line:
+                return
+        lines.put("")  # end of output: serve exited
+
+    threading.Thread(target=read, daemon=True).start()
+    banner: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=seconds)
+        except queue.Empty:
+            pytest.fail(f"serve printed nothing more for {seconds:.0f}s after:\n{''.join(banner)}")
+        if not line:
+            pytest.fail(f"serve exited ({proc.wait()}) before it was up:\n{''.join(banner)}")
+        banner.append(line)
+        if "Ctrl-C" in line:
+            return banner
 
 
 @pytest.fixture

@@ -47,6 +47,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PORT_ATTEMPTS = 3  # a free port can be taken before the server binds it (another connection's local port)
+
+
+def listening(proc: subprocess.Popen[bytes], port: int, seconds: float) -> bool:
+    """Whether ``proc`` listens on ``port`` within ``seconds``: False as soon as it exits (it could not bind)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
 # Placeholders until the stack hands GitServer its real values: the local release registry serves the
 # charts under oci://<host>/charts, and the receiver is the stack's Flux receiver.
 LOCAL_CHART_REGISTRY = "oci://127.0.0.1:5000/charts"
@@ -100,31 +117,29 @@ class GitServer:
         hook = self.base / "access-hook.sh"
         hook.write_text(_ACCESS_HOOK.format(base=self.base, repo=self.repo, branch=BRANCH))
         hook.chmod(0o755)
-        self.port = self.port or free_port()
-        self._proc = subprocess.Popen(
-            [
-                "git",
-                "daemon",
-                f"--base-path={self.base}",
-                "--export-all",
-                "--enable=receive-pack",
-                "--reuseaddr",
-                "--max-connections=0",  # no cap (git's default is 32): as many concurrent writers as come
-                "--listen=127.0.0.1",
-                f"--port={self.port}",
-                f"--access-hook={hook}",
-                str(self.base),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.base / "daemon.log").open("ab"),
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+        fixed = self.port  # a restart keeps its port, so configured URLs stay valid
+        for _ in range(1 if fixed else PORT_ATTEMPTS):
+            self.port = fixed or free_port()
+            self._proc = subprocess.Popen(
+                [
+                    "git",
+                    "daemon",
+                    f"--base-path={self.base}",
+                    "--export-all",
+                    "--enable=receive-pack",
+                    "--reuseaddr",
+                    "--max-connections=0",  # no cap (git's default is 32): as many concurrent writers as come
+                    "--listen=127.0.0.1",
+                    f"--port={self.port}",
+                    f"--access-hook={hook}",
+                    str(self.base),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=(self.base / "daemon.log").open("ab"),
+            )
+            if listening(self._proc, self.port, 10):
                 return self
-            except OSError:
-                time.sleep(0.02)
+            self.stop()
         raise RuntimeError(f"git daemon did not listen on 127.0.0.1:{self.port}; see {self.base / 'daemon.log'}")
 
     def stop(self) -> None:

@@ -11,16 +11,14 @@ import hashlib
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onboarding_local.gitserver import free_port
+from onboarding_local.gitserver import PORT_ATTEMPTS, free_port, listening
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -47,24 +45,24 @@ class Registry:
         if binary is None:
             raise RuntimeError("docker-registry is not installed (make installs it: apt-get install docker-registry)")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        config = self.root / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n"
-        )
-        self._proc = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=(self.root / "registry.log").open("ab")
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+        fixed = self.port
+        for _ in range(1 if fixed else PORT_ATTEMPTS):
+            self.port = fixed or free_port()
+            config = self.root / "config.yml"
+            config.write_text(
+                "version: 0.1\n"
+                "log:\n  level: error\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
+                f"http:\n  addr: {self.host}\n"
+            )
+            self._proc = subprocess.Popen(
+                [binary, "serve", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=(self.root / "registry.log").open("ab"),
+            )
+            if listening(self._proc, self.port, 15):
                 return self
-            except OSError:
-                time.sleep(0.05)
+            self.stop()
         raise RuntimeError(f"docker-registry did not listen on {self.host}; see {self.root / 'registry.log'}")
 
     def stop(self) -> None:

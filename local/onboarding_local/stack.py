@@ -36,7 +36,7 @@ from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
 from onboarding_local.flux import FluxEmulator
-from onboarding_local.gitserver import GitServer, free_port
+from onboarding_local.gitserver import GitServer
 from onboarding_local.observe import describe_execution, plain
 from onboarding_local.processwide import ProcessChanges
 from onboarding_local.provision import RELEASE_IMAGES, RELEASE_VERSION, REPO_ROOT
@@ -122,7 +122,9 @@ class LocalStack:
     def _start_moto(self) -> None:
         """moto in server mode on a free port, with its Step Functions engine executing, and this process
         (environment, boto3's default session) pointed at it."""
-        self.port = free_port()
+        self._server = warm.moto_server("127.0.0.1")
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.base_env = {
             "AWS_ENDPOINT_URL": self.endpoint,
@@ -141,8 +143,6 @@ class LocalStack:
         # a new default session picks up the endpoint and credentials
         self._changes.patch(boto3, "DEFAULT_SESSION", warm.boto3_session())
         warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
-        self._server = warm.moto_server("127.0.0.1", self.port)
-        self._server.start()
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(
             f"{self.endpoint}/moto-api/config",

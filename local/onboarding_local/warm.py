@@ -49,18 +49,34 @@ def boto3_session() -> Any:
 POLL_SECONDS = 0.05  # how often a server loop looks for a stop request
 
 
-def moto_server(ip_address: str, port: int) -> Any:
-    """moto's threaded server, whose loop notices a stop within POLL_SECONDS (it is started as moto starts it)."""
+def moto_server(ip_address: str, port: int = 0) -> Any:
+    """moto's threaded server, whose loop notices a stop within POLL_SECONDS (it is started as moto starts it).
+
+    Port 0 (the default) binds a free port at once, read back with ``get_host_and_port()`` once started: a port
+    chosen first and bound later can be taken meanwhile by another process (a parallel test worker's stack).
+    ``start()`` raises what stopped the server from listening; moto's own would wait for it forever."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     class QuickStopMotoServer(ThreadedMotoServer):
+        failure: BaseException | None = None
+
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
+            try:
+                app = DomainDispatcherApplication(create_backend_app)
+                self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            except BaseException as exc:
+                self.failure = exc
+                raise
+            finally:
+                self._server_ready_event.set()
             self._server.serve_forever(poll_interval=POLL_SECONDS)
+
+        def start(self) -> None:
+            super().start()
+            if self.failure is not None:
+                raise RuntimeError(f"moto's server did not listen on {self._ip_address}:{self._port}") from self.failure
 
     return QuickStopMotoServer(ip_address=ip_address, port=port, verbose=False)
 

@@ -12,7 +12,7 @@ import pytest
 
 from onboarding.identity import derive_tenant_id
 from onboarding_local.cli import main
-from tests.conftest import signup_event
+from tests.conftest import serve_banner, signup_event
 
 pytestmark = pytest.mark.pipeline
 
@@ -79,11 +79,8 @@ def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
+        lines = serve_banner(proc, 60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
-            lines.append(proc.stdout.readline())
         endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
         machine = next(line.split()[2] for line in lines if line.startswith("state machine"))
         kwargs = {
@@ -200,7 +197,6 @@ def test_charts_without_a_chart_is_a_usage_error(tmp_path: Path, capsys: pytest.
 def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(tmp_path: Path) -> None:
     import subprocess
     import sys
-    import time
 
     import boto3
     import requests
@@ -210,11 +206,7 @@ def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(tmp_path: Path) ->
         [*command, "--charts", str(chart_dir_at(tmp_path, "2.0.0"))], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
-            lines.append(proc.stdout.readline())
+        lines = serve_banner(proc, 90)
         receiver = next(line for line in lines if "receiver" in line).split()[2]
         assert receiver.startswith("http://127.0.0.1:")
         assert any(line.startswith("charts") and "tenant 2.0.0" in line for line in lines)

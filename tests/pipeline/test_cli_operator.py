@@ -21,7 +21,7 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local import workdir as workdirs
 from onboarding_local.cli import EXIT_UNMATCHED, main
-from tests.conftest import REPO, signup_event
+from tests.conftest import REPO, serve_banner, signup_event
 from tests.pipeline.test_lifecycle import request
 
 pytestmark = pytest.mark.pipeline
@@ -221,16 +221,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     proc = subprocess.Popen(
         [*CLI, "serve", "--workdir", str(workdir)], stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=tmp
     )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-    assert any("Ctrl-C" in line for line in lines), "".join(lines)
     try:
+        lines = serve_banner(proc, 120)
         yield {"proc": proc, "lines": [line.rstrip("\n") for line in lines], "workdir": workdir, "tmp": tmp}
     finally:
         proc.terminate()

@@ -16,7 +16,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from onboarding_local.execution_path import END, START
 from onboarding_local.graph import execution_graph, load_snapshot, save_executions, snapshot
-from tests.conftest import REPO, signup_event
+from tests.conftest import REPO, serve_banner, signup_event
 from tests.unit.test_graph import svg_elements
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("graph")]  # one worker builds the module's stack once
@@ -213,11 +213,8 @@ def test_graph_reads_a_running_serve_in_its_workdir(tmp_path: Path, capsys: pyte
     proc = subprocess.Popen([sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(workdir)],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
+        serve_banner(proc, 60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("Ctrl-C" in line for line in lines):
-            lines.append(proc.stdout.readline())
         endpoint = (workdir / "endpoint").read_text(encoding="utf-8").strip()
         kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "x",
                   "aws_secret_access_key": "x"}  # fmt: skip
