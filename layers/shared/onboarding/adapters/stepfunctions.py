@@ -1,4 +1,5 @@
-"""Step Functions: starting executions (the execution name is the idempotency key) and task-token callbacks."""
+"""Step Functions: starting executions (the execution name is the idempotency key), whether one still runs, and
+task-token callbacks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from onboarding.adapters.aws import error_code, translated
+from onboarding.release_ended import ExecutionStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -31,6 +33,24 @@ class StepFunctionsStarter:
                     return False
                 raise
         return True
+
+    def execution_arn(self, name: str) -> str:
+        """arn:...:stateMachine:M -> arn:...:execution:M:name (the ARN StartExecution gave that name)."""
+        prefix, _, machine = self._arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{name}"
+
+    def status(self, name: str) -> ExecutionStatus:
+        """DescribeExecution's status of this state machine's execution ``name``; MISSING when there is none."""
+        with translated(f"states:DescribeExecution {name}"):
+            try:
+                reply = self._client.describe_execution(executionArn=self.execution_arn(name))
+            except ClientError as exc:
+                if error_code(exc) == "ExecutionDoesNotExist":
+                    return ExecutionStatus.MISSING
+                raise
+        status = str(reply["status"])
+        # a status this code does not know yet is taken as running: nothing is taken over from it
+        return ExecutionStatus(status) if status in ExecutionStatus.__members__ else ExecutionStatus.RUNNING
 
 
 class StepFunctionsCallbacks:

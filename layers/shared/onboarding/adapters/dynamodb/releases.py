@@ -14,7 +14,9 @@ from botocore.exceptions import ClientError
 
 from onboarding.adapters.aws import error_code, translated
 from onboarding.adapters.dynamodb.codec import CONDITION_FAILED, from_item, to_item
-from onboarding.fleet import MEMBERS_PER_CHUNK, ReleaseState, WaveState
+from onboarding.errors import TransientError
+from onboarding.fleet import MEMBERS_PER_CHUNK, ReleaseState, WaveState, release_execution_name
+from onboarding.release_ended import ClaimHolder
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,13 +63,53 @@ class DynamoReleaseStore:
     def save(self, release: ReleaseState) -> None:
         self._put({"releaseId": release.release_id, "key": "release", **release.wire()})
 
-    def claim(self, release_id: str) -> str | None:
-        """Become the running release; returns the one running instead, or None when this one runs."""
-        if self._put({"releaseId": ACTIVE, "key": "lock", "holder": release_id}, "attribute_not_exists(releaseId)"):
+    def claim(self, release_id: str, execution: str | None = None) -> str | None:
+        """Become the running release; returns the one running instead, or None when this one runs.
+
+        The claim names the execution running the release (``execution``, by default the one its releaseId
+        names), so a later release can ask Step Functions whether it still runs.
+        """
+        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id,
+                "execution": execution or release_execution_name(release_id)}  # fmt: skip
+        if self._put(item, "attribute_not_exists(releaseId)"):
             return None
         current = self._get(ACTIVE, "lock")
         holder = str(current["holder"]) if current else None
         return None if holder == release_id else holder or "another release"
+
+    def holder(self) -> ClaimHolder | None:
+        """Who holds the claim now (a claim written before it named its execution: the one its release names)."""
+        current = self._get(ACTIVE, "lock")
+        if current is None:
+            return None
+        release_id = str(current["holder"])
+        return ClaimHolder(release_id, str(current.get("execution") or release_execution_name(release_id)))
+
+    def take_over(self, old: ClaimHolder, release_id: str, execution: str) -> bool:
+        """Take the claim from ``old`` (whose execution ended); False when it no longer holds it.
+
+        The write names the old holder, so of two intakes taking over the same claim one wins. A lost reply
+        (the write landed, its answer did not arrive) is resolved by reading who holds it.
+        """
+        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id, "execution": execution}
+        try:
+            with translated(f"dynamodb:PutItem active release from {old.release_id}"):
+                try:
+                    self._client.put_item(
+                        TableName=self._table, Item=to_item(item),
+                        ConditionExpression="holder = :old AND (attribute_not_exists(#exec) OR #exec = :exec)",
+                        ExpressionAttributeNames={"#exec": "execution"},
+                        ExpressionAttributeValues={":old": {"S": old.release_id}, ":exec": {"S": old.execution}},
+                    )  # fmt: skip
+                except ClientError as exc:
+                    if error_code(exc) != CONDITION_FAILED:
+                        raise
+                    return self.holder() == ClaimHolder(release_id, execution)  # a retry whose first write landed
+        except TransientError:
+            if self.holder() == ClaimHolder(release_id, execution):
+                return True
+            raise
+        return True
 
     def free(self, release_id: str) -> None:
         with translated("dynamodb:DeleteItem active release"):
