@@ -492,6 +492,8 @@ GRANTS = {
     "task_callbacks(": ["states:SendTaskSuccess", "states:SendTaskFailure"],
     "release(settings": ["ssm:GetParameter"],
     "execution_starter(": ["StepFunctionsExecutionPolicy"],
+    "Takeover(": ["states:DescribeExecution", "ssm:PutParameter", "sts:AssumeRole"],
+    "gitops_repository(": ["GitOpsTokenSecretArn"],
     "event_publisher(": ["EventBridgePutEventsPolicy"],
     "idempotency_store(": ["IdempotencyTable"],
     "network_claims_table": ["NetworkClaimsTable"],

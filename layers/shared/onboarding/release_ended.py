@@ -8,6 +8,7 @@ its record names, one commit per wave, unlocked with the reason in its history. 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from onboarding.delivery import deliver_remote_tenants
@@ -40,6 +41,19 @@ class ClaimHolder:
 
     release_id: str
     execution: str
+    claimed_at: datetime | None = None  # claims written before it was kept have none
+
+
+# An intake that claimed has not started its execution yet: no execution is no proof the release ended until
+# longer than any intake invocation can run (Lambda's 15 minutes).
+NOT_STARTED_GRACE = timedelta(minutes=15)
+
+
+def ended(status: ExecutionStatus, holder: ClaimHolder, now: datetime) -> bool:
+    """Whether the claim's holder ended without giving it back (a claim just taken counts as running)."""
+    if status is ExecutionStatus.MISSING and holder.claimed_at is not None:
+        return now - holder.claimed_at >= NOT_STARTED_GRACE
+    return not status.running
 
 
 def _put_back_by(record: TenantRecord, release_id: str, execution: str) -> bool:

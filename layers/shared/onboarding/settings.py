@@ -276,7 +276,9 @@ class ReleaseCopySettings(ReleaseSettings):
     artifact_build_timeout_seconds: int = Field(ge=5, le=28800)
 
 
-class ReleaseIntakeSettings(EventSettings):
+class ReleaseIntakeSettings(EventSettings, TenantStoreSettings, GitOpsSettings):
+    """GitOps and the tenants too: a release execution that ended without finishing has its tenants put back."""
+
     releases_table: str = Field(min_length=3)
     release_state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
     release_parameter: str = Field(min_length=1, description="SSM parameter holding the release JSON")

@@ -7,6 +7,7 @@ far below DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
 
 ACTIVE = "active-release"  # the one item that makes releases run one at a time
 PER_TENANT = ("members", "previous", "copies", "failed", "copy_failed")  # kept in the wave's chunks
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _names(holder: ClaimHolder | None, release_id: str, execution: str) -> bool:
+    return holder is not None and (holder.release_id, holder.execution) == (release_id, execution)
 
 
 class DynamoReleaseStore:
@@ -69,7 +78,7 @@ class DynamoReleaseStore:
         The claim names the execution running the release (``execution``, by default the one its releaseId
         names), so a later release can ask Step Functions whether it still runs.
         """
-        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id,
+        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id, "claimedAt": _now(),
                 "execution": execution or release_execution_name(release_id)}  # fmt: skip
         if self._put(item, "attribute_not_exists(releaseId)"):
             return None
@@ -83,7 +92,9 @@ class DynamoReleaseStore:
         if current is None:
             return None
         release_id = str(current["holder"])
-        return ClaimHolder(release_id, str(current.get("execution") or release_execution_name(release_id)))
+        execution = str(current.get("execution") or release_execution_name(release_id))
+        at = current.get("claimedAt")
+        return ClaimHolder(release_id, execution, datetime.fromisoformat(str(at)) if at else None)
 
     def take_over(self, old: ClaimHolder, release_id: str, execution: str) -> bool:
         """Take the claim from ``old`` (whose execution ended); False when it no longer holds it.
@@ -91,7 +102,7 @@ class DynamoReleaseStore:
         The write names the old holder, so of two intakes taking over the same claim one wins. A lost reply
         (the write landed, its answer did not arrive) is resolved by reading who holds it.
         """
-        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id, "execution": execution}
+        item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id, "execution": execution, "claimedAt": _now()}
         try:
             with translated(f"dynamodb:PutItem active release from {old.release_id}"):
                 try:
@@ -104,9 +115,9 @@ class DynamoReleaseStore:
                 except ClientError as exc:
                     if error_code(exc) != CONDITION_FAILED:
                         raise
-                    return self.holder() == ClaimHolder(release_id, execution)  # a retry whose first write landed
+                    return _names(self.holder(), release_id, execution)  # a retry whose first write landed
         except TransientError:
-            if self.holder() == ClaimHolder(release_id, execution):
+            if _names(self.holder(), release_id, execution):
                 return True
             raise
         return True
