@@ -162,3 +162,43 @@ def test_a_tenant_locked_by_an_operation_is_deferred_and_a_tenant_onboarded_mean
     assert record["status"] == "SUSPENDED" and "lock" not in record
     assert record["chartVersion"] == before == chart_in_git(stack, busy)  # named by its record and by git alike
     assert stack.tenant(first)["chartVersion"] == NEW
+
+
+def test_a_release_execution_stopped_mid_release_blocks_nothing_and_its_tenant_is_put_back(stack: Any) -> None:
+    from onboarding.fleet import release_execution_name
+    from onboarding_local.agreement import Inspector
+
+    # Given a release whose wave committed (its tenant locked and moved in git), waiting for Flux's verdict
+    run(stack, signup_event("st-1", "Stopped One"))
+    tenant = derive_tenant_id("st-1")
+    before = stack.tenant(tenant)["chartVersion"]
+    stack.flux.paused = True
+    stack.put_events([release(waves=[{"name": "only", "tenantIds": [tenant]}])])
+    until(lambda: "lock" in (stack.tenant(tenant) or {}) and chart_in_git(stack, tenant) == NEW)
+    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("rel-1")
+    # When an operator stops it in the console: FailRelease never runs, the claim and the lock stay
+    sfn = stack.client("stepfunctions")
+    (execution,) = [e["executionArn"] for m in sfn.list_state_machines()["stateMachines"]
+                    for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]
+                    if e["name"] == release_execution_name("rel-1")]  # fmt: skip
+    sfn.stop_execution(executionArn=execution, error="Operator", cause="stopped in the console")
+    stack.flux.paused = False
+    stack.wait_idle(120)
+    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("rel-1")
+    # Then the next release is accepted: the stopped one is ended truthfully, its tenant put back first
+    run(stack, release("rel-2", waves=[{"name": "all"}]))
+    (halted,) = events_of(stack, "Fleet Release Halted")
+    assert halted["releaseId"] == "rel-1" and halted["rolledBack"] == [tenant]
+    status = sfn.describe_execution(executionArn=execution)["status"]  # ABORTED on AWS; moto's engine says FAILED
+    assert status != "RUNNING" and halted["failed"][0]["reason"] == f"execution ended without finishing: {status}"
+    assert not events_of(stack, "Fleet Release Rejected")
+    assert [c["releaseId"] for c in events_of(stack, "Fleet Release Completed")] == ["rel-2"]
+    assert any(before in (h.get("detail") or "") and status in (h.get("detail") or "")
+               for h in stack.tenant(tenant)["history"])  # fmt: skip
+    assert stack.tenant(tenant)["chartVersion"] == NEW == chart_in_git(stack, tenant)
+    # and a lifecycle operation on that tenant succeeds
+    run(stack, {"source": "saas.signup", "detail-type": "Tenant Suspend Requested",
+                "detail": {"tenantId": tenant, "operationId": f"op-{uuid.uuid4().hex[:8]}"}})  # fmt: skip
+    record = stack.tenant(tenant)
+    assert record["status"] == "SUSPENDED" and "lock" not in record
+    assert Inspector(stack).check([tenant])[tenant].all() == []
