@@ -72,8 +72,10 @@ $(BIN)/helm:
 demo: system-deps $(STAMP) $(BIN)/helm
 	$(BIN)/onboarding-local run
 
+# 3 workers on 2 cores: about a third of the suite waits (on git, helm, registries, subprocesses, Flux's
+# emulator), so a third worker fills it; a fourth only adds start-up CPU (docs/benchmarks.md, suite time).
 test: system-deps $(STAMP) $(BIN)/helm
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 3 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -73,7 +73,7 @@ def stack(tmp_path: Path) -> Iterator[Any]:
         yield running
 
 
-# The longest tests first, so that `pytest -n 2 --dist loadgroup` (make test) never starts one of them while the
+# The longest tests first, so that `pytest -n 3 --dist loadgroup` (make test) never starts one of them while the
 # other worker is about to run out of work: sam build (pip downloads), sam validate, then every test that runs
 # the local stack (pipeline, then integration), then the rest. pytest-xdist hands out tests in this order.
 _FIRST = ("tests/template/test_template.py::test_sam_build", "tests/template/test_template.py::test_sam_validate")
