@@ -45,7 +45,7 @@ def event(tenant_id: str | None, reason: str = "InstallSucceeded", revision: str
         "involvedObject": {"kind": "HelmRelease", "namespace": "pool", "name": tenant_id or "x", "uid": "u",
                            "apiVersion": "helm.toolkit.fluxcd.io/v2", "resourceVersion": "1"},
         "severity": "error" if reason.endswith("Failed") else "info",
-        "timestamp": "2026-11-27T10:00:05Z",
+        "timestamp": extra.pop("timestamp", "2026-11-27T10:00:05Z"),
         "message": extra.pop("message", f"Helm {reason}"),
         "reason": reason,
         "metadata": metadata,
@@ -174,6 +174,24 @@ def test_an_old_verdict_before_the_commit_does_not_count() -> None:
     body = event(tenant_id)
     s.post(body, signature(MASTER, body))
     assert s.wait(tenant_id, since=s.clock.at + timedelta(minutes=1)) == "waiting"
+
+
+def test_a_late_copy_of_an_old_verdict_does_not_answer_a_wait_that_started_after_it() -> None:
+    # Flux said InstallSucceeded at 10:00:05; the copy re-delivered (after 5xx answers) arrives at 10:00:20,
+    # after a suspend at the same chart version committed at 10:00:10 and started waiting
+    s = Setup()
+    tenant_id = tenant(s.tenants, "r-late")
+    assert s.wait(tenant_id, since=T0 + timedelta(seconds=10)) == "waiting"
+    s.clock.at = T0 + timedelta(seconds=20)
+    late = event(tenant_id)
+    assert s.post(late, signature(MASTER, late)).status == 202
+    assert s.callbacks.calls == [] and list(s.store.waiters) == [tenant_id]
+    # Flux's own verdict on the suspend, stamped to the second (10:00:10, before the commit's 10:00:10.5)
+    s.clock.at = T0 + timedelta(seconds=21)
+    fresh = event(tenant_id, timestamp="2026-11-27T10:00:10Z")
+    assert s.wait(tenant_id, since=T0 + timedelta(seconds=10, milliseconds=500), token="tok2") == "waiting"
+    assert s.post(fresh, signature(MASTER, fresh)).status == 202
+    assert [c[:2] for c in s.callbacks.calls] == [("succeed", "tok2")]
 
 
 def test_a_commit_that_changed_nothing_is_not_waited_for() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,19 @@ class FluxEvent(BaseModel):
         if self.reason in FAILURE or self.reason in KUSTOMIZATION_FAILURE:
             return Outcome.FAILED
         return None  # progress and informational events say nothing final
+
+
+# How far after an event's own timestamp it still counts as seen when received: notification-controller stamps
+# events to the second (truncated), and the clocks of a cluster and of Lambda may differ a little.
+FLUX_CLOCK_SLACK = timedelta(seconds=2)
+
+
+def seen_at(event: FluxEvent, received: datetime) -> datetime:
+    """When Flux saw what ``event`` reports: when it was received, unless it was stamped well before (a
+    re-delivery after 5xx answers, up to about 15 s late): a late copy of an old verdict must not answer a
+    wait that started after it (a suspend at the same chart version, say)."""
+    stamped = event.timestamp if event.timestamp.tzinfo else event.timestamp.replace(tzinfo=UTC)
+    return min(received, stamped + FLUX_CLOCK_SLACK)
 
 
 class Verdict(BaseModel):

@@ -34,7 +34,7 @@ from onboarding.contract import DeploymentModel
 from onboarding.errors import OnboardingError, TransientError
 from onboarding.observability import logger
 from onboarding.ports import Clock, ReconcileStore, TaskCallbacks, TenantStore
-from onboarding.reconcile import FluxEvent, Outcome, Verdict, signed_by, tenant_token
+from onboarding.reconcile import FluxEvent, Outcome, Verdict, seen_at, signed_by, tenant_token
 from onboarding.records import TenantRecord
 
 ATTEMPTS = 3  # per call, in this invocation; then 503 and notification-controller's re-delivery
@@ -135,7 +135,7 @@ def _receive(
     outcome = event.outcome()
     if outcome is None:
         return Answer(202, {"accepted": True, "recorded": []})
-    at = now()  # once per event: a retried put writes the same verdict
+    at = seen_at(event, now())  # once per event: a retried put writes the same verdict
     recorded = []
     for tenant_id in tenant_ids:
         if records[tenant_id] is None:
