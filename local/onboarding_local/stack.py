@@ -17,7 +17,6 @@ moto's classes, logger levels and streams, the fault hook) is put back when it s
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -84,6 +83,7 @@ class LocalStack:
         self.published: list[dict[str, Any]] = []  # the ones the pipeline put there (not the inputs, not AWS's)
         self._inputs: Counter[str] = Counter()  # events put from outside, not yet seen accepted
         self._events_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
         self._faults = FaultInjector()
         self._server: Any = None
         self._changes = ProcessChanges()
@@ -106,7 +106,7 @@ class LocalStack:
             motopatches.install(self, self._changes)
             self.charts = publish_charts(self.charts_dir, self.release_registry.host, self.workdir)
             self.chart_version = newest(self.charts).version
-            clients = functools.cache(self.client)  # one client per service while provisioning
+            clients = self.client
             self.release = provision.provision(
                 self.template, clients, self.bus, self.release_registry, self.workdir, self.chart_version
             )
@@ -211,7 +211,15 @@ class LocalStack:
         self.stop()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
+        """The stack's client of ``service`` (one per service: botocore clients are thread-safe, and making one
+        costs about 25 ms of CPU, which tests reading records in loops paid again and again)."""
+        with self._events_lock:
+            made = self._clients.get(service)
+            if made is None:
+                made = self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, region_name=REGION
+                )
+            return made
 
     # ------------------------------------------------------------------ driving
     def inject_fault(

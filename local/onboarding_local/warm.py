@@ -10,6 +10,7 @@ Only inputs that cannot differ between stacks are shared, each keyed by what it 
   onboarding machine) when the machine is created and again at every execution. The parse tree of a definition
   is kept, keyed by its exact text; each execution still gets a program of its own, built from the tree by
   moto's preprocessor, and a definition with syntax errors is parsed (and refused) every time;
+- moto validates a definition at CreateStateMachine by parsing and preprocessing it: once per definition text;
 - moto's server looks up its own module list on disk (about 200 ``stat`` calls) for every request: listed once;
 - the heap as it is once a stack has started (every module imported, moto's backends and models loaded) is
   frozen out of the cyclic garbage collector's reach (``gc.freeze``) until the stack stops: a burst's
@@ -127,16 +128,35 @@ def _moto_modules() -> tuple[str, ...]:
     return tuple(_ORIGINAL_MODULES())
 
 
+_VALID: set[str] = set()  # definitions moto's CreateStateMachine validated (parsed and preprocessed) once
+_ORIGINAL_VALIDATE: Any = None
+
+
+def _validate_definition(definition: str) -> None:
+    """moto's validation of a definition at CreateStateMachine (a parse and a preprocessing pass, about 0.2 s for
+    the onboarding machine), done once per definition text: its outcome depends on the text alone. Refused
+    definitions are validated (and refused) every time."""
+    if definition in _VALID:
+        return
+    _ORIGINAL_VALIDATE(definition)
+    with _TREES_LOCK:
+        _VALID.add(definition)
+
+
 def install(changes: ProcessChanges) -> None:
     """Put the moto shortcuts above in place until ``changes`` is restored."""
-    global _ORIGINAL_MODULES
+    global _ORIGINAL_MODULES, _ORIGINAL_VALIDATE
     import moto.backends
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     if _ORIGINAL_MODULES is None:
         _ORIGINAL_MODULES = moto.backends.list_of_moto_modules
+    if _ORIGINAL_VALIDATE is None:
+        _ORIGINAL_VALIDATE = StepFunctionsParserBackend._validate_definition
     changes.patch(moto.backends, "list_of_moto_modules", _moto_modules)
     changes.patch(AmazonStateLanguageParser, "parse", staticmethod(_parse))
+    changes.patch(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
 
 
 def running_executions(account: str, region: str) -> int:
