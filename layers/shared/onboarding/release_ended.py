@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from onboarding.delivery import deliver_remote_tenants
 from onboarding.fleet import ReleaseState
-from onboarding.gitops import apply_files, wave_files
-from onboarding.manifests import GitOpsLayout
 from onboarding.ports import ArtifactsFor, Clock, GitOpsRepository, ReleaseStore, TenantStore
 from onboarding.records import HistoryEntry, TenantRecord
+
+if TYPE_CHECKING:  # the manifests (PyYAML) and the git writer load with the first put-back, not at cold start:
+    # ReleaseIntake and the adapters import this module for ExecutionStatus and ClaimHolder
+    from onboarding.manifests import GitOpsLayout
 
 
 class ExecutionStatus(StrEnum):
@@ -74,6 +76,9 @@ def put_back_held(
 
     Tenants an earlier attempt put back (its reply lost) are named, not put back twice.
     """
+    from onboarding.delivery import deliver_remote_tenants
+    from onboarding.gitops import apply_files, wave_files
+
     release_id = release.release_id
     put_back: list[str] = []
     for plan in release.waves:

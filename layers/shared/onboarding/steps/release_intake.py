@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -30,7 +30,6 @@ from onboarding.contract.release import (
 )
 from onboarding.errors import TransientError
 from onboarding.fleet import ReleaseInput, ReleaseStatus, release_execution_name
-from onboarding.manifests import GitOpsLayout
 from onboarding.observability import logger
 from onboarding.ports import (
     ArtifactsFor,
@@ -48,6 +47,9 @@ from onboarding.records import Release
 from onboarding.release_ended import ClaimHolder, ExecutionStatus, ended, put_back_held
 from onboarding.release_images import merged_images, restore_parameter
 from onboarding.validation import bounded, field_errors
+
+if TYPE_CHECKING:
+    from onboarding.manifests import GitOpsLayout
 
 
 class Executions(Protocol):
