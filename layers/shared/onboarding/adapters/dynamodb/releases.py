@@ -72,14 +72,14 @@ class DynamoReleaseStore:
     def save(self, release: ReleaseState) -> None:
         self._put({"releaseId": release.release_id, "key": "release", **release.wire()})
 
-    def claim(self, release_id: str, execution: str | None = None) -> str | None:
+    def claim(self, release_id: str) -> str | None:
         """Become the running release; returns the one running instead, or None when this one runs.
 
-        The claim names the execution running the release (``execution``, by default the one its releaseId
-        names), so a later release can ask Step Functions whether it still runs.
+        The claim names the execution running the release (the one its releaseId names), so a later release
+        can ask Step Functions whether it still runs.
         """
         item = {"releaseId": ACTIVE, "key": "lock", "holder": release_id, "claimedAt": _now(),
-                "execution": execution or release_execution_name(release_id)}  # fmt: skip
+                "execution": release_execution_name(release_id)}  # fmt: skip
         if self._put(item, "attribute_not_exists(releaseId)"):
             return None
         current = self._get(ACTIVE, "lock")
