@@ -51,16 +51,17 @@ class CodeBuildArtifactBuilds:
                 kwargs["nextToken"] = token
             with translated(f"codebuild:ListBuildsForProject {project}"):
                 page = self._client.list_builds_for_project(**kwargs)
-            ids = list(page.get("ids") or [])
-            for start in range(0, len(ids), 100):
-                with translated(f"codebuild:BatchGetBuilds ({len(ids[start : start + 100])} builds)"):
-                    builds = self._client.batch_get_builds(ids=ids[start : start + 100])["builds"]
-                for build in builds:
-                    environment: Any = build.get("environment") or {}
-                    variables = environment.get("environmentVariables") or []
-                    value = next((v.get("value") for v in variables if v.get("name") == marker), None)
-                    if value in wanted and value not in found:
-                        found[str(value)] = str(build.get("arn") or build.get("id"))
+            ids = list(page.get("ids") or [])  # at most 100 a page: one BatchGetBuilds
+            builds: list[Any] = []
+            if ids:
+                with translated(f"codebuild:BatchGetBuilds ({len(ids)} builds)"):
+                    builds = self._client.batch_get_builds(ids=ids)["builds"]
+            for build in builds:
+                environment: Any = build.get("environment") or {}
+                variables = environment.get("environmentVariables") or []
+                value = next((v.get("value") for v in variables if v.get("name") == marker), None)
+                if value in wanted and value not in found:
+                    found[str(value)] = str(build.get("arn") or build.get("id"))
             token = page.get("nextToken")
             if not token or wanted <= set(found):
                 break
