@@ -124,10 +124,9 @@ class DulwichGitOpsRepository:
         resolved against ``into``)."""
         return client.fetch(path, RawTarget(into, haves), determine_wants=wants, **kwargs)  # type: ignore[arg-type]
 
-    def _fetch_head(self, kept: Base | None) -> tuple[Any, RawObjects, Base | None]:
+    def _fetch_head(self, client: GitClient, path: Any, kept: Base | None) -> tuple[Any, RawObjects, Base | None]:
         """The depth-1 fetch of the branch head into the kept store (naming the kept commit as a have), or into
         a new one; a thin pack's delta against an object this process never held means a cold fetch instead."""
-        client, path = self._client()
         store = kept.store if kept is not None else RawObjects()
 
         def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
@@ -148,12 +147,12 @@ class DulwichGitOpsRepository:
                 raise TransientError(f"{self._url} sent deltas against objects not asked for") from exc
         if self._cache is not None:
             self._cache.drop(self._key)
-        return self._fetch_head(None)
+        return self._fetch_head(client, path, None)
 
     def snapshot(self, paths: Sequence[str]) -> Snapshot:
         kept = self._cache.get(self._key) if self._cache is not None else None
-        result, store, kept = self._fetch_head(kept)
-        client, path = self._client()
+        client, path = self._client()  # one client (and its connection pool) for the snapshot's requests
+        result, store, kept = self._fetch_head(client, path, kept)
         head = result.refs.get(self._ref)
         self._store, self._base = store, head if head and head != ZERO_SHA else None
         self._cold_size = kept.cold_size if kept is not None else len(store.objects)
