@@ -7,7 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from onboarding.bootstrap import BootstrapOptions, bootstrap_files
@@ -64,6 +64,22 @@ def listening(proc: subprocess.Popen[bytes], port: int, seconds: float) -> bool:
     return False
 
 
+def serve_on_port(
+    spawn: Callable[[int], subprocess.Popen[bytes]], fixed: int, seconds: float
+) -> tuple[subprocess.Popen[bytes] | None, int]:
+    """``spawn(port)`` a server on ``fixed`` or, when 0, on a free port, chosen again (PORT_ATTEMPTS in all) when
+    the server exits before it listens. Returns the server listening (None: none did) and the port last tried."""
+    port = fixed
+    for _ in range(1 if fixed else PORT_ATTEMPTS):
+        port = fixed or free_port()
+        proc = spawn(port)
+        if listening(proc, port, seconds):
+            return proc, port
+        proc.terminate()
+        proc.wait(timeout=10)
+    return None, port
+
+
 # Placeholders until the stack hands GitServer its real values: the local release registry serves the
 # charts under oci://<host>/charts, and the receiver is the stack's Flux receiver.
 LOCAL_CHART_REGISTRY = "oci://127.0.0.1:5000/charts"
@@ -117,10 +133,9 @@ class GitServer:
         hook = self.base / "access-hook.sh"
         hook.write_text(_ACCESS_HOOK.format(base=self.base, repo=self.repo, branch=BRANCH))
         hook.chmod(0o755)
-        fixed = self.port  # a restart keeps its port, so configured URLs stay valid
-        for _ in range(1 if fixed else PORT_ATTEMPTS):
-            self.port = fixed or free_port()
-            self._proc = subprocess.Popen(
+
+        def spawn(port: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
                 [
                     "git",
                     "daemon",
@@ -130,17 +145,19 @@ class GitServer:
                     "--reuseaddr",
                     "--max-connections=0",  # no cap (git's default is 32): as many concurrent writers as come
                     "--listen=127.0.0.1",
-                    f"--port={self.port}",
+                    f"--port={port}",
                     f"--access-hook={hook}",
                     str(self.base),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=(self.base / "daemon.log").open("ab"),
             )
-            if listening(self._proc, self.port, 10):
-                return self
-            self.stop()
-        raise RuntimeError(f"git daemon did not listen on 127.0.0.1:{self.port}; see {self.base / 'daemon.log'}")
+
+        # a restart keeps its port, so configured URLs stay valid
+        self._proc, self.port = serve_on_port(spawn, self.port, 10)
+        if self._proc is None:
+            raise RuntimeError(f"git daemon did not listen on 127.0.0.1:{self.port}; see {self.base / 'daemon.log'}")
+        return self
 
     def stop(self) -> None:
         if self._proc is not None:

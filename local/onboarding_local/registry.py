@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onboarding_local.gitserver import PORT_ATTEMPTS, free_port, listening
+from onboarding_local.gitserver import serve_on_port
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -45,25 +45,25 @@ class Registry:
         if binary is None:
             raise RuntimeError("docker-registry is not installed (make installs it: apt-get install docker-registry)")
         self.root.mkdir(parents=True, exist_ok=True)
-        fixed = self.port
-        for _ in range(1 if fixed else PORT_ATTEMPTS):
-            self.port = fixed or free_port()
+
+        def spawn(port: int) -> subprocess.Popen[bytes]:
             config = self.root / "config.yml"
             config.write_text(
                 "version: 0.1\n"
                 "log:\n  level: error\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
-                f"http:\n  addr: {self.host}\n"
+                f"http:\n  addr: 127.0.0.1:{port}\n"
             )
-            self._proc = subprocess.Popen(
+            return subprocess.Popen(
                 [binary, "serve", str(config)],
                 stdout=subprocess.DEVNULL,
                 stderr=(self.root / "registry.log").open("ab"),
             )
-            if listening(self._proc, self.port, 15):
-                return self
-            self.stop()
-        raise RuntimeError(f"docker-registry did not listen on {self.host}; see {self.root / 'registry.log'}")
+
+        self._proc, self.port = serve_on_port(spawn, self.port, 15)
+        if self._proc is None:
+            raise RuntimeError(f"docker-registry did not listen on {self.host}; see {self.root / 'registry.log'}")
+        return self
 
     def stop(self) -> None:
         if self._proc is not None:
