@@ -84,6 +84,7 @@ class LocalStack:
         self._inputs: Counter[str] = Counter()  # events put from outside, not yet seen accepted
         self._events_lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self._faults = FaultInjector()
         self._server: Any = None
         self._changes = ProcessChanges()
@@ -106,9 +107,8 @@ class LocalStack:
             motopatches.install(self, self._changes)
             self.charts = publish_charts(self.charts_dir, self.release_registry.host, self.workdir)
             self.chart_version = newest(self.charts).version
-            clients = self.client
             self.release = provision.provision(
-                self.template, clients, self.bus, self.release_registry, self.workdir, self.chart_version
+                self.template, self.client, self.bus, self.release_registry, self.workdir, self.chart_version
             )
             self.runtime.load()
             self._start_flux()
@@ -213,7 +213,7 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """The stack's client of ``service`` (one per service: botocore clients are thread-safe, and making one
         costs about 25 ms of CPU, which tests reading records in loops paid again and again)."""
-        with self._events_lock:
+        with self._clients_lock:
             made = self._clients.get(service)
             if made is None:
                 made = self._clients[service] = boto3.client(  # type: ignore[call-overload]
