@@ -22,6 +22,7 @@ def list_executions(stack: Any) -> list[dict[str, Any]]:
 def measure_burst(stack: Any, run_id: str, size: int, timeout: float, gc_meter: GcMeter) -> dict[str, Any]:
     """``size`` distinct signups of mixed tiers put at once; throughput and GitOps integrity."""
     from onboarding.identity import derive_tenant_id
+    from onboarding.manifests import GitOpsLayout, tenant_path
     from onboarding_local.stack import describe_execution
 
     tiers = ("basic", "premium", "advanced")
@@ -47,7 +48,9 @@ def measure_burst(stack: Any, run_id: str, size: int, timeout: float, gc_meter: 
     per = max(1, len(active))
     files = set(stack.git.files())
     commits_per_tenant = onboard_commits(stack)
-    lost = sorted(tid for tid in active if commits_per_tenant[tid] == 0 or f"tenants/{tid}.yaml" not in files)
+    lost = sorted(
+        tid for tid in active if commits_per_tenant[tid] == 0 or tenant_path(tid, GitOpsLayout()) not in files
+    )
     duplicated = {tid: count for tid, count in commits_per_tenant.items() if tid in expected and count > 1}
     not_active = {tid: (records[tid].get("status") if tid in records else "MISSING") for tid in expected}
     not_active = {tid: status for tid, status in not_active.items() if status != "ACTIVE"}

@@ -13,6 +13,7 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local.cli import main
 from tests.conftest import serve_banner, signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -174,7 +175,7 @@ def test_run_charts_publishes_that_directorys_charts_and_the_pipeline_pins_their
     (tenant,) = report["tenants"]
     assert tenant["status"] == "ACTIVE" and tenant["chartVersion"] == "1.0.7"
     text = subprocess.run(
-        ["git", "-C", report["gitops"]["remote"], "show", f"main:tenants/{tenant['tenantId']}.yaml"],
+        ["git", "-C", report["gitops"]["remote"], "show", f"main:{tenant_file(tenant['tenantId'])}"],
         capture_output=True,
         text=True,
         check=True,

@@ -20,6 +20,7 @@ import requests
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import REPO, signup_event
+from tests.utils.paths import tenant_file
 
 RECEIVER_BUILT = (REPO / "functions/flux_receiver/app.py").exists() and "FluxReceiverFunction" in (
     REPO / "template.yaml"
@@ -49,7 +50,7 @@ def waiting_for_flux(stack: Any, signup_id: str) -> str:
     tenant_id = derive_tenant_id(signup_id)
     stack.flux.paused = True
     stack.put_events([signup_event(signup_id, f"Tenant {signup_id}")])
-    wait_until(lambda: stack.git.read(f"tenants/{tenant_id}.yaml"), what="the tenant's commit")
+    wait_until(lambda: stack.git.read(tenant_file(tenant_id)), what="the tenant's commit")
     wait_until(lambda: "AwaitReconcile" in state_names(stack, tenant_id), what="the wait")
     time.sleep(0.5)  # the AwaitReconcile handler has recorded the wait
     return tenant_id
@@ -117,7 +118,7 @@ def test_a_failed_install_fails_the_tenant_at_the_wait_with_fluxs_message_and_co
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "AwaitReconcile"
     assert "InstallFailed" in record["failureReason"] and "quota exceeded" in record["failureReason"]
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") is None  # compensation reverted its commit
+    assert stack.git.read(tenant_file(tenant_id)) is None  # compensation reverted its commit
     (failed,) = [e["detail"] for e in stack.status_events() if e["detail-type"] == "Tenant Onboarding Failed"]
     assert failed["failedStep"] == "AwaitReconcile" and "quota exceeded" in failed["cause"]
 
@@ -140,7 +141,7 @@ def test_a_silent_flux_times_the_wait_out(quick_timeout_stack: Any) -> None:
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "AwaitReconcile"
     assert "Flux did not report" in record["failureReason"] and "10 s" in record["failureReason"]
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
+    assert stack.git.read(tenant_file(tenant_id)) is None
 
 
 def test_forged_and_malformed_events_change_nothing(stack: Any) -> None:

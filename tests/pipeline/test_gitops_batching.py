@@ -11,6 +11,7 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local.observe import plain
 from tests.conftest import signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -50,7 +51,7 @@ def test_a_burst_shares_commits_and_each_execution_learns_the_commit_of_its_own_
     for tenant_id in tenants:
         record = stack.tenant(tenant_id)
         assert record["status"] == "ACTIVE"
-        (commit,) = commits_writing(stack, f"tenants/{tenant_id}.yaml")
+        (commit,) = commits_writing(stack, tenant_file(tenant_id))
         assert record["gitCommit"] == events[tenant_id]["gitCommit"] == commit
     # And the files shared commits: fewer pushes than tenants
     pushes = {stack.tenant(t)["gitCommit"] for t in tenants}
@@ -83,7 +84,7 @@ def test_a_batch_the_remote_refuses_fails_only_its_own_tenants_and_they_are_comp
     # Given a remote that refuses any push carrying one tenant's file
     poison = derive_tenant_id("poison-3")
     hook = stack.git.repo / "hooks" / "pre-receive"
-    hook.write_text(REJECT_HOOK.format(path=f"tenants/{poison}.yaml"))
+    hook.write_text(REJECT_HOOK.format(path=tenant_file(poison)))
     hook.chmod(0o755)
     # When a burst that includes it is onboarded
     tenants = burst(stack, "poison", 10)
@@ -105,11 +106,11 @@ def test_a_batch_the_remote_refuses_fails_only_its_own_tenants_and_they_are_comp
     for tenant_id in failed:
         assert failures[tenant_id]["failedStep"] == "CommitGitOps"
         assert failures[tenant_id]["error"] == "GitOpsPushRejected" and failures[tenant_id]["compensated"] is True
-        assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
+        assert stack.git.read(tenant_file(tenant_id)) is None
     # And later batches, with the hook still there, commit as usual
     later = burst(stack, "after", 4)
     # the others are ACTIVE, each with the commit of its own files
     events = onboarded(stack)
     for tenant_id in (set(tenants) - failed) | set(later):
-        (commit,) = commits_writing(stack, f"tenants/{tenant_id}.yaml")
+        (commit,) = commits_writing(stack, tenant_file(tenant_id))
         assert stack.tenant(tenant_id)["gitCommit"] == events[tenant_id]["gitCommit"] == commit

@@ -12,6 +12,7 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local.cli import main
 from tests.conftest import signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -57,7 +58,7 @@ def test_run_gitops_from_keeps_the_repositorys_history_and_files_and_adds_the_te
     assert subjects[-3] == "Add the local stack's GitOps bootstrap files"
     assert git(source, "rev-parse", "main").strip() in git(remote, "rev-list", "main")  # the same commits
     files = git(remote, "ls-tree", "-r", "--name-only", "main").split()
-    assert f"tenants/{tenant_id}.yaml" in files and "apps/billing.yaml" in files
+    assert tenant_file(tenant_id) in files and "apps/billing.yaml" in files
     assert "clusters/production/tenants.yaml" in files  # a bootstrap file it lacked was added
     assert git(remote, "show", "main:tenants/README.md") == "Our own words about tenants/.\n"  # its own kept
     assert git(source, "log", "--format=%s", "main").splitlines() == subjects[-2:]  # the source is untouched

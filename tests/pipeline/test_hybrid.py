@@ -12,6 +12,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
 from tests.pipeline.test_lifecycle import request
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -88,7 +89,7 @@ def test_hybrid_happy_path(stack: Any, services: str, hybrid: dict[str, Any]) ->
     guide = handover(stack, resources["handoverUri"])
     assert resources["activationSecretArn"] in guide and stored["activationCode"] not in guide
     assert claimed(stack) == set(hybrid["nodeCidrs"]) | set(hybrid["podCidrs"])
-    docs = list(yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml")))
+    docs = list(yaml.safe_load_all(stack.git.read(tenant_file(tenant_id))))
     # one HelmRelease of the versioned tenant chart, which renders the policies, the database and the workloads
     assert [d["kind"] for d in docs] == ["Namespace", "HelmRelease", "Alert"]  # its own Alert: see the README
     release = docs[1]
@@ -215,7 +216,7 @@ def test_offboarding_a_hybrid_tenant_deregisters_its_activation_and_frees_its_ra
     run(stack, request("offboard", tenant_id, "off-h-1"))
     assert stack.tenant(tenant_id)["status"] == "OFFBOARDED"
     assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
+    assert stack.git.read(tenant_file(tenant_id)) is None
 
 
 def create_activation_attempts(stack: Any) -> int:

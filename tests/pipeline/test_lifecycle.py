@@ -13,6 +13,7 @@ import yaml
 from onboarding.identity import derive_tenant_id, operation_execution_name
 from onboarding_local.cli import run as run_files
 from tests.conftest import signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -50,7 +51,7 @@ def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
 
 def documents(stack: Any, tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's objects in git, its HelmRelease last (a siloed tenant's own Alert is not one of them)."""
-    text = stack.git.read(f"tenants/{tenant_id}.yaml")
+    text = stack.git.read(tenant_file(tenant_id))
     return [] if text is None else [d for d in yaml.safe_load_all(text) if d["kind"] != "Alert"]
 
 
@@ -229,7 +230,7 @@ def test_an_offboarded_tenant_cannot_be_offboarded_again(stack: Any) -> None:
 def test_a_failure_after_the_commit_is_reverted_and_the_tenant_keeps_its_state(stack: Any) -> None:
     tenant_id = onboard(stack, "revert-1", "Revertible")
     before = stack.tenant(tenant_id)
-    original = stack.git.read(f"tenants/{tenant_id}.yaml")
+    original = stack.git.read(tenant_file(tenant_id))
     # StartOperation's lock write succeeds; CompleteOperation's write fails permanently
     stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="CompleteOperationFunction")
     run(stack, request("change-tier", tenant_id, "fail-tier", tier="premium", dataPlan="keep"))
@@ -237,7 +238,7 @@ def test_a_failure_after_the_commit_is_reverted_and_the_tenant_keeps_its_state(s
     assert (after["status"], after["tier"], after["deploymentModel"]) == ("ACTIVE", "basic", "pooled")
     assert "lock" not in after and after["gitCommit"] == before["gitCommit"]
     assert after["history"][-1]["outcome"] == "FAILED" and "CompleteOperation" in after["history"][-1]["detail"]
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") == original
+    assert stack.git.read(tenant_file(tenant_id)) == original
     assert stack.git.log()[:2] == [
         f"Revert change-tier of tenant {tenant_id}",
         f"Change tier basic -> premium (siloed) of tenant {tenant_id}",
@@ -327,7 +328,7 @@ def test_full_lifecycle_of_remote_and_hybrid_tenants_keeps_their_placement(tmp_p
     for i, event in enumerate(steps):
         files.append(tmp_path / f"{i}.json")
         files[-1].write_text(json.dumps(event), encoding="utf-8")
-    path = f"remote/{tenant_id}/release.yaml" if model == "remote" else f"tenants/{tenant_id}.yaml"
+    path = f"remote/{tenant_id}/release.yaml" if model == "remote" else tenant_file(tenant_id)
     seen: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
 
     def inspect(_: int, stack: Any) -> None:
@@ -419,7 +420,7 @@ def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(s
     if operation == "resume":
         run(stack, request("suspend", tenant_id, f"pre-{operation}"))
     before = stack.tenant(tenant_id)
-    original = stack.git.read(f"tenants/{tenant_id}.yaml")
+    original = stack.git.read(tenant_file(tenant_id))
     # the lock is taken; the completion write fails permanently
     stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="CompleteOperationFunction")
     extra = {"tier": "premium", "dataPlan": "keep"} if operation == "change-tier" else {}
@@ -435,7 +436,7 @@ def test_every_operation_that_fails_after_its_commit_is_reverted_and_announced(s
         "operation": operation,
         "outcome": "FAILED",
     }
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") == original
+    assert stack.git.read(tenant_file(tenant_id)) == original
     assert stack.git.log()[0].startswith(f"Revert {operation} of tenant {tenant_id}")
     (failed,) = events_of(stack, "Tenant Operation Failed")
     assert (failed["operation"], failed["failedStep"], failed["compensated"]) == (operation, "CompleteOperation", True)

@@ -9,6 +9,7 @@ import yaml
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -37,7 +38,7 @@ def test_pooled_happy_path(stack: Any) -> None:
     assert [h["outcome"] for h in record["history"]] == ["ONBOARDING", "ACTIVE"]
     assert record["createdAt"] <= record["updatedAt"]
     # the recorded commit is the one that added the tenant's file
-    path = f"tenants/{tenant_id}.yaml"
+    path = tenant_file(tenant_id)
     assert stack.git.git("log", "--format=%H", "-1", "main", "--", path).strip() == record["gitCommit"]
     (release,) = yaml.safe_load_all(stack.git.read(path))
     assert release["kind"] == "HelmRelease" and release["metadata"]["namespace"] == "pool"
@@ -67,7 +68,7 @@ def test_siloed_happy_path(stack: Any) -> None:
     tenant_id = derive_tenant_id(event["detail"]["signupId"])
     record = stack.tenant(tenant_id)
     assert record["status"] == "ACTIVE" and record["deploymentModel"] == "siloed"
-    namespace, release, alert = yaml.safe_load_all(stack.git.read(f"tenants/{tenant_id}.yaml"))
+    namespace, release, alert = yaml.safe_load_all(stack.git.read(tenant_file(tenant_id)))
     assert namespace == {**namespace, "kind": "Namespace"} and namespace["metadata"]["name"] == tenant_id
     # notification-controller matches namespaces exactly: the tenant's namespace gets its own Alert
     assert alert["kind"] == "Alert" and alert["spec"]["eventSources"][0]["namespace"] == tenant_id
@@ -178,7 +179,7 @@ def test_a_name_collision_fails_the_second_tenant_and_leaves_the_first_untouched
     assert stack.tenant(derive_tenant_id("name-1")) == first
     (failed,) = events_of(stack, "Tenant Onboarding Failed")
     assert failed["tenantId"] == second_id and failed["error"] == "TenantNameTaken" and failed["compensated"]
-    assert stack.git.read(f"tenants/{second_id}.yaml") is None
+    assert stack.git.read(tenant_file(second_id)) is None
     assert {e["status"] for e in stack.executions()} == {"SUCCEEDED", "FAILED"}
 
 
@@ -260,7 +261,7 @@ def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
     tenant_id = derive_tenant_id("act-1")
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "ActivateTenant"
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") is None
+    assert stack.git.read(tenant_file(tenant_id)) is None
     assert stack.git.log()[:2] == [
         f"Revert onboarding of tenant {tenant_id}",
         f"Onboard tenant {tenant_id} (basic, pooled)",

@@ -15,6 +15,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from onboarding_local.charts import publish_charts
 from tests.conftest import REPO, signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("release")]
 NEW = "1.1.0"
@@ -49,7 +50,7 @@ def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
 
 
 def chart_in_git(stack: Any, tenant_id: str) -> str:
-    text = stack.git.read(f"tenants/{tenant_id}.yaml") or stack.git.read(f"remote/{tenant_id}/release.yaml")
+    text = stack.git.read(tenant_file(tenant_id)) or stack.git.read(f"remote/{tenant_id}/release.yaml")
     (hr,) = [d for d in yaml.safe_load_all(text) if d["kind"] == "HelmRelease"]
     return str(hr["spec"]["chart"]["spec"]["version"])
 

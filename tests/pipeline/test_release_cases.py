@@ -18,6 +18,7 @@ from onboarding.identity import derive_tenant_id
 from onboarding_local.charts import publish_charts
 from onboarding_local.registry import seed_release
 from tests.conftest import REPO, signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("release-cases")]
 NEW = "1.1.0"
@@ -64,7 +65,7 @@ def until(what: Any, timeout: float = 60) -> Any:
 
 
 def helm_release(stack: Any, tenant_id: str) -> dict[str, Any]:
-    text = stack.git.read(f"tenants/{tenant_id}.yaml") or stack.git.read(f"remote/{tenant_id}/release.yaml")
+    text = stack.git.read(tenant_file(tenant_id)) or stack.git.read(f"remote/{tenant_id}/release.yaml")
     (hr,) = [d for d in yaml.safe_load_all(text) if d["kind"] == "HelmRelease"]
     return dict(hr)
 

@@ -12,6 +12,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from onboarding_local.stack import LocalStack
 from tests.conftest import signup_event
+from tests.utils.paths import tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -88,7 +89,7 @@ def test_remote_happy_path(stack: Any) -> None:
         n: {"repository": f"{uri}/{n}", "digest": release[n].digest, "image": f"{uri}/{n}@{release[n].digest}"}
         for n in release
     }
-    assert stack.git.read(f"tenants/{tenant_id}.yaml") is None  # the provider cluster does not run it
+    assert stack.git.read(tenant_file(tenant_id)) is None  # the provider cluster does not run it
     states = [s["name"] for s in stack.executions()[0]["states"]]
     assert states[2:6] == ["VerifyTenantAccess", "EnsureTenantRegistry", "StartArtifactBuild", "CommitGitOps"]
 
