@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.utils.scoped_stack import ScopedStack, scoped
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -71,6 +73,25 @@ def stack(tmp_path: Path) -> Iterator[Any]:
 
     with LocalStack(tmp_path / "stack") as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local stack for a whole test module (with its own default parameters). Only one stack runs in a
+    process at a time, so a module that uses this keeps its tests that start their own stack elsewhere, and marks
+    itself ``xdist_group`` so that its tests run on one worker."""
+    from onboarding_local.stack import LocalStack
+
+    with LocalStack(tmp_path_factory.mktemp("module-stack") / "stack") as running:
+        yield running
+
+
+@pytest.fixture
+def scoped_stack(module_stack: Any) -> Iterator[ScopedStack]:
+    """The module's stack as this test sees it: what happened since the test began (tests/utils/scoped_stack.py).
+    A module opts in by defining its ``stack`` fixture as this one."""
+    with scoped(module_stack) as view:
+        yield view
 
 
 # The longest tests first, so that `pytest -n 3 --dist loadgroup` (make test) never starts one of them while the

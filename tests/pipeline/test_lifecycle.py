@@ -3,72 +3,33 @@
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from onboarding.identity import derive_tenant_id, operation_execution_name
-from onboarding_local.cli import run as run_files
 from tests.conftest import signup_event
+from tests.utils.operations import documents, events_of, onboard, request, run
 from tests.utils.paths import tenant_file
+from tests.utils.scoped_stack import ScopedStack
 
-pytestmark = pytest.mark.pipeline
-
-OPERATIONS = {
-    "offboard": "Tenant Offboarding Requested",
-    "change-tier": "Tenant Tier Change Requested",
-    "suspend": "Tenant Suspend Requested",
-    "resume": "Tenant Resume Requested",
-}
+# One local stack for the module (tests/utils/scoped_stack.py); the tests that need a stack of their own, with
+# other parameters, are in test_lifecycle_runs.py.
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("lifecycle")]
 
 
-def request(operation: str, tenant_id: str, operation_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    detail = {"tenantId": tenant_id, "operationId": operation_id or f"{operation}-{uuid.uuid4().hex[:8]}", **extra}
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": OPERATIONS[operation],
-        "source": "saas.signup",
-        "account": "123456789012",
-        "time": "2026-11-24T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail,
-    }
+@pytest.fixture
+def stack(scoped_stack: ScopedStack) -> ScopedStack:
+    return scoped_stack
 
 
-def run(stack: Any, *events: dict[str, Any]) -> None:
-    stack.put_events(list(events))
-    stack.wait_idle(120)
-
-
-def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
-    return [e["detail"] for e in stack.status_events() if e["detail-type"] == detail_type]
-
-
-def documents(stack: Any, tenant_id: str) -> list[dict[str, Any]]:
-    """The tenant's objects in git, its HelmRelease last (a siloed tenant's own Alert is not one of them)."""
-    text = stack.git.read(tenant_file(tenant_id))
-    return [] if text is None else [d for d in yaml.safe_load_all(text) if d["kind"] != "Alert"]
-
-
-def onboard(stack: Any, signup_id: str, name: str, tier: str = "basic") -> str:
-    run(stack, signup_event(signup_id, name, tier=tier))
-    tenant_id = derive_tenant_id(signup_id)
-    assert stack.tenant(tenant_id)["status"] == "ACTIVE"
-    return tenant_id
-
-
-# ------------------------------------------------------------------ the full lifecycle, file-ordered
+# ------------------------------------------------------------------ the full lifecycle, one request after another
 @pytest.mark.parametrize(
     ("tier", "model", "new_tier", "new_model"),
     [("basic", "pooled", "premium", "siloed"), ("premium", "siloed", "basic", "pooled")],
     ids=["pooled", "siloed"],
 )
-def test_full_lifecycle(tmp_path: Path, tier: str, model: str, new_tier: str, new_model: str) -> None:
+def test_full_lifecycle(stack: ScopedStack, tier: str, model: str, new_tier: str, new_model: str) -> None:
     signup_id = f"life-{model}"
     tenant_id = derive_tenant_id(signup_id)
     steps = [
@@ -78,19 +39,10 @@ def test_full_lifecycle(tmp_path: Path, tier: str, model: str, new_tier: str, ne
         request("resume", tenant_id),
         request("offboard", tenant_id),
     ]
-    files = []
-    for i, event in enumerate(steps):
-        files.append(tmp_path / f"{i}.json")
-        files[-1].write_text(json.dumps(event), encoding="utf-8")
     seen: list[tuple[dict[str, Any], list[dict[str, Any]], list[str]]] = []
-    run_files(
-        files,
-        tmp_path / "wd",
-        120,
-        after_each=lambda _, stack: seen.append(
-            (stack.tenant(tenant_id) or {}, documents(stack, tenant_id), stack.git.log())
-        ),
-    )
+    for event in steps:
+        run(stack, event)
+        seen.append((stack.tenant(tenant_id) or {}, documents(stack, tenant_id), stack.git.log()))
     (
         (onboarded, docs0, log0),
         (changed, docs1, log1),
@@ -160,8 +112,8 @@ def test_a_duplicate_delivery_runs_the_operation_once(stack: Any, operation: str
     event = request(operation, tenant_id, f"dup-op-{operation}", **extra)
     run(stack, event, dict(event), dict(event, id="other-delivery"))
     run(stack, dict(event, id="late-redelivery"))
-    commits = stack.git.log()
-    assert len(commits) == (4 if operation == "resume" else 3)  # seed, onboard, [suspend,] the operation
+    commits = stack.new_commits()
+    assert len(commits) == (3 if operation == "resume" else 2)  # onboard, [suspend,] the operation
     lifecycle = [e for e in stack.executions() if e["name"].startswith("op-dup-op")]
     assert len(lifecycle) == 1 and lifecycle[0]["status"] == "SUCCEEDED"
     history = stack.tenant(tenant_id)["history"]
@@ -212,9 +164,8 @@ def test_operations_not_allowed_now_are_rejected_with_the_reason_and_change_noth
     assert all(e["status"] == "SUCCEEDED" for e in stack.executions() if e["name"].startswith("op-"))
     # the executions' output is the rejection with its reason, never a Python stack trace
     sfn = stack.client("stepfunctions")
-    machine = stack.template.ref("LifecycleStateMachine")
-    for summary in sfn.list_executions(stateMachineArn=machine)["executions"]:
-        output = sfn.describe_execution(executionArn=summary["executionArn"])["output"]
+    for arn in stack.execution_arns("LifecycleStateMachine"):
+        output = sfn.describe_execution(executionArn=arn)["output"]
         assert "Traceback" not in output and "stackTrace" not in output and 'File \\"' not in output
         assert json.loads(output)["rejection"]["errors"][0]["message"]
 
@@ -285,112 +236,12 @@ def test_two_operations_on_one_tenant_never_run_at_once(stack: Any) -> None:
     assert busy, "one of the two waited for the other's lock"
 
 
-def test_an_offboarded_name_is_reserved_then_free_again(tmp_path: Path) -> None:
-    from onboarding_local.stack import LocalStack
-
-    with LocalStack(tmp_path / "s", parameters={"NameReleaseAfterDays": "0"}) as free_now:
-        tenant_id = onboard(free_now, "n-1", "Recycled Name")
-        run(free_now, request("offboard", tenant_id, "n-off"))
-        assert onboard(free_now, "n-2", "recycled name")  # same name, another signup: allowed at once
-
-
 def test_an_offboarded_name_stays_reserved_for_the_configured_period(stack: Any) -> None:
     tenant_id = onboard(stack, "n-3", "Reserved Name")
     run(stack, request("offboard", tenant_id, "n-off-2"))
     run(stack, signup_event("n-4", "Reserved Name"))
     record = stack.tenant(derive_tenant_id("n-4"))
     assert record["status"] == "FAILED" and "already taken" in record["failureReason"]
-
-
-HYBRID = {
-    "nodeCidrs": ["192.168.40.0/24"],
-    "podCidrs": ["192.168.64.0/20"],
-    "nodeCount": 2,
-    "supportingServices": "bundled",
-}
-
-
-@pytest.mark.parametrize("model", ["remote", "hybrid"])
-def test_full_lifecycle_of_remote_and_hybrid_tenants_keeps_their_placement(tmp_path: Path, model: str) -> None:
-    signup_id = f"life-{model}"
-    tenant_id = derive_tenant_id(signup_id)
-    extra: dict[str, Any] = (
-        {"awsAccountId": "222222222222", "region": "eu-west-1"} if model == "remote" else {"hybrid": HYBRID}
-    )
-    steps = [
-        signup_event(signup_id, f"Lifecycle {model}", tier="advanced", deploymentModel=model, **extra),
-        request("change-tier", tenant_id, tier="premium"),
-        request("suspend", tenant_id),
-        request("resume", tenant_id),
-        request("offboard", tenant_id),
-    ]
-    files = []
-    for i, event in enumerate(steps):
-        files.append(tmp_path / f"{i}.json")
-        files[-1].write_text(json.dumps(event), encoding="utf-8")
-    path = f"remote/{tenant_id}/release.yaml" if model == "remote" else tenant_file(tenant_id)
-    seen: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-
-    def inspect(_: int, stack: Any) -> None:
-        text = stack.git.read(path)
-        seen.append((stack.tenant(tenant_id), [] if text is None else list(yaml.safe_load_all(text))))
-
-    run_files(files, tmp_path / "wd", 120, after_each=inspect, tenant_accounts=[("222222222222", tenant_id)])
-    statuses = [(record["status"], record["tier"], record["deploymentModel"]) for record, _ in seen]
-    assert statuses == [
-        ("ACTIVE", "advanced", model),
-        ("ACTIVE", "premium", model),
-        ("SUSPENDED", "premium", model),
-        ("ACTIVE", "premium", model),
-        ("OFFBOARDED", "premium", model),
-    ]
-    releases = [next(d for d in docs if d["kind"] == "HelmRelease") for _, docs in seen[:4]]
-    assert [r["spec"]["values"]["tier"] for r in releases] == ["advanced", "premium", "premium", "premium"]
-    assert [r["spec"]["values"]["resources"]["replicas"] == 0 for r in releases] == [False, False, True, False]
-    if model == "remote":  # still pinned to the tenant's own images after every change
-        assert all(r["spec"]["values"]["images"] == releases[0]["spec"]["values"]["images"] for r in releases)
-    else:
-        assert all(
-            r["spec"]["values"]["nodeSelector"] == releases[0]["spec"]["values"]["nodeSelector"] for r in releases
-        )
-    assert seen[-1][1] == []
-
-
-def test_offboarding_a_remote_tenant_deletes_its_repositories_when_retention_says_so(tmp_path: Path) -> None:
-    from onboarding_local.stack import LocalStack
-
-    with LocalStack(tmp_path / "s", parameters={"RemoteRepositoryRetention": "delete"}) as stack:
-        tenant_id = derive_tenant_id("ret-1")
-        stack.bootstrap_tenant_account("222222222222", tenant_id)
-        run(
-            stack,
-            signup_event(
-                "ret-1",
-                "Retention",
-                tier="advanced",
-                deploymentModel="remote",
-                awsAccountId="222222222222",
-                region="eu-west-1",
-            ),
-        )
-        run(stack, request("offboard", tenant_id, "ret-off"))
-        assert (stack.tenant(tenant_id) or {}).get("status") == "OFFBOARDED"
-        creds = stack.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::222222222222:role/saas-onboarding-{tenant_id}",
-            RoleSessionName="test",
-            ExternalId=tenant_id,
-        )["Credentials"]
-        import boto3
-
-        ecr = boto3.client(
-            "ecr",
-            region_name="eu-west-1",
-            endpoint_url=stack.endpoint,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-        assert ecr.describe_repositories()["repositories"] == []
 
 
 def test_offboarding_a_remote_tenant_keeps_its_repositories_by_default(stack: Any) -> None:
