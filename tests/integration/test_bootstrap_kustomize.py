@@ -22,6 +22,9 @@ import yaml
 from onboarding.bootstrap import tenant_alert
 from tests.utils.k8s import validate_object
 
+# its module fixture is built once: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("bootstrap_kustomize")
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "production"
 TENANT = "t-acme-0123456789"

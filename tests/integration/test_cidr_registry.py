@@ -27,6 +27,9 @@ from onboarding_local.template import Template
 from tests.utils.cidr_seed import fleet_claims, seed, touched_item_backups
 from tests.utils.fakes import RecordingPublisher
 
+# the 10,000-tenant fleet is seeded once per module fixture: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("cidr_registry")
+
 AT = datetime(2026, 11, 28, tzinfo=UTC)
 TABLES = ("TenantsTable", "TenantNamesTable", "NetworkClaimsTable")
 

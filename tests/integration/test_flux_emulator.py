@@ -27,6 +27,9 @@ from onboarding_local.gitserver import GitServer
 from onboarding_local.registry import Registry
 from tests.utils.release import CHART_VERSION, spec_of
 
+# its module fixture is built once: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("flux_emulator")
+
 REPO = Path(__file__).resolve().parents[2]
 MASTER = "k3yMasterToken0123456789abcdefghijklmnopqrstuvw"  # 48 characters, like the generated secret
 POOLED, SILOED, REMOTE = derive_tenant_id("fx-pooled"), derive_tenant_id("fx-siloed"), derive_tenant_id("fx-remote")
