@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.utils.scoped_stack import ScopedStack, scoped
+from tests.utils.served import Served, serve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,6 +85,12 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with LocalStack(tmp_path_factory.mktemp("module-stack") / "stack") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The one `onboarding-local serve` the tests marked ``xdist_group("serve")`` share (tests/utils/served.py)."""
+    yield from serve(tmp_path_factory.mktemp("served"), serve_banner)
 
 
 @pytest.fixture

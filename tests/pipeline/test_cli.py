@@ -12,8 +12,9 @@ import pytest
 
 from onboarding.identity import derive_tenant_id
 from onboarding_local.cli import main
-from tests.conftest import serve_banner, signup_event
+from tests.conftest import signup_event
 from tests.utils.paths import tenant_file
+from tests.utils.served import SERVED_CHART_VERSION, Served, chart_dir_at
 
 pytestmark = pytest.mark.pipeline
 
@@ -42,6 +43,8 @@ def test_run_json_processes_files_in_order(tmp_path: Path, capsys: pytest.Captur
 
 # the demo runs once (about 30 s) for the tests that read it, which share an xdist worker for that
 ONE_DEMO = pytest.mark.xdist_group("cli_demo")
+# the tests of the one serve they share with test_cli_operator and test_graph (tests/utils/served.py)
+SERVE = pytest.mark.xdist_group("serve")
 
 
 @pytest.fixture(scope="module")
@@ -67,58 +70,36 @@ def test_a_malformed_event_file_is_a_clear_error(tmp_path: Path) -> None:
         main(["run", str(bad), "--workdir", str(tmp_path / "wd")])
 
 
-def test_serve_answers_the_aws_api_until_terminated(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+@SERVE
+def test_serve_answers_the_aws_api_until_terminated(served: Served) -> None:
+    # (terminating it ends with exit code 0: checked when the shared serve stops, tests/utils/served.py)
     import time
 
     import boto3
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(tmp_path / "wd")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines = serve_banner(proc, 60)
-        deadline = time.monotonic() + 60
-        endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
-        machine = next(line.split()[2] for line in lines if line.startswith("state machine"))
-        kwargs = {
-            "endpoint_url": endpoint,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "x",
-            "aws_secret_access_key": "x",
-        }
-        event = signup_event("serve-1", "Served Co")
-        events = boto3.client("events", **kwargs)  # type: ignore[call-overload]
-        events.put_events(
-            Entries=[
-                {
-                    "Source": "saas.signup",
-                    "DetailType": "Tenant Signup Requested",
-                    "Detail": json.dumps(event["detail"]),
-                }
-            ]
-        )
-        sfn = boto3.client("stepfunctions", **kwargs)  # type: ignore[call-overload]
-        status = ""
-        while time.monotonic() < deadline and status != "SUCCEEDED":
-            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-            status = executions[0]["status"] if executions else ""
-            time.sleep(0.1)
-        assert status == "SUCCEEDED"
-        history = sfn.get_execution_history(executionArn=executions[0]["executionArn"])["events"]
-        assert any(e.get("stateEnteredEventDetails", {}).get("name") == "CommitGitOps" for e in history)
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+    event = signup_event("serve-1", "Served Co")
+    entry = {"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(event["detail"])}
+    events: Any = boto3.client("events", **served.aws())
+    events.put_events(Entries=[entry])
+    machine = next(line.split()[2] for line in served.lines if line.startswith("state machine"))
+    arn = machine.replace(":stateMachine:", ":execution:") + ":" + derive_tenant_id("serve-1")
+    sfn = boto3.client("stepfunctions", **served.aws())
+    deadline, status = time.monotonic() + 60, ""
+    while time.monotonic() < deadline and status != "SUCCEEDED":
+        time.sleep(0.1)
+        try:
+            status = sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            continue
+    assert status == "SUCCEEDED"
+    history = sfn.get_execution_history(executionArn=arn)["events"]
+    assert any(e.get("stateEnteredEventDetails", {}).get("name") == "CommitGitOps" for e in history)
 
 
 def test_tenants_lists_status_at_a_glance_and_one_tenants_timeline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.pipeline.test_lifecycle import request
+    from tests.utils.operations import request
 
     tenant_id = derive_tenant_id("cli-t1")
     write(tmp_path / "1.json", signup_event("cli-t1", "Listed Tenant"))
@@ -144,21 +125,6 @@ def test_tenants_lists_status_at_a_glance_and_one_tenants_timeline(
     (record,) = json.loads(capsys.readouterr().out)
     assert record["tenantId"] == tenant_id and record["history"][-1]["operation"] == "suspend"
     assert main(["tenants", "t-nobody-0000000000", "--workdir", str(workdir)]) == 1
-
-
-def chart_dir_at(tmp_path: Path, version: str) -> Path:
-    """A copy of charts/tenant at another version, as a chart author would try it before publishing."""
-    import shutil
-
-    import yaml
-
-    from tests.conftest import REPO
-
-    charts = tmp_path / "my-charts"
-    shutil.copytree(REPO / "charts" / "tenant", charts / "tenant")
-    meta = yaml.safe_load((charts / "tenant" / "Chart.yaml").read_text(encoding="utf-8"))
-    (charts / "tenant" / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": version}), encoding="utf-8")
-    return charts
 
 
 def test_run_charts_publishes_that_directorys_charts_and_the_pipeline_pins_their_version(
@@ -195,41 +161,29 @@ def test_charts_without_a_chart_is_a_usage_error(tmp_path: Path, capsys: pytest.
     "FluxReceiverFunction" not in (Path(__file__).resolve().parents[2] / "template.yaml").read_text(encoding="utf-8"),
     reason="receiver not built yet",
 )
-def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(tmp_path: Path) -> None:
+@SERVE
+def test_serve_prints_the_flux_receiver_and_a_curl_it_accepts(served: Served) -> None:
     import subprocess
-    import sys
 
     import boto3
     import requests
 
-    command = [sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(tmp_path / "wd")]
-    proc = subprocess.Popen(
-        [*command, "--charts", str(chart_dir_at(tmp_path, "2.0.0"))], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        lines = serve_banner(proc, 90)
-        receiver = next(line for line in lines if "receiver" in line).split()[2]
-        assert receiver.startswith("http://127.0.0.1:")
-        assert any(line.startswith("charts") and "tenant 2.0.0" in line for line in lines)
-        endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
-        secrets = boto3.client(
-            "secretsmanager", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )  # fmt: skip
-        token = secrets.get_secret_value(SecretId="FluxReceiverTokenSecret")["SecretString"]
-        assert len(token) == 48 and token.isalnum()
-        # the printed example, as a user pastes it (with the token the printed aws command reads)
-        example = [line.strip() for line in lines if line.strip().startswith(("body=", "curl "))]
-        shell = subprocess.run(
-            ["bash", "-c", "\n".join(example)], env={"token": token, "PATH": "/usr/bin:/bin"}, capture_output=True,
-            text=True, timeout=30,
-        )  # fmt: skip
-        assert json.loads(shell.stdout)["accepted"] is True, shell.stderr
-        forged = requests.post(receiver, data=b"{}", headers={"X-Signature": "sha256=" + "0" * 64}, timeout=30)
-        assert forged.status_code in (401, 403)
-    finally:
-        proc.terminate()  # it saves its state and stops the stack: as long as a start may take, under load
-        assert proc.wait(timeout=90) == 0
+    lines = served.lines
+    receiver = next(line for line in lines if "receiver" in line).split()[2]
+    assert receiver.startswith("http://127.0.0.1:")
+    assert any(line.startswith("charts") and f"tenant {SERVED_CHART_VERSION}" in line for line in lines)
+    secrets = boto3.client("secretsmanager", **served.aws())
+    token = secrets.get_secret_value(SecretId="FluxReceiverTokenSecret")["SecretString"]
+    assert len(token) == 48 and token.isalnum()
+    # the printed example, as a user pastes it (with the token the printed aws command reads)
+    example = [line.strip() for line in lines if line.strip().startswith(("body=", "curl "))]
+    shell = subprocess.run(
+        ["bash", "-c", "\n".join(example)], env={"token": token, "PATH": "/usr/bin:/bin"}, capture_output=True,
+        text=True, timeout=30,
+    )  # fmt: skip
+    assert json.loads(shell.stdout)["accepted"] is True, shell.stderr
+    forged = requests.post(receiver, data=b"{}", headers={"X-Signature": "sha256=" + "0" * 64}, timeout=30)
+    assert forged.status_code in (401, 403)
 
 
 # ------------------------------------------------------------------ fleet releases

@@ -10,9 +10,7 @@ import pty
 import re
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +19,21 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local import workdir as workdirs
 from onboarding_local.cli import EXIT_UNMATCHED, main
-from tests.conftest import REPO, serve_banner, signup_event
-from tests.pipeline.test_lifecycle import request
+from tests.conftest import signup_event
+from tests.utils.operations import request
+from tests.utils.served import BEFORE_SERVE, CLI, Served, cli_env
 
 pytestmark = pytest.mark.pipeline
 # the tests sharing a module fixture (one run, one serve) stay on one xdist worker, which makes the fixture once
-ONE_RUN, ONE_SERVE = pytest.mark.xdist_group("cli_operator_run"), pytest.mark.xdist_group("cli_operator_serve")
-CLI = [sys.executable, "-m", "onboarding_local.cli"]
+ONE_RUN = pytest.mark.xdist_group("cli_operator_run")
+# the tests of the one serve they share with test_cli and test_graph (tests/utils/served.py)
+ONE_SERVE = pytest.mark.xdist_group("serve")
 BURST = 25
 
 
 def write(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
-
-
-def cli_env() -> dict[str, str]:
-    """The environment of a CLI subprocess: this checkout's packages, no AWS settings of this process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-    env["PYTHONPATH"] = os.pathsep.join(str(REPO / p) for p in ("layers/shared", "local", "."))
-    return env
 
 
 # ------------------------------------------------------------------ clean JSON, progress, the default output
@@ -211,24 +204,6 @@ def test_a_serve_that_does_not_answer_is_one_line_and_exit_1(tmp_path: Path) -> 
 # ------------------------------------------------------------------ serve
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A `serve` started in a work dir a `run` used before (its tenants and commits are not serve's)."""
-    tmp = tmp_path_factory.mktemp("served")
-    workdir = tmp / "wd"
-    signup = write(tmp / "before.json", signup_event("op-before-serve", "Before Serve"))
-    assert main(["run", str(signup), "--workdir", str(workdir), "--json"]) == 0
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--workdir", str(workdir)], stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=tmp
-    )
-    try:
-        lines = serve_banner(proc, 120)
-        yield {"proc": proc, "lines": [line.rstrip("\n") for line in lines], "workdir": workdir, "tmp": tmp}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
 def printed_block(lines: list[str], title: str) -> list[str]:
     """The indented command lines under a printed title line."""
     start = next(i for i, line in enumerate(lines) if line.startswith(title))
@@ -241,36 +216,33 @@ def printed_block(lines: list[str], title: str) -> list[str]:
 
 
 @ONE_SERVE
-def test_serve_starts_its_gitops_repository_as_empty_as_its_tables(served: dict[str, Any]) -> None:
-    repo = served["workdir"] / "git" / "gitops.git"
-    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s", "main"], capture_output=True, text=True)
-    assert log.stdout.splitlines() == ["Seed GitOps repository"]  # the earlier run's commits are gone
-    files = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "main"], capture_output=True,
-                           text=True).stdout.split()  # fmt: skip
-    assert not any(derive_tenant_id("op-before-serve") in f for f in files)
+def test_serve_starts_its_gitops_repository_as_empty_as_its_tables(served: Served) -> None:
+    # what its repository held when its banner was out, before any test talked to it
+    assert served.initial["log"] == ["Seed GitOps repository"]  # the earlier run's commits are gone
+    assert not any(derive_tenant_id(BEFORE_SERVE) in f for f in served.initial["files"])
 
 
 @ONE_SERVE
-def test_run_refuses_a_work_dir_a_live_serve_holds(served: dict[str, Any], tmp_path: Path) -> None:
+def test_run_refuses_a_work_dir_a_live_serve_holds(served: Served, tmp_path: Path) -> None:
     signup = write(tmp_path / "1.json", signup_event("op-trample", "Trample"))
-    repo = served["workdir"] / "git" / "gitops.git"
+    repo = served.workdir / "git" / "gitops.git"
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True).stdout
     with pytest.raises(SystemExit) as exited:
-        main(["run", str(signup), "--workdir", str(served["workdir"])])
+        main(["run", str(signup), "--workdir", str(served.workdir)])
     message = str(exited.value.code)
-    assert "in use by `onboarding-local serve`" in message and f"pid {served['proc'].pid}" in message
+    assert "in use by `onboarding-local serve`" in message and f"pid {served.proc.pid}" in message
     assert subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True).stdout == head
-    assert (served["workdir"] / workdirs.ENDPOINT_FILE).exists()  # serve's files are untouched
+    assert (served.workdir / workdirs.ENDPOINT_FILE).exists()  # serve's files are untouched
 
 
 @ONE_SERVE
 def test_serve_prints_the_aws_cli_exports_and_its_try_command_works_without_credentials(
-    served: dict[str, Any],
+    served: Served,
 ) -> None:
     aws = shutil.which("aws")
     if aws is None:
         pytest.skip("the AWS CLI is not installed")
-    lines = served["lines"]
+    lines = served.lines
     endpoint = next(line.split()[2] for line in lines if line.startswith("AWS endpoint"))
     (export,) = printed_block(lines, "for the AWS CLI")
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
@@ -279,7 +251,7 @@ def test_serve_prints_the_aws_cli_exports_and_its_try_command_works_without_cred
     put_events, list_executions = printed_block(lines, "try:")
     subscribe = printed_block(lines, "subscribe to the outcome events")
     # a shell with no AWS settings at all: no AWS variables, no config or credentials file
-    none = served["tmp"] / "no-such-file"
+    none = served.tmp / "no-such-file"
     shell_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
     shell_env |= {"AWS_CONFIG_FILE": str(none), "AWS_SHARED_CREDENTIALS_FILE": str(none)}
 
@@ -310,10 +282,10 @@ def test_serve_prints_the_aws_cli_exports_and_its_try_command_works_without_cred
 
 
 @ONE_SERVE
-def test_tenants_reads_the_live_serve(served: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tenants", "--workdir", str(served["workdir"]), "--json"]) == 0
+def test_tenants_reads_the_live_serve(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tenants", "--workdir", str(served.workdir), "--json"]) == 0
     tenants = json.loads(capsys.readouterr().out)
-    assert derive_tenant_id("op-before-serve") not in {t["tenantId"] for t in tenants}  # not the earlier run's
+    assert derive_tenant_id(BEFORE_SERVE) not in {t["tenantId"] for t in tenants}  # not the earlier run's
 
 
 # ------------------------------------------------------------------ smaller things

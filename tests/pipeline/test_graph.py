@@ -16,8 +16,9 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from onboarding_local.execution_path import END, START
 from onboarding_local.graph import execution_graph, load_snapshot, save_executions, snapshot
-from tests.conftest import REPO, serve_banner, signup_event
+from tests.conftest import REPO, signup_event
 from tests.unit.test_graph import svg_elements
+from tests.utils.served import Served
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("graph")]  # one worker builds the module's stack once
 OK, FAILING = derive_tenant_id("graph-ok"), derive_tenant_id("graph-failing")
@@ -199,48 +200,42 @@ def test_graph_after_run_draws_a_tenant_s_execution_and_every_machine(
     assert main(["graph", "t-nobody-0123456789", "--workdir", str(workdir)]) == 1
 
 
-def test_graph_reads_a_running_serve_in_its_workdir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.xdist_group("serve")  # the one serve it shares with test_cli and test_cli_operator (tests/utils/served.py)
+def test_graph_reads_a_running_serve_in_its_workdir(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import argparse
-    import subprocess
-    import sys
     import time
 
     import boto3
 
     from onboarding_local import graph
 
-    workdir = tmp_path / "wd"
-    proc = subprocess.Popen([sys.executable, "-m", "onboarding_local.cli", "serve", "--workdir", str(workdir)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        serve_banner(proc, 60)
-        deadline = time.monotonic() + 60
-        endpoint = (workdir / "endpoint").read_text(encoding="utf-8").strip()
-        kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "x",
-                  "aws_secret_access_key": "x"}  # fmt: skip
-        detail = signup_event("graph-served", "Graph Served")["detail"]
-        boto3.client("events", **kwargs).put_events(  # type: ignore[call-overload]
-            Entries=[{"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(detail)}]
-        )
-        tenant = derive_tenant_id("graph-served")
-        sfn = boto3.client("stepfunctions", **kwargs)  # type: ignore[call-overload]
-        arn = f"arn:aws:states:us-east-1:123456789012:execution:OnboardingStateMachine:{tenant}"
-        status = ""
-        while time.monotonic() < deadline and status != "SUCCEEDED":
-            time.sleep(0.2)
-            try:
-                status = sfn.describe_execution(executionArn=arn)["status"]
-            except sfn.exceptions.ExecutionDoesNotExist:
-                continue
-        assert status == "SUCCEEDED"
-        parser = argparse.ArgumentParser()
-        graph.register(parser.add_subparsers(dest="command"))
-        out = tmp_path / "served.svg"
-        args = parser.parse_args(["graph", tenant, "--workdir", str(workdir), "--out", str(out)])
-        assert graph.run(args) == 0
-        assert f"OnboardingStateMachine {tenant}: SUCCEEDED" in capsys.readouterr().out
-        assert highlighted(svg_elements(out.read_bytes(), "node"))["ActivateTenant"] == "succeeded"
-        assert not (workdir / "executions.json").exists()  # read live, nothing saved by graph
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+    workdir = served.workdir
+    assert (workdir / "endpoint").read_text(encoding="utf-8").strip() == served.endpoint  # what graph reads
+    detail = signup_event("graph-served", "Graph Served")["detail"]
+    events: Any = boto3.client("events", **served.aws())
+    events.put_events(
+        Entries=[{"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(detail)}]
+    )
+    tenant = derive_tenant_id("graph-served")
+    sfn: Any = boto3.client("stepfunctions", **served.aws())
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:OnboardingStateMachine:{tenant}"
+    deadline, status = time.monotonic() + 60, ""
+    while time.monotonic() < deadline and status != "SUCCEEDED":
+        time.sleep(0.2)
+        try:
+            status = sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            continue
+    assert status == "SUCCEEDED"
+    saved = workdir / "executions.json"  # the earlier run's, in the shared serve's work dir
+    before = saved.stat().st_mtime_ns if saved.exists() else None
+    parser = argparse.ArgumentParser()
+    graph.register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "served.svg"
+    args = parser.parse_args(["graph", tenant, "--workdir", str(workdir), "--out", str(out)])
+    assert graph.run(args) == 0
+    assert f"OnboardingStateMachine {tenant}: SUCCEEDED" in capsys.readouterr().out
+    assert highlighted(svg_elements(out.read_bytes(), "node"))["ActivateTenant"] == "succeeded"
+    assert (saved.stat().st_mtime_ns if saved.exists() else None) == before  # read live, nothing saved by graph
