@@ -11,6 +11,17 @@ Only inputs that cannot differ between stacks are shared, each keyed by what it 
   is kept, keyed by its exact text; each execution still gets a program of its own, built from the tree by
   moto's preprocessor, and a definition with syntax errors is parsed (and refused) every time;
 - moto validates a definition at CreateStateMachine by parsing and preprocessing it: once per definition text;
+- moto's preprocessor then builds an evaluation program from the tree at every execution (about 50 ms of CPU for
+  the onboarding machine). The program is kept per definition text too. It is stateless: an execution's state
+  lives in its own ``Environment`` (stack, heap, states, variables; Map and Parallel frames get their own),
+  and moto itself already runs one program's components in concurrent Map iterations and Parallel branches.
+  The two exceptions are handled: a component's ``heap_key`` (its name in the execution's heap, drawn at
+  random on first use) is drawn for every component before the program is shared, so concurrent executions
+  cannot draw two; and a Pass state's ``Result``, the one literal that is a mutable JSON object, is pushed
+  as a copy (ResultPath copies it anyway; a program per execution had a fresh one);
+- the engine's AWS clients (a Lambda client per Task invoke: about 25 ms of CPU each) are kept per region
+  and service while the stack runs; JSONPath expressions are parsed once per text (jsonpath_ng builds a yacc
+  parser per ``parse``); the names of a moto response class's methods are listed once per class;
 - moto's server looks up its own module list on disk (about 200 ``stat`` calls) for every request: listed once;
 - the heap as it is once a stack has started (every module imported, moto's backends and models loaded) is
   frozen out of the cyclic garbage collector's reach (``gc.freeze``) until the stack stops: a burst's
@@ -19,8 +30,11 @@ Only inputs that cannot differ between stacks are shared, each keyed by what it 
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
+import importlib
+import inspect
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -113,11 +127,113 @@ def _asl_tree(definition: str) -> Any:
     return tree
 
 
+_PROGRAMS: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # definition text -> (program, tree), shared
+
+
 def _parse(definition: str) -> tuple[Any, Any]:
+    """moto's ``AmazonStateLanguageParser.parse``: the program and parse tree of a definition, kept per text."""
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
+    with _TREES_LOCK:
+        if definition in _PROGRAMS:
+            _PROGRAMS.move_to_end(definition)
+            return _PROGRAMS[definition]
     tree = _asl_tree(definition)
-    return Preprocessor().visit(tree), tree  # a fresh program: evaluation components are per execution
+    program = Preprocessor().visit(tree)
+    _settle_heap_keys(program)
+    with _TREES_LOCK:
+        parsed = _PROGRAMS.setdefault(definition, (program, tree))
+        while len(_PROGRAMS) > _TREES_KEPT:
+            _PROGRAMS.popitem(last=False)
+    return parsed
+
+
+def _settle_heap_keys(program: Any) -> None:
+    """Draw every component's ``heap_key`` now: moto draws it on first use, and two executions sharing the program
+    could otherwise each draw one for the same component (a retrier's attempt count would then be lost)."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    todo: list[Any] = [program]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, EvalComponent):
+            item.heap_key  # noqa: B018 - drawn on first read
+        if isinstance(item, Component):
+            todo.extend(vars(item).values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+
+
+def _result_eval_body(self: Any, env: Any) -> None:
+    """A Pass state's ``Result`` pushed as a copy: the kept program's literal is never handed to an execution."""
+    env.stack.append(copy.deepcopy(self.result_obj))
+
+
+_ENGINE_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_ENGINE_CLIENTS_LOCK = threading.Lock()
+_ORIGINAL_BOTO_CLIENT_FOR: Any = None
+_BOTO_CLIENT_FOR_USERS = (  # moto's engine modules that import boto_client_for by name
+    "moto.stepfunctions.parser.asl.utils.boto_client",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    *(
+        f"moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_{name}"
+        for name in ("unsupported", "glue", "events", "ecs", "sqs", "sfn", "dynamodb", "batch", "sns", "aws_sdk")
+    ),
+)
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's engine client for a Task's service, kept per region and service (and the default session and port
+    it is made from) while the stack runs: botocore clients are thread-safe, and moto made one per Task invoke.
+    The execution's credentials are not part of the key, as moto's own function does not use them."""
+    import boto3
+    from moto.settings import moto_server_port
+
+    key = (id(boto3.DEFAULT_SESSION), moto_server_port(), region, service)
+    with _ENGINE_CLIENTS_LOCK:
+        client = _ENGINE_CLIENTS.get(key)
+    if client is None:
+        client = _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
+        with _ENGINE_CLIENTS_LOCK:
+            client = _ENGINE_CLIENTS.setdefault(key, client)
+    return client
+
+
+@functools.lru_cache(maxsize=1024)
+def _jsonpath(path: str) -> Any:
+    """jsonpath_ng.ext's parse, once per expression text (its expressions are immutable once parsed)."""
+    from jsonpath_ng.ext.parser import parse
+
+    return parse(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _jsonpath_plain(path: str) -> Any:
+    """jsonpath_ng's parse (ResultPath's), once per expression text."""
+    from jsonpath_ng.parser import parse
+
+    return parse(path)
+
+
+_METHOD_NAMES: dict[type, list[str]] = {}
+
+
+def _method_names_from_class(clazz: Any) -> list[str]:
+    """moto's per-request ``inspect.getmembers`` of a response class, once per class while the stack runs (the
+    stack's patches replace methods; they add none)."""
+    names = _METHOD_NAMES.get(clazz)
+    if names is None:
+        names = _METHOD_NAMES[clazz] = [name for name, _ in inspect.getmembers(clazz, predicate=inspect.isfunction)]
+    return list(names)
 
 
 _ORIGINAL_MODULES: Any = None  # moto.backends.list_of_moto_modules
@@ -157,6 +273,26 @@ def install(changes: ProcessChanges) -> None:
     changes.patch(moto.backends, "list_of_moto_modules", _moto_modules)
     changes.patch(AmazonStateLanguageParser, "parse", staticmethod(_parse))
     changes.patch(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
+    _install_engine_shortcuts(changes)
+
+
+def _install_engine_shortcuts(changes: ProcessChanges) -> None:
+    global _ORIGINAL_BOTO_CLIENT_FOR
+    import moto.core.responses
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.state.state_pass.result import Result
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    if _ORIGINAL_BOTO_CLIENT_FOR is None:
+        _ORIGINAL_BOTO_CLIENT_FOR = boto_client.boto_client_for
+    for name in _BOTO_CLIENT_FOR_USERS:
+        changes.patch(importlib.import_module(name), "boto_client_for", _boto_client_for)
+    changes.on_restore(_ENGINE_CLIENTS.clear)
+    changes.patch(Result, "_eval_body", _result_eval_body)
+    changes.patch(json_path, "parse", _jsonpath)
+    changes.patch(result_path, "parse", _jsonpath_plain)
+    changes.patch(moto.core.responses, "method_names_from_class", _method_names_from_class)
+    changes.on_restore(_METHOD_NAMES.clear)
 
 
 def running_executions(account: str, region: str) -> int:
