@@ -23,6 +23,7 @@ from onboarding.steps.compensate import compensate
 from onboarding.steps.register_tenant import register_tenant
 from tests.utils.batching import FakeClock, InMemoryGitOpsQueue
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher
+from tests.utils.paths import tenant_file
 from tests.utils.release import RELEASE
 
 POLICY = BatchPolicy(gather_seconds=1.0, max_changes=500, lease_seconds=20.0, poll_seconds=0.1)
@@ -256,7 +257,7 @@ def test_commit_gitops_through_the_writer_returns_the_commit_carrying_its_files(
     s = onboarding_step("s-batched")
     w = writer(queue, repo, clock)
     result = commit_gitops(s, repo=repo, layout=GitOpsLayout(), release=RELEASE, writer=w)
-    path = f"tenants/{s.tenant_id}.yaml"
+    path = tenant_file(s.tenant_id)
     assert result.changed and result.paths == [path] and result.commit == repo.head[0]
     assert path in files_at(repo, result.commit) and "tenants/neighbour.yaml" in files_at(repo, result.commit)
     assert result.chart_version == RELEASE.chart_version and repo.pushes == 1

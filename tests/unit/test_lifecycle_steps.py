@@ -33,6 +33,7 @@ from onboarding.steps.revert_gitops import revert_gitops
 from onboarding.steps.start_operation import plan_operation, start_operation
 from onboarding.steps.update_gitops import update_gitops
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+from tests.utils.paths import tenant_file
 from tests.utils.release import RELEASE
 
 AT = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -44,7 +45,7 @@ def now() -> datetime:
 
 
 def change_content(repo: InMemoryGitOpsRepository, tenant_id: str, index: int) -> bytes:
-    return repo.commits[index][1][f"tenants/{tenant_id}.yaml"]
+    return repo.commits[index][1][tenant_file(tenant_id)]
 
 
 def active_tenant(store: InMemoryTenantStore, tier: str = "basic", model: str | None = None) -> str:
@@ -144,6 +145,7 @@ def test_unknown_tenant_is_rejected() -> None:
 
 def test_offboarding_removes_the_file_releases_the_lock_and_schedules_the_name() -> None:
     store, publisher = InMemoryTenantStore(), RecordingPublisher()
+    # Given a tenant whose file is still in the flat layout (written before the sharded default)
     repo = InMemoryGitOpsRepository({"README.md": b"x", f"tenants/{derive_tenant_id('s-1')}.yaml": b"old"})
     tenant_id = active_tenant(store)
     request = req(tenant_id, Operation.OFFBOARD)
@@ -156,6 +158,7 @@ def test_offboarding_removes_the_file_releases_the_lock_and_schedules_the_name()
         layout=GitOpsLayout(),
     )
     assert change.changed and f"tenants/{tenant_id}.yaml" not in repo.head[1]
+    assert not [path for path in repo.head[1] if tenant_id in path]  # nothing of it, in either layout
     done = CompleteOperationInput.model_validate({**request.wire(), "plan": plan.wire(), "gitops": change.wire()})
     event = complete_operation(
         done, tenants=store, publisher=publisher, now=now, name_release_after=timedelta(days=30), data_retention=RETAIN

@@ -15,15 +15,15 @@ from onboarding.bootstrap import BootstrapOptions, bootstrap_files
 from onboarding.contract import DeploymentModel, SignupRequested, Tier
 from onboarding.errors import InvalidSignup
 from onboarding.identity import derive_tenant_id
-from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_paths, tenant_shard
+from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_path, tenant_paths, tenant_shard
 from onboarding.records import ImageRef, TenantSpec
 from onboarding_local.gitserver import LOCAL_CHART_REGISTRY, LOCAL_RECEIVER_URL, seed_files
 from tests.utils.flux import ManifestInvalid, assert_valid, crd_for, validation_errors
 from tests.utils.k8s import validate_object
 from tests.utils.release import RELEASE, spec_of
 
-LAYOUT = GitOpsLayout()
-SHARDED = GitOpsLayout(tenant_shards=True)
+LAYOUT = GitOpsLayout()  # the default: sharded
+FLAT = GitOpsLayout(tenant_shards=False)
 ANNOTATION = "onboarding.saas.aws/tenant-name"
 
 # Names a customer may type, several of which YAML would read as something else if written unquoted.
@@ -131,7 +131,7 @@ def test_rendered_manifests_are_valid_flux_objects_and_keep_the_name_exactly(
     assert release["spec"]["values"]["tenantId"] == tenant_id
     assert release["spec"]["values"]["tier"] == tier.value
     assert release["spec"]["values"]["deploymentModel"] == model.value
-    assert path == f"tenants/{tenant_id}.yaml"
+    assert path == f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
 
 
 @pytest.mark.parametrize("tier", list(Tier), ids=lambda t: t.value)
@@ -179,23 +179,45 @@ def test_tenant_paths_cover_every_file_the_tenant_gets(
     tier: Tier, requested: DeploymentModel | None, model: DeploymentModel
 ) -> None:
     tenant_id = derive_tenant_id(f"paths-{tier.value}-{model.value}")
-    files = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
+    flat = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), FLAT)
 
-    assert set(files) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
+    assert set(flat) <= set(tenant_paths(tenant_id)), "compensation and offboarding would leave files behind"
     shard = f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
     assert tenant_paths(tenant_id) == [f"tenants/{tenant_id}.yaml", f"remote/{tenant_id}/release.yaml", shard]
-    sharded = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), SHARDED)
+    sharded = tenant_files(spec_of(tenant_id, signup(tier=tier, deployment_model=requested)), LAYOUT)
     assert set(sharded) <= set(tenant_paths(tenant_id))
-    assert list(sharded) == (list(files) if model is DeploymentModel.REMOTE else [shard])
+    assert list(sharded) == (list(flat) if model is DeploymentModel.REMOTE else [shard])
+
+
+def test_the_default_layout_is_sharded_and_a_path_without_a_layout_follows_it() -> None:
+    tenant_id = derive_tenant_id("default-layout")
+    shard = f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
+    assert GitOpsLayout().tenant_shards
+    assert tenant_path(tenant_id) == tenant_path(tenant_id, GitOpsLayout()) == shard
+    assert tenant_path(tenant_id, FLAT) == f"tenants/{tenant_id}.yaml"
+
+
+@pytest.mark.parametrize(("value", "shards"), [("true", True), ("false", False)])
+def test_the_template_parameter_chooses_the_layout(monkeypatch: pytest.MonkeyPatch, value: str, shards: bool) -> None:
+    from onboarding.settings import GitOpsSettings
+
+    # Given GITOPS_LAYOUT__TENANT_SHARDS as template.yaml passes GitOpsTenantShards (AllowedValues "true", "false")
+    monkeypatch.setenv("GITOPS_REPO_URL", "git://127.0.0.1/gitops.git")
+    monkeypatch.setenv("GITOPS_BRANCH", "main")
+    monkeypatch.setenv("GITOPS_LAYOUT__TENANT_SHARDS", value)
+    # Then the layout the functions write with is the one the parameter names
+    assert GitOpsSettings().gitops_layout.tenant_shards is shards
 
 
 def test_tenant_files_are_under_the_directory_the_seeded_kustomization_reconciles() -> None:
     tenant_id = derive_tenant_id("reconciled")
     (path,) = tenant_files(released(spec_of(tenant_id, signup())), LAYOUT)
     reconciled = [posixpath.normpath(doc["spec"]["path"]) for doc in seeded("Kustomization")]
-    assert posixpath.dirname(path) in reconciled
+    # Below the tenants Kustomization's directory (its generated kustomization takes every subdirectory)
+    (directory,) = [d for d in reconciled if path.startswith(d + "/")]
+    assert directory == "tenants" and posixpath.dirname(path) == f"tenants/{tenant_shard(tenant_id)}"
     # The directory is in the seed from the start (its README keeps it), so the Kustomization's path exists.
-    assert any(seeded_path.startswith(posixpath.dirname(path) + "/") for seeded_path in seed_files())
+    assert any(seeded_path.startswith(directory + "/") for seeded_path in seed_files())
 
 
 def test_the_chart_source_of_every_release_is_seeded_in_the_gitops_repository() -> None:

@@ -22,6 +22,7 @@ from onboarding.steps.intake import handle_signup
 from onboarding.steps.record_failure import record_failure
 from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
+from tests.utils.paths import tenant_file
 from tests.utils.release import RELEASE
 
 
@@ -157,7 +158,7 @@ def test_commit_gitops_commits_once_and_then_is_a_no_op() -> None:
     assert first.changed and not second.changed
     assert len(repo.commits) == 2  # seed + one onboarding commit
     assert second.commit == first.commit
-    assert first.paths == [f"tenants/{derive_tenant_id('s-1')}.yaml"]
+    assert first.paths == [tenant_file(derive_tenant_id("s-1"))]
 
 
 def test_a_moved_branch_is_refetched_and_reapplied_with_jitter() -> None:
@@ -221,7 +222,7 @@ def test_compensation_removes_this_executions_files_and_name_claim_only() -> Non
     _, files = repo.head
     assert result.compensated and again.compensated
     assert change.paths[0] not in files
-    assert f"tenants/{other.tenant_id}.yaml" in files
+    assert tenant_file(other.tenant_id) in files
     assert "acme" not in store.names and "other" in store.names
     assert any("removed" in a for a in result.actions)
 
@@ -261,7 +262,7 @@ def test_a_commit_that_may_have_landed_is_undone(error: str) -> None:
     # When compensation runs, Then the tenant's files are removed from the branch
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
     _, files = repo.head
-    assert result.compensated and f"tenants/{s.tenant_id}.yaml" not in files
+    assert result.compensated and tenant_file(s.tenant_id) not in files
 
 
 def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -> None:
@@ -273,14 +274,14 @@ def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -
             **s.wire(),
             "failedStep": "ActivateTenant",
             "error": {"Error": "StorageError", "Cause": "x"},
-            "gitops": {"commit": "abc", "changed": True, "paths": [f"tenants/{s.tenant_id}.yaml"]},
+            "gitops": {"commit": "abc", "changed": True, "paths": [tenant_file(s.tenant_id)]},
         }
     )
     repo.flaky = 1
     with pytest.raises(TransientError):
         compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)  # the retry finishes the job
-    assert result.compensated and f"tenants/{s.tenant_id}.yaml" not in repo.head[1]
+    assert result.compensated and tenant_file(s.tenant_id) not in repo.head[1]
 
 
 def test_a_compensation_that_never_finished_is_recorded_and_announced_as_not_compensated() -> None:

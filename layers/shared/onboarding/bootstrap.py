@@ -10,7 +10,7 @@ GitOps remote with the same ones. Paths are relative to the repository root:
                                              and its NetworkPolicy: ingress from the pool and the ingress controller
     infrastructure/notifications.yaml        Provider (generic-hmac) and Alert tenant-onboarding: Flux's verdicts
                                              on tenant HelmReleases and on both Kustomizations, to the receiver
-    tenants/README.md                        keeps the directory; the pipeline writes tenants/<tenantId>.yaml
+    tenants/README.md                        keeps the directory; the pipeline writes tenants/<xx>/<tenantId>.yaml
     remote/README.md                         the provider's record of remote tenants; reconciled by nothing here
 
 ``clusters/<cluster>`` is the path ``flux bootstrap`` syncs (its GitRepository ``flux-system`` is the source

@@ -3,14 +3,17 @@
 Layout of the GitOps repository (one file per tenant, no shared index file):
 
     clusters/<cluster>/tenants.yaml   Flux Kustomization over ./tenants (seeded once, not edited here)
-    tenants/<tenantId>.yaml           everything one tenant needs, as a multi-document YAML
-    tenants/<xx>/<tenantId>.yaml      the same, with ``GitOpsLayout.tenant_shards``: xx is 2 hex digits of a
-                                      hash of the id (256 directories), so no git tree grows with the fleet
+    tenants/<xx>/<tenantId>.yaml      everything one tenant needs, as a multi-document YAML; xx is 2 hex digits
+                                      of a hash of the id (256 directories), so no git tree grows with the fleet
+                                      (``GitOpsLayout.tenant_shards``, the default)
+    tenants/<tenantId>.yaml           the same in the flat layout (``tenant_shards`` false: deployments from
+                                      before the sharded default, until they migrate)
 
 kustomize-controller generates the kustomization of a directory that has none (every manifest below it,
 subdirectories included), so concurrent onboardings touch disjoint files and never conflict on content, and
-both layouts reconcile alike. Every write removes the tenant's file from the other layout's path: a repository
-migrates tenant by tenant as they are written (docs/benchmarks.md, the GitOps write cost).
+both layouts reconcile alike, also side by side in one directory. Every write removes the tenant's file from the
+other layout's path, and offboarding and compensation remove both: a flat repository that upgrades to the sharded
+default migrates tenant by tenant as they are written (docs/production-path.md §2, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -70,8 +73,12 @@ class GitOpsLayout(BaseModel):
     aws_region: str | None = None
     cluster_name: str | None = None
     # tenants/<xx>/<id>.yaml instead of tenants/<id>.yaml: a GitOps write then costs the same whatever the fleet
-    # (git rewrites and re-checks a 58-byte-per-tenant tree on every push of the flat layout)
-    tenant_shards: bool = False
+    # (git rewrites and re-checks a 58-byte-per-tenant tree on every push of the flat layout). False keeps the flat
+    # layout (template parameter GitOpsTenantShards, environment GITOPS_LAYOUT__TENANT_SHARDS)
+    tenant_shards: bool = True
+
+
+DEFAULT_LAYOUT = GitOpsLayout()
 
 
 def tenant_shard(tenant_id: str) -> str:
@@ -80,8 +87,8 @@ def tenant_shard(tenant_id: str) -> str:
 
 
 def tenant_path(tenant_id: str, layout: GitOpsLayout | None = None) -> str:
-    """Where a pooled or siloed tenant's file goes in ``layout`` (None: the flat layout)."""
-    if layout is not None and layout.tenant_shards:
+    """Where a pooled or siloed tenant's file goes in ``layout`` (None: the default layout, sharded)."""
+    if (layout if layout is not None else DEFAULT_LAYOUT).tenant_shards:
         return f"tenants/{tenant_shard(tenant_id)}/{tenant_id}.yaml"
     return f"tenants/{tenant_id}.yaml"
 
