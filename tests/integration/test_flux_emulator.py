@@ -20,7 +20,7 @@ import yaml
 
 from onboarding.contract import SignupRequested
 from onboarding.identity import derive_tenant_id
-from onboarding.manifests import GitOpsLayout, tenant_files
+from onboarding.manifests import GitOpsLayout, tenant_files, tenant_path
 from onboarding_local.charts import helm, publish_charts
 from onboarding_local.flux import FluxEmulator
 from onboarding_local.gitserver import GitServer
@@ -172,7 +172,7 @@ def test_an_install_then_a_values_change_then_nothing_then_removal(flux: Flux) -
     flux.push({"tenants/notes.txt": "not a manifest\n"})
     assert len(flux.receiver.received) == before  # a no-op reconcile sends nothing, as Flux
 
-    flux.push({f"tenants/{POOLED}.yaml": None})
+    flux.push({tenant_path(POOLED, LAYOUT): None})
     uninstalled = flux.receiver.about(POOLED)[-1]
     assert uninstalled["reason"] == "UninstallSucceeded" and uninstalled["metadata"]["tenantId"] == POOLED
     assert flux.emulator.renders == 2 and flux.emulator.events_sent == len(flux.receiver.received)
@@ -207,7 +207,7 @@ def test_a_siloed_tenant_is_reported_through_its_own_alert_which_outlives_its_fi
     (installed,) = flux.receiver.about(SILOED)
     assert installed["reason"] == "InstallSucceeded" and installed["involvedObject"]["namespace"] == SILOED
 
-    flux.push({f"tenants/{SILOED}.yaml": None})
+    flux.push({tenant_path(SILOED, LAYOUT): None})
     # its Alert is prune: disabled, so kustomize-controller keeps it and the uninstall still reaches the receiver
     assert [e["reason"] for e in flux.receiver.about(SILOED)] == ["InstallSucceeded", "UninstallSucceeded"]
     changes = flux.receiver.about("tenants")[-1]["message"].splitlines()
@@ -244,7 +244,7 @@ def test_a_remote_chart_not_copied_to_the_tenants_registry_is_artifact_failed(fl
 
 def test_a_file_kustomize_cannot_build_fails_the_kustomization_naming_the_tenant(flux: Flux) -> None:
     flux.push(tenant_file(POOLED))
-    head = flux.push({f"tenants/{POOLED}.yaml": "apiVersion: v1\nkind: [unclosed\n"})
+    head = flux.push({tenant_path(POOLED, LAYOUT): "apiVersion: v1\nkind: [unclosed\n"})
     failed = flux.receiver.about("tenants")[-1]
     assert failed["reason"] == "ReconciliationFailed" and failed["severity"] == "error"
     assert failed["reportingController"] == "kustomize-controller"

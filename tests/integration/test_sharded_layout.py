@@ -1,7 +1,8 @@
 """The sharded tenants layout (``GitOpsLayout.tenant_shards``) on a real git daemon and the real kustomize:
 a write in either layout moves the tenant's file out of the other (a repository migrates tenant by tenant),
 compensation removes it from both, and Flux's generated kustomization (and the local emulator's) reconciles
-a tenants/ directory holding both layouts alike."""
+a tenants/ directory holding both layouts alike. The sharded layout is the default: a deployment whose repository
+is flat and that upgrades without setting ``GitOpsTenantShards`` keeps every tenant reconciling, and migrates."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from onboarding.contract import SignupRequested, Tier
 from onboarding.gitops import apply_files, desired_files
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import LABEL_PREFIX, GitOpsLayout, tenant_files, tenant_path, tenant_paths, tenant_shard
+from onboarding.settings import GitOpsSettings
 from onboarding_local.gitserver import GitServer
 from onboarding_local.kube import generated_kustomization, kubectl_binary
+from onboarding_local.template import Template
+from tests.conftest import REPO
 from tests.integration.test_bootstrap_kustomize import controller_kustomization
 from tests.utils.release import spec_of
 
-FLAT, SHARDED = GitOpsLayout(), GitOpsLayout(tenant_shards=True)
+FLAT, SHARDED = GitOpsLayout(tenant_shards=False), GitOpsLayout()  # the default is the sharded layout
 
 
 def spec(name: str):  # type: ignore[no-untyped-def]
@@ -84,14 +88,55 @@ def test_flux_reconciles_a_tenants_directory_holding_both_layouts(tmp_path: Path
             (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / path).write_bytes(content)
     (tenants / "README.md").write_text("kept by the bootstrap\n")
+    assert reconciled_tenants(tenants) == sorted(ids)
+
+
+def reconciled_tenants(tenants: Path) -> list[str]:
+    """The tenant ids of the HelmReleases the tenants Kustomization applies: ``kubectl kustomize`` of the directory
+    with the kustomization kustomize-controller generates for it."""
     # The local Flux emulator's generator and the bootstrap test's agree (both: fluxcd/pkg's generator)
     generated = generated_kustomization(tenants)
     assert generated == controller_kustomization(tenants)
-    assert len(generated["resources"]) == 3
     (tenants / "kustomization.yaml").write_text(yaml.safe_dump(generated))
     built = subprocess.run([kubectl_binary(), "kustomize", str(tenants)], capture_output=True, text=True, check=True)
     releases = [d for d in yaml.safe_load_all(built.stdout) if d and d["kind"] == "HelmRelease"]
-    assert sorted(r["metadata"]["labels"][f"{LABEL_PREFIX}/tenant-id"] for r in releases) == sorted(ids)
+    return sorted(r["metadata"]["labels"][f"{LABEL_PREFIX}/tenant-id"] for r in releases)
+
+
+def test_a_flat_repository_upgraded_without_the_parameter_keeps_every_tenant_and_migrates(
+    server: GitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a repository the pipeline wrote in the flat layout, before the sharded default
+    before = [spec(f"before-{i}") for i in range(3)]
+    repo = DulwichGitOpsRepository(server.url, "main", cache=BaseCache())
+    for tenant_id, tenant in before:
+        apply_files(repo, desired_files(tenant_id, tenant, FLAT), f"Onboard {tenant_id}")
+    # and a deployment upgraded without setting GitOpsTenantShards: its functions' environment as the template sets it
+    environment = Template(REPO / "template.yaml", parameters={"GitOpsRepoUrl": server.url})
+    for key, value in environment.function_environment("CommitGitOpsFunction").items():
+        monkeypatch.setenv(key, value)
+    layout = GitOpsSettings().gitops_layout
+    assert layout.tenant_shards
+    # When a new tenant is onboarded, a flat tenant is updated (suspended) and another offboarded
+    (kept, _), (moved, moved_spec), (gone, _) = before
+    new, new_spec = spec("after")
+    apply_files(repo, desired_files(new, new_spec, layout), f"Onboard {new}")
+    apply_files(repo, desired_files(moved, moved_spec.model_copy(update={"suspended": True}), layout), "Suspend")
+    apply_files(repo, desired_files(gone, None, layout), f"Offboard {gone}")
+    # Then the new and the updated tenant are sharded, the untouched one is still flat, the offboarded one is gone
+    tenant_files_on_branch = {tid: [p for p in server.files() if tid in p] for tid in (kept, moved, gone, new)}
+    assert tenant_files_on_branch == {
+        kept: [tenant_path(kept, FLAT)],
+        moved: [tenant_path(moved, SHARDED)],
+        gone: [],
+        new: [tenant_path(new, SHARDED)],
+    }
+    # and the tenants Kustomization applies every live tenant exactly once, from either layout
+    for path in server.files():
+        if path.startswith("tenants/"):
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text(server.read(path) or "")
+    assert reconciled_tenants(tmp_path / "tenants") == sorted([kept, moved, new])
 
 
 # The one-shot migration documented in docs/production-path.md §2, run as written (bash, git, sha1sum).
