@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--n-remote", type=int, default=10, help="latency samples of remote tenants (default 10)")
     parser.add_argument("--n-hybrid", type=int, default=10, help="latency samples of hybrid tenants (default 10)")
     parser.add_argument("--burst", type=int, default=100, help="signups put at once in the burst (default 100)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="handler worker processes of the latency and burst stack (default 1)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="fresh interpreters per import (default 5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds for each wait")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these (repeatable)")
@@ -101,7 +104,7 @@ def run_on_stack(report: dict[str, Any], sections: set[str], counts: dict[str, i
         GcMeter() as gc_meter,
     ):
         started = time.perf_counter()
-        with LocalStack(Path(workdir)) as stack:
+        with LocalStack(Path(workdir), workers=args.workers) as stack:
             report["stackStartSeconds"] = round(time.perf_counter() - started, 2)
             if "latency" in sections:
                 print("latency ...", file=sys.stderr, flush=True)
@@ -135,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "loadAverageAtStart": list(os.getloadavg()),
         "revision": revision(),
-        "parameters": {"n": counts, "burst": args.burst, "repeats": args.repeats, "timeout": args.timeout},
+        "parameters": {
+            "n": counts,
+            "burst": args.burst,
+            "workers": args.workers,
+            "repeats": args.repeats,
+            "timeout": args.timeout,
+        },
     }
     if "imports" in sections:
         print("imports ...", file=sys.stderr, flush=True)

@@ -104,6 +104,10 @@ class FaultInjector:
         """Every call in a handler (AWS, git fetch and push) fails with probability ``rate``, of a random kind."""
         self.chaos = Chaos(rate=rate, rng=random.Random(seed))
 
+    def configured(self) -> bool:
+        """Whether any fault, rule or chaos was ever set (handlers then run in the stack's own process)."""
+        return self.armed or bool(self.faults or self.rules or self.chaos)
+
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()

@@ -6,8 +6,13 @@ environment and Powertools' per-process state at once. A handler that waits (``o
 the batching GitOps writer waiting for its batch) gives the lock up meanwhile, so other invocations run
 as they would in their own sandboxes; its function's environment is put back before it resumes.
 
+With ``workers`` above 0 the handlers run in that many worker processes instead (workers.py), forked once the
+functions are loaded, so that a burst uses more than one core; each worker runs its invocations as described
+above. Invocations still run here while ``in_process_only()`` is true (the stack's fault injection is
+configured: its rules and counters live in this process).
+
 What the runtime changes for the process (the functions' environment variables, the handler log
-streams) is undone by ``close()``.
+streams) is undone by ``close()``, which also stops the workers.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onboarding_local.processwide import ProcessChanges
 from onboarding_local.template import ACCOUNT, REGION, Template
+
+if TYPE_CHECKING:
+    from onboarding_local.workers import WorkerPool
 
 
 @dataclass
@@ -64,8 +72,12 @@ class Invocation:
 
 
 class LambdaRuntime:
-    def __init__(self, template: Template, base_env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, template: Template, base_env: dict[str, str], log_path: Path, workers: int = 0) -> None:
         self.template = template
+        self.workers = workers  # handler worker processes (0: every invocation runs in this process)
+        self.in_process_only: Callable[[], bool] = lambda: False
+        self._pool: WorkerPool | None = None
+        self._record_lock = threading.Lock()
         self.base_env = base_env
         self.functions: dict[str, FunctionSpec] = {}
         self.invocations: list[Invocation] = []
@@ -98,6 +110,21 @@ class LambdaRuntime:
             )
         self._redirect_logs()
         self._install_environment()
+        if self.workers > 0:
+            from onboarding_local.workers import WorkerPool
+
+            self._pool = WorkerPool(self, self.workers)
+            self._changes.on_restore(self._close_pool)
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def worker_cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the worker processes (0 without workers)."""
+        pool = self._pool
+        return pool.cpu_seconds() if pool is not None else 0.0
 
     def _install_environment(self) -> None:
         """Give the process one environment for every function, set once.
@@ -132,21 +159,39 @@ class LambdaRuntime:
 
         Taken under the invocation lock, so a handler still running finishes with its environment first.
         """
+        pool, self._pool = self._pool, None  # the workers first: invocations under way there finish
+        if pool is not None:
+            pool.close()
         with self._lock:
             self._changes.restore()
 
     def invoke(self, name: str, payload: Any) -> tuple[Any, str | None]:
         """Run the handler; returns (result, None) or (error payload, errorType)."""
-        spec = self.functions.get(name)
-        if spec is None:
+        if name not in self.functions:
             return {"errorType": "ResourceNotFoundException", "errorMessage": f"Function not found: {name}"}, (
                 "ResourceNotFoundException"
             )
+        pool = self._pool
+        if pool is not None and not self.in_process_only():
+            result, error_type, elapsed, paused = pool.invoke(name, payload)
+        else:
+            result, error_type, elapsed, paused = self.run_here(name, payload)
+        with self._record_lock:
+            self.counts[name] += 1
+            self.invocations.append(Invocation(name, payload, error_type, elapsed, result))
+            if paused:
+                self.paused_ms[name] = self.paused_ms.get(name, 0.0) + paused
+        return result, error_type
+
+    def run_here(self, name: str, payload: Any) -> tuple[Any, str | None, float, float]:
+        """Run the handler in this process: (result or error payload, errorType or None, duration ms, paused ms)."""
+        spec = self.functions[name]
         with self._lock:
             for key in self._differing & spec.environment.keys():
                 os.environ[key] = spec.environment[key]  # reassign only: the key set never changes
             started = time.perf_counter()
             self._current.spec = spec
+            self._current.paused_ms = 0.0
             error_type = None
             try:
                 result = spec.handler(payload, LambdaContext(spec))
@@ -159,10 +204,8 @@ class LambdaRuntime:
                     "stackTrace": traceback.format_exception(exc)[-6:],
                 }
             self._current.spec = None
-            self.counts[name] += 1
             elapsed = (time.perf_counter() - started) * 1000
-            self.invocations.append(Invocation(name, payload, error_type, elapsed, result))
-            return result, error_type
+            return result, error_type, elapsed, self._current.paused_ms
 
     def pause(self, seconds: float) -> None:
         """``onboarding.runtime.pause`` inside an invocation: other invocations run until it resumes."""
@@ -179,4 +222,4 @@ class LambdaRuntime:
             for key in self._differing & spec.environment.keys():
                 os.environ[key] = spec.environment[key]
             self._current.spec = spec
-            self.paused_ms[spec.name] = self.paused_ms.get(spec.name, 0.0) + (time.perf_counter() - started) * 1000
+            self._current.paused_ms = getattr(self._current, "paused_ms", 0.0) + (time.perf_counter() - started) * 1000

@@ -72,6 +72,7 @@ class LocalStack:
     parameters: dict[str, str] = field(default_factory=dict)
     charts_dir: Path = REPO_ROOT / "charts"  # every chart under it is published to the release registry
     gitops_from: Path | None = None  # a git repository whose branch main seeds the GitOps remote (gitserver.py)
+    workers: int = 0  # handler worker processes (workers.py); 0: the handlers run in this process
 
     def __post_init__(self) -> None:
         self.parameters = {**LOCAL_DEFAULTS, **self.parameters}
@@ -165,7 +166,8 @@ class LocalStack:
         self.template = Template(self.template_path, parameters={"GitOpsRepoUrl": self.git.url, **self.parameters})
         self.status_source = self.template.params["StatusEventSource"]
         self.bus = self.template.params["EventBusName"]
-        self.runtime = LambdaRuntime(self.template, self.base_env, self.workdir / "lambda.log")
+        self.runtime = LambdaRuntime(self.template, self.base_env, self.workdir / "lambda.log", workers=self.workers)
+        self.runtime.in_process_only = self._faults.configured  # fault rules and counters live in this process
         self._changes.on_restore(self.runtime.close)
         self.router = EventRouter(self)
 
