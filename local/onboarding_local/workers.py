@@ -32,6 +32,8 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection, Pipe
 from typing import TYPE_CHECKING, Any
 
+from onboarding_local.warm import GC_YOUNG_THRESHOLD
+
 if TYPE_CHECKING:
     from onboarding_local.runtime import LambdaRuntime
 
@@ -142,6 +144,8 @@ class WorkerPool:
 def _serve(runtime: LambdaRuntime, conn: Connection) -> None:
     """The worker's loop: each invocation in a thread of its own, answered on ``conn``; None stops it."""
     gc.freeze()  # the forked heap (modules, the loaded functions) stays out of the collector's scans
+    threshold = gc.get_threshold()  # and young collections are as rare as in the stack's process (warm.py)
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops its workers
     logging.raiseExceptions = False
     send_lock = threading.Lock()
