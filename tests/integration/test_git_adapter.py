@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,14 @@ def test_the_access_hook_moves_the_branch_right_before_a_push(server: GitServer)
     assert server.log()[:2] == ["Mine", "Concurrent change by another writer"]
 
 
-def test_an_unreachable_remote_is_a_clear_error(server: GitServer) -> None:
-    server.stop()
-    with pytest.raises(GitRemoteUnavailable, match="cannot fetch"):
-        repo(server).snapshot([])
+def test_an_unreachable_remote_is_a_clear_error() -> None:
+    # A port held by a socket that never listens: connecting is refused. (A stopped daemon's port could be taken by
+    # another test worker's git daemon in between, which answers a hang-up for a repository it does not have.)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"git://127.0.0.1:{held.getsockname()[1]}/gitops.git"
+        with pytest.raises(GitRemoteUnavailable, match="cannot fetch"):
+            DulwichGitOpsRepository(url, "main").snapshot([])
 
 
 def test_concurrent_writers_lose_no_commit(server: GitServer) -> None:

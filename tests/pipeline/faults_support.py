@@ -13,7 +13,7 @@ from onboarding.identity import derive_tenant_id
 from onboarding_local.agreement import Findings, Inspector, running_executions
 from onboarding_local.faults import Rule, arm
 from tests.conftest import signup_event
-from tests.pipeline.test_lifecycle import request
+from tests.utils.operations import request
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 
 from onboarding_local.faults import LOST_REPLY, RESET_AFTER, RESET_BEFORE, THROTTLE, TIMEOUT_BEFORE, Rule
 from tests.pipeline import faults_support as fs
-from tests.pipeline.test_lifecycle import request
+from tests.utils.operations import request
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("faults-lifecycle")]
 ACCOUNT, REGION = "222222222222", "eu-west-1"
