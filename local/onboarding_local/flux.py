@@ -5,7 +5,9 @@ On each new head of the GitOps remote's ``main`` (its ref is read every 50 ms) t
 the real ``kubectl kustomize``, and every object validated strictly. Each HelmRelease whose chart, values,
 release name or namespace changed since its last reconcile is pulled at its exact version with the real
 ``helm pull`` from its HelmRepository's OCI registry (run locally), rendered with the real ``helm template``
-and its own values, and every rendered object validated. Events go out through notifications.py.
+and its own values, and every rendered object validated, up to RENDER_CONCURRENCY releases at once (as
+helm-controller does). Events go out through notifications.py; those of such a reconcile's releases are posted
+RENDER_CONCURRENCY at a time, one tenant's in order, all answered before the next cluster's are emitted.
 
 Each ``remote/<tenantId>/`` (the provider's record of what a remote tenant runs) is that customer's own
 cluster: built and rendered the same way, its chart pulled from the tenant's own registry, every event signed
@@ -30,6 +32,7 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,7 @@ from onboarding_local.notifications import (
 __all__ = ["Cluster", "Delivery", "FluxEmulator", "tenant_token"]
 
 BRANCH = "main"
+RENDER_CONCURRENCY = 4  # HelmReleases pulled and rendered at once (helm-controller's --concurrent default is 4)
 log = logging.getLogger(__name__)
 
 
@@ -257,14 +261,50 @@ class FluxEmulator:
             if gone := cluster.applied.pop(key, None):
                 message = f"Helm uninstall succeeded for release {gone['release']} with chart {gone['chart']}"
                 self.notifier.release_event(cluster, gone["object"], "UninstallSucceeded", message, gone["version"])
-        for key, release in sorted(releases.items()):
-            self._reconcile_release(cluster, key, release, everything, head)
+        ordered = sorted(releases.items())
+        rendered = self._render_concurrently(cluster, ordered, everything)
+        with self.notifier.concurrent_deliveries(RENDER_CONCURRENCY if len(rendered) > 1 else 0):
+            for key, release in ordered:  # one tenant's events in order; the cluster's answered before the next's
+                self._reconcile_release(cluster, key, release, everything, head, rendered)
+
+    def _render_concurrently(
+        self, cluster: Cluster, releases: list[tuple[Key, dict[str, Any]]], objects: dict[str, Any]
+    ) -> dict[Key, _Failure | None]:
+        """Pull and render the HelmReleases this reconcile will render, RENDER_CONCURRENCY at a time (as
+        helm-controller reconciles releases concurrently): each release's outcome, None when it rendered. Their
+        events still go out one by one, in order, from ``_reconcile_release``."""
+        todo = [
+            (key, hr, "upgrade" if cluster.applied.get(key) else "install")
+            for key, hr in releases
+            if not self._adopting
+            and cluster.attempted.get(key) != _desired(key, hr)
+            and tenant_of(hr) not in self._faults
+        ]
+        if len(todo) < 2:
+            return {}
+
+        def render(item: tuple[Key, dict[str, Any], str]) -> tuple[Key, _Failure | None]:
+            key, hr, action = item
+            try:
+                self._render(key, hr.get("spec") or {}, objects, action)
+            except _Failure as failure:
+                return key, failure
+            return key, None
+
+        with ThreadPoolExecutor(max_workers=RENDER_CONCURRENCY, thread_name_prefix="flux-render") as pool:
+            return dict(pool.map(render, todo))
 
     def _reconcile_release(
-        self, cluster: Cluster, key: Key, hr: dict[str, Any], objects: dict[str, Any], head: str
+        self,
+        cluster: Cluster,
+        key: Key,
+        hr: dict[str, Any],
+        objects: dict[str, Any],
+        head: str,
+        rendered: dict[Key, _Failure | None] | None = None,
     ) -> None:
-        chart, values, release, target = _parts(key, hr.get("spec") or {})
-        desired = hashlib.sha256(json.dumps([chart, values, release, target], sort_keys=True).encode()).hexdigest()
+        chart, _values, release, target = _parts(key, hr.get("spec") or {})
+        desired = _desired(key, hr)
         if cluster.attempted.get(key) == desired:
             return  # nothing changed for this HelmRelease: Flux sends nothing
         cluster.attempted[key] = desired
@@ -277,7 +317,11 @@ class FluxEmulator:
         try:
             if fault := self._faults.pop(tenant_of(hr), None):
                 raise _Failure(*fault)
-            self._render(key, hr.get("spec") or {}, objects, action)
+            if rendered is not None and key in rendered:  # rendered already, with the others of this reconcile
+                if (failure := rendered[key]) is not None:
+                    raise failure
+            else:
+                self._render(key, hr.get("spec") or {}, objects, action)
         except _Failure as failure:
             if failure.reason not in KUSTOMIZATION_REASONS:
                 self.notifier.release_event(cluster, hr, failure.reason, failure.message, version)
@@ -313,6 +357,12 @@ class FluxEmulator:
         invalid = [f"{object_id(o)}: {'; '.join(e)}" for o in rendered if (e := validation_errors(o))]
         if invalid:
             raise _Failure(failed, prefix + "\n".join(invalid))
+
+
+def _desired(key: Key, hr: dict[str, Any]) -> str:
+    """A digest of what a HelmRelease asks for (chart, values, release name, namespace): a change re-renders it."""
+    chart, values, release, target = _parts(key, hr.get("spec") or {})
+    return hashlib.sha256(json.dumps([chart, values, release, target], sort_keys=True).encode()).hexdigest()
 
 
 def _parts(key: Key, spec: dict[str, Any]) -> tuple[dict[str, Any], Any, str, str]:

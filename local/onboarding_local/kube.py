@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,7 @@ class Tools:
     def __init__(self, workdir: Path, registry: str, ecr_registry: str | None = None) -> None:
         self.workdir, self.registry, self.ecr_registry = workdir, registry, ecr_registry or registry
         self.seconds = {"helm": 0.0, "kubectl": 0.0}  # wall seconds spent in helm and kubectl processes
+        self._count_lock = threading.Lock()  # the Flux emulator renders releases from several threads
         self.renders = 0  # helm template requests, answered by helm or by the cache
         self.cached = {"build": 0, "render": 0}  # requests answered from the cache
         self._builds: dict[str, list[dict[str, Any]]] = {}
@@ -208,7 +210,8 @@ class Tools:
         try:
             result = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
         finally:
-            self.seconds[tool] += time.perf_counter() - started
+            with self._count_lock:
+                self.seconds[tool] += time.perf_counter() - started
         if result.returncode != 0:
             raise ToolFailed(result.stderr.strip() or result.stdout.strip() or f"{tool} exited {result.returncode}")
         return result.stdout
@@ -249,11 +252,13 @@ class Tools:
 
     def template(self, release: str, chart: Path, namespace: str, values: Any) -> list[dict[str, Any]]:
         """``helm template`` with the release's own values, for the cluster's Kubernetes version."""
-        self.renders += 1
+        with self._count_lock:
+            self.renders += 1
         archive = hashlib.sha256(chart.read_bytes()).hexdigest()
         key = json.dumps([archive, release, namespace, values, KUBERNETES_VERSION], sort_keys=True, default=str)
         if (known := self._renders.get(key)) is not None:
-            self.cached["render"] += 1
+            with self._count_lock:
+                self.cached["render"] += 1
             if isinstance(known, ToolFailed):
                 raise ToolFailed(str(known))
             return copy.deepcopy(known)

@@ -31,7 +31,10 @@ import itertools
 import json
 import time
 import uuid
+import zlib
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +127,8 @@ class Notifier:
         self.unrouted: list[str] = []  # no Alert selected them: notification-controller sends nothing
         self._drops: Counter[str] = Counter()
         self._versions = itertools.count(1)
+        self._lanes: list[ThreadPoolExecutor] | None = None  # concurrent_deliveries()
+        self._in_flight: list[Future[Delivery]] = []
 
     def drop_next(self, tenant_id: str, count: int = 1) -> None:
         self._drops[tenant_id] += count
@@ -180,6 +185,35 @@ class Notifier:
         body = json.dumps(payload).encode()
         signature = "sha256=" + hmac.new(cluster.token.encode(), body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "X-Signature": signature}
+        if self._lanes is None:
+            self.sent.append(self._deliver(Delivery(cluster.name, payload, 0), body, headers))
+            return
+        delivery = Delivery(cluster.name, payload, 0)
+        self.sent.append(delivery)  # in the order the events were emitted; answered in its lane
+        lane = self._lanes[zlib.crc32((tenant or uid).encode()) % len(self._lanes)]
+        self._in_flight.append(lane.submit(self._deliver, delivery, body, headers))
+
+    @contextlib.contextmanager
+    def concurrent_deliveries(self, lanes: int) -> Iterator[None]:
+        """Within the block, events are posted by ``lanes`` threads (none: one by one, as they are emitted), one
+        lane per object's tenant (or object), so one tenant's events still arrive in order; the block ends once
+        every event posted in it was answered."""
+        if lanes < 2 or self._lanes is not None:
+            yield
+            return
+        self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-notify") for _ in range(lanes)]
+        try:
+            yield
+        finally:
+            pools, self._lanes = self._lanes, None
+            for pool in pools:
+                pool.shutdown(wait=True)
+            in_flight, self._in_flight = self._in_flight, []
+            for future in in_flight:
+                future.result()  # a failure of the emulator itself is raised, as it was when posting inline
+
+    def _deliver(self, delivery: Delivery, body: bytes, headers: dict[str, str]) -> Delivery:
+        """Post one event, with notification-controller's retries; the receiver's answers go into ``delivery``."""
         attempts: list[int] = []
         waited = 0.0  # nominal seconds, against the Provider's timeout
         for attempt in range(RETRY_MAX + 1):
@@ -193,7 +227,8 @@ class Notifier:
                 break
             waited += wait
             time.sleep(wait * WAIT_SCALE)
-        self.sent.append(Delivery(cluster.name, payload, attempts[-1], attempts))
+        delivery.status, delivery.attempts = attempts[-1], attempts
+        return delivery
 
     def _alert_metadata(self, cluster: Cluster, involved: dict[str, str], severity: str) -> dict[str, str] | None:
         """The ``eventMetadata`` of an Alert that selects the event; None when no Alert does."""
