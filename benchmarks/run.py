@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--n-hybrid", type=int, default=10, help="latency samples of hybrid tenants (default 10)")
     parser.add_argument("--burst", type=int, default=100, help="signups put at once in the burst (default 100)")
     parser.add_argument(
-        "--workers", type=int, default=1, help="handler worker processes of the latency and burst stack (default 1)"
+        "--workers", type=int, default=2, help="handler worker processes of the latency and burst stack (default 2)"
     )
     parser.add_argument("--repeats", type=int, default=5, help="fresh interpreters per import (default 5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds for each wait")
