@@ -7,7 +7,7 @@ published events and the executions since it began, and the tenants that did not
 else (records by id, git, clients, fault injection) is the shared stack's own.
 
 Between tests the view waits for the stack to be idle, and puts back what a test may have left changed: armed
-faults, and a stopped git daemon.
+faults, a stopped git daemon and a paused Flux.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ScopedStack:
 
 @contextmanager
 def scoped(stack: Any) -> Iterator[ScopedStack]:
-    """A test's view of ``stack``; afterwards the stack is idle, with no fault armed and git serving."""
+    """A test's view of ``stack``; afterwards the stack is idle, with no fault armed, git serving and Flux running."""
     stack.wait_idle(120)
     try:
         yield ScopedStack(stack)
@@ -84,6 +84,8 @@ def scoped(stack: Any) -> Iterator[ScopedStack]:
         try:
             if stack.git._proc is None:
                 stack.git.start()
+            if stack.flux is not None:
+                stack.flux.paused = False  # a paused Flux counts as idle: an execution would wait out its timeout
             stack.wait_idle(120)
         finally:
             stack._faults.clear()
