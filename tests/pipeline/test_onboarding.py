@@ -10,8 +10,16 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
 from tests.utils.paths import tenant_file
+from tests.utils.scoped_stack import ScopedStack
 
-pytestmark = pytest.mark.pipeline
+# One local stack for the module (tests/utils/scoped_stack.py): each test sees only its own events, executions,
+# tenants and commits, and onboards tenants with signup ids and names of its own.
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("onboarding")]
+
+
+@pytest.fixture
+def stack(scoped_stack: ScopedStack) -> ScopedStack:
+    return scoped_stack
 
 
 def run(stack: Any, *events: dict[str, Any]) -> None:
@@ -27,7 +35,7 @@ def tenant_commits(stack: Any, tenant_id: str) -> list[str]:
     return [s for s in stack.git.log() if s.startswith(f"Onboard tenant {tenant_id} ")]
 
 
-def test_pooled_happy_path(stack: Any) -> None:
+def test_pooled_happy_path(stack: ScopedStack) -> None:
     event = sample_event("signup-pooled.json")
     run(stack, event)
     tenant_id = derive_tenant_id(event["detail"]["signupId"])
@@ -62,7 +70,7 @@ def test_pooled_happy_path(stack: Any) -> None:
     ]
 
 
-def test_siloed_happy_path(stack: Any) -> None:
+def test_siloed_happy_path(stack: ScopedStack) -> None:
     event = sample_event("signup-siloed.json")
     run(stack, event)
     tenant_id = derive_tenant_id(event["detail"]["signupId"])
@@ -77,7 +85,7 @@ def test_siloed_happy_path(stack: Any) -> None:
     assert len(tenant_commits(stack, tenant_id)) == 1
 
 
-def test_a_duplicate_delivery_gives_one_tenant_one_execution_one_commit(stack: Any) -> None:
+def test_a_duplicate_delivery_gives_one_tenant_one_execution_one_commit(stack: ScopedStack) -> None:
     event = signup_event("dup-1", "Duplicate Co")
     run(stack, event, dict(event), dict(event))  # three at once: concurrent deliveries
     run(stack, dict(event))  # and once more after it finished
@@ -137,7 +145,7 @@ INVALID = {
 }
 
 
-def test_every_kind_of_invalid_event_is_rejected_and_nothing_is_written(stack: Any) -> None:
+def test_every_kind_of_invalid_event_is_rejected_and_nothing_is_written(stack: ScopedStack) -> None:
     head = stack.git.head()
     for detail, _ in INVALID.values():
         event = signup_event("unused", "unused")
@@ -161,14 +169,14 @@ def test_every_kind_of_invalid_event_is_rejected_and_nothing_is_written(stack: A
     assert [e["detail-type"] for e in stack.status_events()] == ["Tenant Signup Rejected"] * len(rejections)
 
 
-def test_other_detail_types_are_ignored(stack: Any) -> None:
+def test_other_detail_types_are_ignored(stack: ScopedStack) -> None:
     event = signup_event("o-1", "Other")
     event["detail-type"] = "Tenant Signup Cancelled"
     run(stack, event)
     assert stack.status_events() == [] and stack.executions() == []
 
 
-def test_a_name_collision_fails_the_second_tenant_and_leaves_the_first_untouched(stack: Any) -> None:
+def test_a_name_collision_fails_the_second_tenant_and_leaves_the_first_untouched(stack: ScopedStack) -> None:
     run(stack, signup_event("name-1", "Café Ltd"))
     first = stack.tenant(derive_tenant_id("name-1"))
     run(stack, signup_event("name-2", "CAFE  ltd", tier="premium"))
@@ -183,19 +191,19 @@ def test_a_name_collision_fails_the_second_tenant_and_leaves_the_first_untouched
     assert {e["status"] for e in stack.executions()} == {"SUCCEEDED", "FAILED"}
 
 
-def test_a_push_rejected_because_the_branch_moved_is_retried(stack: Any) -> None:
+def test_a_push_rejected_because_the_branch_moved_is_retried(stack: ScopedStack) -> None:
     stack.git.move_branch_before_next_push()
     run(stack, signup_event("race-1", "Racer"))
     tenant_id = derive_tenant_id("race-1")
     record = stack.tenant(tenant_id)
     assert record["status"] == "ACTIVE"
-    log = stack.git.log()
+    log = stack.new_commits()
     assert "Concurrent change by another writer" in log  # the other writer's commit survived
     assert len(tenant_commits(stack, tenant_id)) == 1
     assert log[0].startswith(f"Onboard tenant {tenant_id}") and stack.git.head() == record["gitCommit"]
 
 
-def test_git_server_down_compensates_fails_announces_and_leaves_the_repo_unchanged(stack: Any) -> None:
+def test_git_server_down_compensates_fails_announces_and_leaves_the_repo_unchanged(stack: ScopedStack) -> None:
     head = stack.git.head()
     stack.git.stop()
     run(stack, signup_event("down-1", "Downtime Inc"))
@@ -221,7 +229,7 @@ def test_git_server_down_compensates_fails_announces_and_leaves_the_repo_unchang
     assert stack.tenant(derive_tenant_id("down-2"))["status"] == "ACTIVE"
 
 
-def test_a_failed_tenant_is_redriven_by_its_signup_once_the_cause_is_fixed(stack: Any) -> None:
+def test_a_failed_tenant_is_redriven_by_its_signup_once_the_cause_is_fixed(stack: ScopedStack) -> None:
     event = signup_event("redrive-1", "Redrive Ltd")
     stack.git.stop()
     run(stack, event)
@@ -236,7 +244,7 @@ def test_a_failed_tenant_is_redriven_by_its_signup_once_the_cause_is_fixed(stack
     assert [e["status"] for e in stack.executions()] == ["FAILED", "SUCCEEDED"]
 
 
-def test_a_transient_dynamodb_error_is_retried_by_the_state_machine(stack: Any) -> None:
+def test_a_transient_dynamodb_error_is_retried_by_the_state_machine(stack: ScopedStack) -> None:
     stack.inject_fault("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", times=1)
     run(stack, signup_event("ddb-1", "Throttled"))
     assert stack.tenant(derive_tenant_id("ddb-1"))["status"] == "ACTIVE"
@@ -245,7 +253,7 @@ def test_a_transient_dynamodb_error_is_retried_by_the_state_machine(stack: Any) 
     assert register["attempts"] == 2
 
 
-def test_a_permanent_dynamodb_error_fails_the_tenant_with_its_reason(stack: Any) -> None:
+def test_a_permanent_dynamodb_error_fails_the_tenant_with_its_reason(stack: ScopedStack) -> None:
     stack.inject_fault("dynamodb", "TransactWriteItems", "ValidationException", times=1)
     run(stack, signup_event("ddb-2", "Broken Table"))
     record = stack.tenant(derive_tenant_id("ddb-2"))
@@ -255,30 +263,31 @@ def test_a_permanent_dynamodb_error_fails_the_tenant_with_its_reason(stack: Any)
     assert failed["error"] == "StorageError"
 
 
-def test_activation_failure_reverts_the_gitops_commit(stack: Any) -> None:
+def test_activation_failure_reverts_the_gitops_commit(stack: ScopedStack) -> None:
     stack.inject_fault("dynamodb", "UpdateItem", "ValidationException", function="ActivateTenantFunction")
     run(stack, signup_event("act-1", "Late Failure"))
     tenant_id = derive_tenant_id("act-1")
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "ActivateTenant"
     assert stack.git.read(tenant_file(tenant_id)) is None
-    assert stack.git.log()[:2] == [
+    assert stack.new_commits() == [
         f"Revert onboarding of tenant {tenant_id}",
         f"Onboard tenant {tenant_id} (basic, pooled)",
     ]
     assert events_of(stack, "Tenant Onboarding Failed")[0]["compensated"] is True
 
 
-def test_an_intake_that_keeps_failing_sends_the_event_to_the_dead_letter_queue(stack: Any) -> None:
+def test_an_intake_that_keeps_failing_sends_the_event_to_the_dead_letter_queue(stack: ScopedStack) -> None:
+    queued = [d["id"] for d in stack.dead_letters()]  # the module's stack: other tests' dead letters stay queued
     stack.inject_fault("states", "StartExecution", "AccessDeniedException", times=3)
     event = signup_event("dlq-1", "Dead Letter")
     run(stack, event)
-    (dead,) = stack.dead_letters()
+    (dead,) = [d for d in stack.dead_letters() if d["id"] not in queued]
     assert dead["detail"]["signupId"] == "dlq-1"
     assert stack.tenants() == [] and stack.executions() == []
 
 
-def test_a_redrive_that_fails_again_can_be_redriven_once_more(stack: Any) -> None:
+def test_a_redrive_that_fails_again_can_be_redriven_once_more(stack: ScopedStack) -> None:
     run(stack, signup_event("again-0", "Taken Name"))
     event = signup_event("again-1", "Redriven Twice")
     stack.git.stop()
