@@ -1,18 +1,18 @@
 """Flux's verdict on the embedded local stack: the real pipeline, the real receiver behind its function URL, and the
 Flux emulator (real kubectl kustomize, helm pull and helm template) reporting what it rendered.
 
-Signatures and bodies are built here with ``hmac`` and ``json`` directly, independently of the code under test."""
+Signatures and bodies are built here with ``hmac`` and ``json`` directly, independently of the code under test.
+The tests share one local stack (tests/utils/scoped_stack.py); those that need a stack of their own (another
+reconcile timeout, another chart) are in test_flux_runs.py."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +21,21 @@ import requests
 from onboarding.identity import derive_tenant_id
 from tests.conftest import REPO, signup_event
 from tests.utils.paths import tenant_file
+from tests.utils.scoped_stack import ScopedStack
 
 RECEIVER_BUILT = (REPO / "functions/flux_receiver/app.py").exists() and "FluxReceiverFunction" in (
     REPO / "template.yaml"
 ).read_text(encoding="utf-8")
 pytestmark = [
     pytest.mark.pipeline,
+    pytest.mark.xdist_group("flux"),
     pytest.mark.skipif(not RECEIVER_BUILT, reason="receiver not built yet"),
 ]
+
+
+@pytest.fixture
+def stack(scoped_stack: ScopedStack) -> ScopedStack:
+    return scoped_stack
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
@@ -81,7 +88,7 @@ def post(stack: Any, body: bytes, token: str | None) -> requests.Response:
     return requests.post(stack.receiver_url, data=body, headers=headers, timeout=30)
 
 
-def test_the_tenant_is_active_only_after_flux_reports_its_release_ready(stack: Any) -> None:
+def test_the_tenant_is_active_only_after_flux_reports_its_release_ready(stack: ScopedStack) -> None:
     tenant_id = waiting_for_flux(stack, "flux-after-verdict")
     assert stack.tenant(tenant_id)["status"] == "ONBOARDING"  # committed, not yet verified
     assert not [e for e in stack.status_events() if e["detail-type"] == "Tenant Onboarded"]
@@ -109,7 +116,7 @@ def test_the_tenant_is_active_only_after_flux_reports_its_release_ready(stack: A
     assert stack.tenant(tenant_id)["updatedAt"] == record["updatedAt"]
 
 
-def test_a_failed_install_fails_the_tenant_at_the_wait_with_fluxs_message_and_compensates(stack: Any) -> None:
+def test_a_failed_install_fails_the_tenant_at_the_wait_with_fluxs_message_and_compensates(stack: ScopedStack) -> None:
     tenant_id = derive_tenant_id("flux-failed-install")
     stack.flux.fail_next(tenant_id, "InstallFailed", "Helm install failed for release pool/x: quota exceeded")
     stack.put_events([signup_event("flux-failed-install", "Flux Failed Install")])
@@ -123,28 +130,7 @@ def test_a_failed_install_fails_the_tenant_at_the_wait_with_fluxs_message_and_co
     assert failed["failedStep"] == "AwaitReconcile" and "quota exceeded" in failed["cause"]
 
 
-@pytest.fixture
-def quick_timeout_stack(tmp_path: Path) -> Iterator[Any]:
-    from onboarding_local.stack import LocalStack
-
-    with LocalStack(tmp_path / "stack", parameters={"ReconcileTimeoutSeconds": "10"}) as running:
-        yield running
-
-
-def test_a_silent_flux_times_the_wait_out(quick_timeout_stack: Any) -> None:
-    stack = quick_timeout_stack
-    tenant_id = derive_tenant_id("flux-silent")
-    stack.flux.paused = True
-    stack.put_events([signup_event("flux-silent", "Flux Silent")])
-    stack.wait_idle(120)  # a paused Flux is idle: this waits for the execution, which the timeout ends
-
-    record = stack.tenant(tenant_id)
-    assert record["status"] == "FAILED" and record["failedStep"] == "AwaitReconcile"
-    assert "Flux did not report" in record["failureReason"] and "10 s" in record["failureReason"]
-    assert stack.git.read(tenant_file(tenant_id)) is None
-
-
-def test_forged_and_malformed_events_change_nothing(stack: Any) -> None:
+def test_forged_and_malformed_events_change_nothing(stack: ScopedStack) -> None:
     tenant_id = waiting_for_flux(stack, "flux-forged")
     body = event(tenant_id)
 
@@ -160,21 +146,3 @@ def test_forged_and_malformed_events_change_nothing(stack: Any) -> None:
     stack.flux.paused = False
     stack.wait_idle(120)
     assert stack.tenant(tenant_id)["status"] == "ACTIVE"
-
-
-def test_run_with_a_broken_chart_fails_the_tenant_with_helms_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from onboarding_local.cli import main
-
-    charts = tmp_path / "charts"
-    shutil.copytree(REPO / "charts" / "tenant", charts / "tenant")
-    (charts / "tenant" / "templates" / "broken.yaml").write_text('{{ fail "broken on purpose" }}\n', encoding="utf-8")
-    signup = tmp_path / "signup.json"
-    signup.write_text(json.dumps(signup_event("flux-broken-chart", "Broken Chart")), encoding="utf-8")
-
-    assert main(["run", str(signup), "--workdir", str(tmp_path / "wd"), "--charts", str(charts), "--json"]) == 0
-
-    (tenant,) = json.loads(capsys.readouterr().out)["tenants"]
-    assert tenant["status"] == "FAILED" and tenant["failedStep"] == "AwaitReconcile"
-    assert "InstallFailed" in tenant["failureReason"] and "broken on purpose" in tenant["failureReason"]
