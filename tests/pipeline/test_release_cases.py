@@ -1,10 +1,14 @@
 """Fleet releases on the local stack, the harder cases: a release with images copied into a remote tenant's ECR
-(by the real buildspec, with skopeo), a copy that fails, an approval that never comes, a tenant locked by a
-lifecycle operation, and a tenant onboarded while the release runs."""
+(by the real buildspec, with skopeo), a copy that fails, a tenant locked by a lifecycle operation, a tenant
+onboarded while the release runs, and a release execution stopped mid-release.
+
+One stack for the module (tests/utils/scoped_stack.py). Each test releases a chart version of its own under
+release ids of its own, and its tenants are offboarded when it ends (tests/utils/fleet.py), so each release's
+fleet is exactly the tenants its test onboarded. The approval that never comes needs a stack whose approvals time
+out within seconds: it is in test_release_cases_runs.py."""
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,46 +16,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from onboarding.identity import derive_tenant_id
-from onboarding_local.charts import publish_charts
 from onboarding_local.registry import seed_release
-from tests.conftest import REPO, signup_event
-from tests.utils.paths import tenant_file
+from tests.conftest import signup_event
+from tests.utils.fleet import NewChart, chart_in_git, events_of, helm_release, releasing, run
+from tests.utils.scoped_stack import ScopedStack
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("release-cases")]
-NEW = "1.1.0"
 ACCOUNT = "222222222222"
 
 
-@pytest.fixture
-def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from onboarding_local.stack import LocalStack
 
-    parameters = {"ReleasePollSeconds": "1", "ReconcileTimeoutSeconds": "30", "ApprovalTimeoutSeconds": "600",
-                  **getattr(request, "param", {})}  # fmt: skip
-    with LocalStack(tmp_path / "stack", parameters=parameters) as s:
-        charts = tmp_path / "charts" / "tenant"
-        shutil.copytree(REPO / "charts" / "tenant", charts)
-        meta = yaml.safe_load((charts / "Chart.yaml").read_text(encoding="utf-8"))
-        (charts / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": NEW}), encoding="utf-8")
-        publish_charts(charts.parent, s.release_registry.host, s.workdir)
-        yield s
+    parameters = {"ReleasePollSeconds": "1", "ReconcileTimeoutSeconds": "30", "ApprovalTimeoutSeconds": "600"}
+    with LocalStack(tmp_path_factory.mktemp("release-cases") / "stack", parameters=parameters) as running:
+        yield running
 
 
-def run(stack: Any, *events: dict[str, Any], timeout: float = 180) -> None:
-    stack.put_events(list(events))
-    stack.wait_idle(timeout)
+@pytest.fixture
+def stack(scoped_stack: ScopedStack) -> Iterator[ScopedStack]:
+    with releasing(scoped_stack) as view:
+        yield view
 
 
-def release(release_id: str = "rel-1", **detail: Any) -> dict[str, Any]:
-    return {"source": "saas.release", "detail-type": "Fleet Release Requested",
-            "detail": {"releaseId": release_id, "chartVersion": NEW, **detail}}  # fmt: skip
-
-
-def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
-    return [e["detail"] for e in stack.status_events() if e["detail-type"] == detail_type]
+@pytest.fixture
+def new(stack: ScopedStack, tmp_path: Path) -> NewChart:
+    """The chart version this test releases, published."""
+    chart = NewChart.make(stack, tmp_path)
+    chart.publish()
+    return chart
 
 
 def until(what: Any, timeout: float = 60) -> Any:
@@ -62,16 +58,6 @@ def until(what: Any, timeout: float = 60) -> Any:
             return found
         time.sleep(0.2)
     raise TimeoutError(f"nothing within {timeout:.0f} s")
-
-
-def helm_release(stack: Any, tenant_id: str) -> dict[str, Any]:
-    text = stack.git.read(tenant_file(tenant_id)) or stack.git.read(f"remote/{tenant_id}/release.yaml")
-    (hr,) = [d for d in yaml.safe_load_all(text) if d["kind"] == "HelmRelease"]
-    return dict(hr)
-
-
-def chart_in_git(stack: Any, tenant_id: str) -> str:
-    return str(helm_release(stack, tenant_id)["spec"]["chart"]["spec"]["version"])
 
 
 def api_in_git(stack: Any, tenant_id: str) -> str:
@@ -85,7 +71,7 @@ def new_api_image(stack: Any, tmp: Path, version: str) -> dict[str, str]:
 
 
 def test_a_release_with_images_copies_them_into_the_remote_tenants_ecr_and_a_failed_copy_halts_it(
-    stack: Any, tmp_path: Path
+    stack: ScopedStack, new: NewChart, tmp_path: Path
 ) -> None:
     remote = derive_tenant_id("img-remote")
     stack.bootstrap_tenant_account(ACCOUNT, remote)
@@ -95,9 +81,9 @@ def test_a_release_with_images_copies_them_into_the_remote_tenants_ecr_and_a_fai
     pooled = derive_tenant_id("img-pooled")
     assert stack.tenant(pooled)["status"] == stack.tenant(remote)["status"] == "ACTIVE"
     api = new_api_image(stack, tmp_path, "2.0.0")
-    run(stack, release(images=[api], waves=[{"name": "all"}]))
+    run(stack, new.release("img-1", images=[api], waves=[{"name": "all"}]))
     (completed,) = events_of(stack, "Fleet Release Completed")
-    assert completed == {**completed, "releaseId": "rel-1", "tenants": 2, "deferred": []}
+    assert completed == {**completed, "releaseId": "img-1", "tenants": 2, "deferred": []}
     # the remote tenant runs its own copy, by digest, from its own ECR; the pooled one the provider's
     assert stack.tenant_registry.manifest_digest(f"{remote}/api", api["digest"]) == api["digest"]
     assert api_in_git(stack, remote).endswith(f"/{remote}/api@{api['digest']}")
@@ -105,11 +91,15 @@ def test_a_release_with_images_copies_them_into_the_remote_tenants_ecr_and_a_fai
     for tenant_id in (pooled, remote):
         record = stack.tenant(tenant_id)
         (recorded,) = [i for i in record["images"] if i["name"] == "api"]
-        assert recorded["digest"] == api["digest"] and record["chartVersion"] == NEW and record["releaseId"] == "rel-1"
+        assert (
+            recorded["digest"] == api["digest"]
+            and record["chartVersion"] == new.version
+            and record["releaseId"] == "img-1"
+        )
     # a second release whose copy fails: the remote tenant is not moved, the pooled one is rolled back
     second = new_api_image(stack, tmp_path, "2.0.1")
     stack.codebuild.fail_next = 1
-    run(stack, release("rel-2", images=[second], waves=[{"name": "all"}]))
+    run(stack, new.release("img-2", images=[second], waves=[{"name": "all"}]))
     (halted,) = events_of(stack, "Fleet Release Halted")
     assert [f["tenantId"] for f in halted["failed"]] == [remote] and halted["rolledBack"] == [pooled]
     assert "image copy: build" in halted["failed"][0]["reason"] and "FAILED" in halted["failed"][0]["reason"]
@@ -119,42 +109,27 @@ def test_a_release_with_images_copies_them_into_the_remote_tenants_ecr_and_a_fai
         assert "lock" not in stack.tenant(tenant_id)
 
 
-@pytest.mark.parametrize("stack", [{"ApprovalTimeoutSeconds": "5"}], indirect=True)
-def test_an_approval_that_never_comes_stops_the_release_after_its_wave(stack: Any) -> None:
-    run(stack, signup_event("ap-1", "Approve One"), signup_event("ap-2", "Approve Two"))
-    first, second = derive_tenant_id("ap-1"), derive_tenant_id("ap-2")
-    run(stack, release(waves=[{"name": "first", "tenantIds": [first], "approval": True}, {"name": "second"}]))
-    (awaited,) = events_of(stack, "Fleet Release Awaiting Approval")
-    assert (awaited["releaseId"], awaited["wave"]) == ("rel-1", "first")
-    (halted,) = events_of(stack, "Fleet Release Halted")
-    assert halted["wave"] == "first" and not events_of(stack, "Fleet Release Completed")
-    assert stack.tenant(first)["chartVersion"] == NEW == chart_in_git(stack, first)  # its wave had passed
-    assert stack.tenant(second)["chartVersion"] == chart_in_git(stack, second) != NEW
-    # one release at a time was given back: the next release runs
-    run(stack, release("rel-2", waves=[{"name": "rest", "tenantIds": [second]}]))
-    assert events_of(stack, "Fleet Release Completed")[0]["releaseId"] == "rel-2"
-
-
 def test_a_tenant_locked_by_an_operation_is_deferred_and_a_tenant_onboarded_meanwhile_starts_on_the_release(
-    stack: Any,
+    stack: ScopedStack, new: NewChart
 ) -> None:
     run(stack, signup_event("lk-1", "Locked One"), signup_event("lk-2", "Locked Two"))
     first, busy = derive_tenant_id("lk-1"), derive_tenant_id("lk-2")
     before = stack.tenant(busy)["chartVersion"]
-    stack.put_events([release(waves=[{"name": "first", "tenantIds": [first], "approval": True}, {"name": "second"}])])
+    waves = [{"name": "first", "tenantIds": [first], "approval": True}, {"name": "second"}]
+    stack.put_events([new.release("lock-1", waves=waves)])
     until(lambda: events_of(stack, "Fleet Release Awaiting Approval"))
     # onboarded while the release waits: it starts on the release's chart version
     stack.put_events([signup_event("lk-late", "Locked Late")])
     late = derive_tenant_id("lk-late")
     until(lambda: (stack.tenant(late) or {}).get("status") == "ACTIVE")
-    assert stack.tenant(late)["chartVersion"] == NEW == chart_in_git(stack, late)
+    assert stack.tenant(late)["chartVersion"] == new.version == chart_in_git(stack, late)
     # a suspend holds the tenant's lock while Flux is silent: the release's wave, and its last wave, defer it
     stack.flux.paused = True
     stack.put_events([{"source": "saas.signup", "detail-type": "Tenant Suspend Requested",
                        "detail": {"tenantId": busy, "operationId": f"op-{uuid.uuid4().hex[:8]}"}}])  # fmt: skip
     until(lambda: "lock" in (stack.tenant(busy) or {}))
     stack.put_events([{"source": "saas.release", "detail-type": "Fleet Release Approved",
-                       "detail": {"releaseId": "rel-1", "wave": "first"}}])  # fmt: skip
+                       "detail": {"releaseId": "lock-1", "wave": "first"}}])  # fmt: skip
     (completed,) = until(lambda: events_of(stack, "Fleet Release Completed"))
     assert completed["deferred"] == [busy] and completed["tenants"] == 1
     stack.flux.paused = False
@@ -162,10 +137,12 @@ def test_a_tenant_locked_by_an_operation_is_deferred_and_a_tenant_onboarded_mean
     record = stack.tenant(busy)
     assert record["status"] == "SUSPENDED" and "lock" not in record
     assert record["chartVersion"] == before == chart_in_git(stack, busy)  # named by its record and by git alike
-    assert stack.tenant(first)["chartVersion"] == NEW
+    assert stack.tenant(first)["chartVersion"] == new.version
 
 
-def test_a_release_execution_stopped_mid_release_blocks_nothing_and_its_tenant_is_put_back(stack: Any) -> None:
+def test_a_release_execution_stopped_mid_release_blocks_nothing_and_its_tenant_is_put_back(
+    stack: ScopedStack, new: NewChart
+) -> None:
     from onboarding.fleet import release_execution_name
     from onboarding_local.agreement import Inspector
 
@@ -174,29 +151,28 @@ def test_a_release_execution_stopped_mid_release_blocks_nothing_and_its_tenant_i
     tenant = derive_tenant_id("st-1")
     before = stack.tenant(tenant)["chartVersion"]
     stack.flux.paused = True
-    stack.put_events([release(waves=[{"name": "only", "tenantIds": [tenant]}])])
-    until(lambda: "lock" in (stack.tenant(tenant) or {}) and chart_in_git(stack, tenant) == NEW)
-    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("rel-1")
+    stack.put_events([new.release("stop-1", waves=[{"name": "only", "tenantIds": [tenant]}])])
+    until(lambda: "lock" in (stack.tenant(tenant) or {}) and chart_in_git(stack, tenant) == new.version)
+    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("stop-1")
     # When an operator stops it in the console: FailRelease never runs, the claim and the lock stay
     sfn = stack.client("stepfunctions")
-    (execution,) = [e["executionArn"] for m in sfn.list_state_machines()["stateMachines"]
-                    for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]
-                    if e["name"] == release_execution_name("rel-1")]  # fmt: skip
+    (execution,) = [arn for arn in stack.execution_arns("ReleaseStateMachine")
+                    if arn.rsplit(":", 1)[-1] == release_execution_name("stop-1")]  # fmt: skip
     sfn.stop_execution(executionArn=execution, error="Operator", cause="stopped in the console")
     stack.flux.paused = False
     stack.wait_idle(120)
-    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("rel-1")
+    assert stack.tenant(tenant)["lock"]["execution"] == release_execution_name("stop-1")
     # Then the next release is accepted: the stopped one is ended truthfully, its tenant put back first
-    run(stack, release("rel-2", waves=[{"name": "all"}]))
+    run(stack, new.release("stop-2", waves=[{"name": "all"}]))
     (halted,) = events_of(stack, "Fleet Release Halted")
-    assert halted["releaseId"] == "rel-1" and halted["rolledBack"] == [tenant]
+    assert halted["releaseId"] == "stop-1" and halted["rolledBack"] == [tenant]
     status = sfn.describe_execution(executionArn=execution)["status"]  # ABORTED on AWS; moto's engine says FAILED
     assert status != "RUNNING" and halted["failed"][0]["reason"] == f"execution ended without finishing: {status}"
     assert not events_of(stack, "Fleet Release Rejected")
-    assert [c["releaseId"] for c in events_of(stack, "Fleet Release Completed")] == ["rel-2"]
+    assert [c["releaseId"] for c in events_of(stack, "Fleet Release Completed")] == ["stop-2"]
     assert any(before in (h.get("detail") or "") and status in (h.get("detail") or "")
                for h in stack.tenant(tenant)["history"])  # fmt: skip
-    assert stack.tenant(tenant)["chartVersion"] == NEW == chart_in_git(stack, tenant)
+    assert stack.tenant(tenant)["chartVersion"] == new.version == chart_in_git(stack, tenant)
     # and a lifecycle operation on that tenant succeeds
     run(stack, {"source": "saas.signup", "detail-type": "Tenant Suspend Requested",
                 "detail": {"tenantId": tenant, "operationId": f"op-{uuid.uuid4().hex[:8]}"}})  # fmt: skip
