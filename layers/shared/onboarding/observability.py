@@ -3,6 +3,11 @@
 Powertools' Tracer imports the X-Ray SDK (about 200 ms of a cold start) to build its default provider even when
 tracing is disabled. Here it gets that provider only when tracing is on (in Lambda, POWERTOOLS_TRACE_DISABLED
 not set: Powertools' own rule); otherwise an untraced provider that imports nothing.
+
+When tracing is on, only botocore is patched (``PATCHED_MODULES``): the only library the X-Ray SDK can trace that
+these functions call (boto3 goes through botocore). Powertools' default, the SDK's ``patch_all``, also patches
+sqlite3 and tries to import a dozen database and HTTP clients that are not installed, at every cold start. The
+SDK's ``patch_all`` never patches ``httplib`` (dulwich's HTTP), so nothing traced before is lost.
 """
 
 from __future__ import annotations
@@ -56,10 +61,13 @@ class UntracedProvider(BaseProvider):
         pass
 
 
+PATCHED_MODULES = ("botocore",)
+
+
 def _tracer() -> Tracer:
     if Tracer._is_tracer_disabled():  # Powertools' own rule: env var, or not in Lambda, or SAM local
         return Tracer(disabled=True, auto_patch=False, provider=UntracedProvider())
-    return Tracer()
+    return Tracer(patch_modules=PATCHED_MODULES)
 
 
 logger = Logger()
