@@ -1,9 +1,15 @@
-"""Hybrid tenants on the real state machines: activation, isolation, CIDR claims, secrecy, cleanup."""
+"""Hybrid tenants on the real state machines: activation, isolation, CIDR claims, secrecy, cleanup.
+
+The module's tests share one local stack (tests/utils/scoped_stack.py), each with signups, names and address
+ranges of its own: a range that another test's tenant still holds would be refused. Each test sees only the
+activations, range claims and handover guides that did not exist when it began (``HybridStack``).
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,17 +17,28 @@ import yaml
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
-from tests.pipeline.test_lifecycle import request
+from tests.utils.operations import request
 from tests.utils.paths import tenant_file
+from tests.utils.scoped_stack import ScopedStack
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("hybrid")]
 
-BUNDLED = {
-    "nodeCidrs": ["192.168.10.0/24"],
-    "podCidrs": ["192.168.128.0/20"],
-    "nodeCount": 3,
-    "supportingServices": "bundled",
-}
+
+def bundled(block: int, **changes: Any) -> dict[str, Any]:
+    """A plant with bundled services in 10.<block>.0.0/16: nodes in 10.<block>.0.0/24, pods in 10.<block>.128.0/20.
+
+    Blocks are one test's each: 0 is the cluster's (10.0.0.0/16), 20 and 21 are CUSTOMER's; the sample signup of
+    events/ holds 192.168.10.0/24 and 192.168.128.0/20 while its test runs."""
+    return {
+        "nodeCidrs": [f"10.{block}.0.0/24"],
+        "podCidrs": [f"10.{block}.128.0/20"],
+        "nodeCount": 3,
+        "supportingServices": "bundled",
+        **changes,
+    }
+
+
+BUNDLED = bundled(1)
 CUSTOMER = {
     "nodeCidrs": ["10.20.0.0/24"],
     "podCidrs": ["10.21.0.0/16"],
@@ -46,8 +63,65 @@ def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
     return [e["detail"] for e in stack.status_events() if e["detail-type"] == detail_type]
 
 
-def activations(stack: Any) -> list[dict[str, Any]]:
-    return stack.client("ssm").describe_activations()["ActivationList"]
+def all_activations(stack: Any) -> list[dict[str, Any]]:
+    pages = stack.client("ssm").get_paginator("describe_activations").paginate()
+    return [activation for page in pages for activation in page["ActivationList"]]
+
+
+def all_claims(stack: Any) -> set[str]:
+    """Every range held in the registry's cells (one attribute ``m:<range>`` per range, in its home cell)."""
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(TableName="NetworkClaimsTable")
+    return {
+        value["M"]["cidr"]["S"]
+        for page in pages
+        for item in page["Items"]
+        for name, value in item.items()
+        if name.startswith("m:")
+    }
+
+
+def all_handovers(stack: Any) -> set[str]:
+    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=stack.template.ref("HandoverBucket"))
+    return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+
+
+class HybridStack:
+    """The module's stack as one test sees it (a ``ScopedStack``), with the activations, range claims and
+    handover guides that did not exist when the test began."""
+
+    def __init__(self, view: ScopedStack) -> None:
+        self._view = view
+        self._activations = {a["ActivationId"] for a in all_activations(view)}
+        self._claims = all_claims(view)
+        self._handovers = all_handovers(view)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)
+
+    def activations(self) -> list[dict[str, Any]]:
+        return [a for a in all_activations(self._view) if a["ActivationId"] not in self._activations]
+
+    def claimed(self) -> set[str]:
+        return all_claims(self._view) - self._claims
+
+    def handovers(self) -> set[str]:
+        return all_handovers(self._view) - self._handovers
+
+
+@pytest.fixture
+def stack(scoped_stack: ScopedStack) -> Iterator[HybridStack]:
+    from onboarding_local import ssm_activations
+
+    try:
+        yield HybridStack(scoped_stack)
+    finally:  # a reply a failed test did not lose is not lost in the next one
+        for operation in ("CreateActivation", "DeleteActivation"):
+            ssm_activations.lose_replies(operation, times=0)
+
+
+def activations(stack: HybridStack) -> list[dict[str, Any]]:
+    """The activations this test's executions left."""
+    return stack.activations()
 
 
 def secret(stack: Any, tenant_id: str) -> dict[str, Any] | None:
@@ -60,10 +134,9 @@ def secret(stack: Any, tenant_id: str) -> dict[str, Any] | None:
     return json.loads(value["SecretString"])
 
 
-def claimed(stack: Any) -> set[str]:
-    """Every range held in the registry's cells (one attribute ``m:<range>`` per range, in its home cell)."""
-    items = stack.client("dynamodb").scan(TableName="NetworkClaimsTable")["Items"]
-    return {value["M"]["cidr"]["S"] for item in items for name, value in item.items() if name.startswith("m:")}
+def claimed(stack: HybridStack) -> set[str]:
+    """The ranges this test's tenants hold."""
+    return stack.claimed()
 
 
 def handover(stack: Any, uri: str) -> str:
@@ -72,7 +145,7 @@ def handover(stack: Any, uri: str) -> str:
 
 
 @pytest.mark.parametrize(("services", "hybrid"), [("bundled", BUNDLED), ("customer", CUSTOMER)])
-def test_hybrid_happy_path(stack: Any, services: str, hybrid: dict[str, Any]) -> None:
+def test_hybrid_happy_path(stack: HybridStack, services: str, hybrid: dict[str, Any]) -> None:
     run(stack, hybrid_signup(f"hy-{services}", f"Hybrid {services}", hybrid))
     tenant_id = derive_tenant_id(f"hy-{services}")
     record = stack.tenant(tenant_id)
@@ -98,22 +171,23 @@ def test_hybrid_happy_path(stack: Any, services: str, hybrid: dict[str, Any]) ->
     assert release["spec"]["values"]["nodeSelector"]["onboarding.saas.aws/tenant-id"] == tenant_id
 
 
-def test_overlapping_cidrs_fail_the_later_tenant_and_leave_the_first_alone(stack: Any) -> None:
-    run(stack, hybrid_signup("ov-1", "First Plant", BUNDLED))
+def test_overlapping_cidrs_fail_the_later_tenant_and_leave_the_first_alone(stack: HybridStack) -> None:
+    run(stack, hybrid_signup("ov-1", "First Plant", bundled(2)))
     first = stack.tenant(derive_tenant_id("ov-1"))
-    run(stack, hybrid_signup("ov-2", "Second Plant", {**CUSTOMER, "podCidrs": ["192.168.130.0/24"]}))
+    overlapping = {**CUSTOMER, "nodeCidrs": ["10.3.0.0/24"], "podCidrs": ["10.2.130.0/24"]}
+    run(stack, hybrid_signup("ov-2", "Second Plant", overlapping))
     second = stack.tenant(derive_tenant_id("ov-2"))
     assert second["status"] == "FAILED" and second["failedStep"] == "RegisterTenant"
-    assert second["failureReason"] == "pod range 192.168.130.0/24 overlaps 192.168.128.0/20 of another tenant"
+    assert second["failureReason"] == "pod range 10.2.130.0/24 overlaps 10.2.128.0/20 of another tenant"
     assert stack.tenant(derive_tenant_id("ov-1")) == first
-    assert len(activations(stack)) == 1 and claimed(stack) == {"192.168.10.0/24", "192.168.128.0/20"}
+    assert len(activations(stack)) == 1 and claimed(stack) == {"10.2.0.0/24", "10.2.128.0/20"}
 
 
-def test_of_two_concurrent_overlapping_signups_exactly_one_wins(stack: Any) -> None:
+def test_of_two_concurrent_overlapping_signups_exactly_one_wins(stack: HybridStack) -> None:
     run(
         stack,
-        hybrid_signup("race-a", "Race A", BUNDLED),
-        hybrid_signup("race-b", "Race B", {**BUNDLED, "nodeCidrs": ["192.168.10.0/25"], "podCidrs": ["10.99.0.0/16"]}),
+        hybrid_signup("race-a", "Race A", bundled(4)),
+        hybrid_signup("race-b", "Race B", bundled(4, nodeCidrs=["10.4.0.0/25"], podCidrs=["10.5.0.0/16"])),
     )
     statuses = sorted(stack.tenant(derive_tenant_id(s))["status"] for s in ("race-a", "race-b"))
     assert statuses == ["ACTIVE", "FAILED"]
@@ -125,13 +199,13 @@ def test_of_two_concurrent_overlapping_signups_exactly_one_wins(stack: Any) -> N
 @pytest.mark.parametrize(
     ("hybrid", "field", "message"),
     [
-        ({**BUNDLED, "nodeCidrs": ["8.8.8.0/24"]}, "hybrid.nodeCidrs.0", "not a private range"),
-        ({**BUNDLED, "podCidrs": ["10.0.0.0/33"]}, "hybrid.podCidrs.0", "valid IPv4"),
-        ({**BUNDLED, "podCidrs": ["banana"]}, "hybrid.podCidrs.0", "valid IPv4"),
-        ({**BUNDLED, "nodeCidrs": ["10.0.1.0/24"]}, "hybrid.nodeCidrs.0", "overlaps the cluster range 10.0.0.0/16"),
-        ({**BUNDLED, "nodeCount": 101}, "hybrid.nodeCount", "less than or equal to 100"),
+        (bundled(6, nodeCidrs=["8.8.8.0/24"]), "hybrid.nodeCidrs.0", "not a private range"),
+        (bundled(6, podCidrs=["10.0.0.0/33"]), "hybrid.podCidrs.0", "valid IPv4"),
+        (bundled(6, podCidrs=["banana"]), "hybrid.podCidrs.0", "valid IPv4"),
+        (bundled(6, nodeCidrs=["10.0.1.0/24"]), "hybrid.nodeCidrs.0", "overlaps the cluster range 10.0.0.0/16"),
+        (bundled(6, nodeCount=101), "hybrid.nodeCount", "less than or equal to 100"),
         (
-            {**BUNDLED, "supportingServices": "customer"},
+            bundled(6, supportingServices="customer"),
             "hybrid.databaseEndpoint",
             "required for supportingServices 'customer'",
         ),
@@ -139,16 +213,20 @@ def test_of_two_concurrent_overlapping_signups_exactly_one_wins(stack: Any) -> N
     ids=["public", "bad-prefix", "not-a-cidr", "cluster-range", "too-many-nodes", "customer-without-db"],
 )
 def test_malformed_public_and_cluster_cidrs_are_rejected_at_intake(
-    stack: Any, hybrid: dict[str, Any], field: str, message: str
+    stack: HybridStack, request: pytest.FixtureRequest, hybrid: dict[str, Any], field: str, message: str
 ) -> None:
-    run(stack, hybrid_signup("bad-1", "Bad Plant", hybrid))
+    case = request.node.callspec.id
+    run(stack, hybrid_signup(f"bad-{case}", f"Bad Plant {case}", hybrid))
     (rejection,) = events_of(stack, "Tenant Signup Rejected")
     errors = {e["field"]: e["message"] for e in rejection["errors"]}
     assert field in errors and message in errors[field], errors
     assert stack.tenants() == [] and activations(stack) == [] and claimed(stack) == set()
 
 
-def test_the_activation_code_never_leaves_its_secret(stack: Any) -> None:
+MACHINES = ("OnboardingStateMachine", "LifecycleStateMachine", "ReleaseStateMachine")
+
+
+def test_the_activation_code_never_leaves_its_secret(stack: HybridStack) -> None:
     run(stack, sample_event("signup-hybrid.json"))
     tenant_id = derive_tenant_id("umbrella-signup-0005")
     stored = secret(stack, tenant_id)
@@ -168,12 +246,13 @@ def test_the_activation_code_never_leaves_its_secret(stack: Any) -> None:
     sfn = stack.client("stepfunctions")
     raw_history = json.dumps(
         [
-            sfn.get_execution_history(executionArn=e["executionArn"])["events"]
-            for m in sfn.list_state_machines()["stateMachines"]
-            for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]
+            sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            for machine in MACHINES
+            for arn in stack.execution_arns(machine)  # this test's: the onboarding, the suspension, the offboarding
         ],
         default=str,
     )
+    assert tenant_id in raw_history
     for haystack, where in (
         (logs, "logs"),
         (history, "executions"),
@@ -187,9 +266,9 @@ def test_the_activation_code_never_leaves_its_secret(stack: Any) -> None:
     assert len(code) == 20
 
 
-def test_a_failure_after_the_activation_compensates_everything_hybrid(stack: Any) -> None:
+def test_a_failure_after_the_activation_compensates_everything_hybrid(stack: HybridStack) -> None:
     stack.git.stop()
-    run(stack, hybrid_signup("comp-1", "Compensated Plant", BUNDLED))
+    run(stack, hybrid_signup("comp-1", "Compensated Plant", bundled(7)))
     stack.git.start()
     tenant_id = derive_tenant_id("comp-1")
     record = stack.tenant(tenant_id)
@@ -197,21 +276,21 @@ def test_a_failure_after_the_activation_compensates_everything_hybrid(stack: Any
     (failed,) = events_of(stack, "Tenant Onboarding Failed")
     assert failed["compensated"] is True
     assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
-    assert stack.client("s3").list_objects_v2(Bucket=stack.template.ref("HandoverBucket")).get("KeyCount", 0) == 0
+    assert stack.handovers() == set()
     # the ranges are free again for another tenant
-    run(stack, hybrid_signup("comp-2", "Next Plant", BUNDLED))
+    run(stack, hybrid_signup("comp-2", "Next Plant", bundled(7)))
     assert stack.tenant(derive_tenant_id("comp-2"))["status"] == "ACTIVE"
 
 
-def test_a_duplicate_delivery_makes_one_activation(stack: Any) -> None:
-    event = hybrid_signup("dup-h", "Dup Plant", BUNDLED)
+def test_a_duplicate_delivery_makes_one_activation(stack: HybridStack) -> None:
+    event = hybrid_signup("dup-h", "Dup Plant", bundled(8))
     run(stack, event, dict(event), dict(event))
     assert len(activations(stack)) == 1 and len(stack.tenants()) == 1
-    assert len([c for c in stack.git.log() if c.startswith("Onboard tenant")]) == 1
+    assert len([c for c in stack.new_commits() if c.startswith("Onboard tenant")]) == 1
 
 
-def test_offboarding_a_hybrid_tenant_deregisters_its_activation_and_frees_its_ranges(stack: Any) -> None:
-    run(stack, hybrid_signup("off-h", "Leaving Plant", BUNDLED))
+def test_offboarding_a_hybrid_tenant_deregisters_its_activation_and_frees_its_ranges(stack: HybridStack) -> None:
+    run(stack, hybrid_signup("off-h", "Leaving Plant", bundled(9)))
     tenant_id = derive_tenant_id("off-h")
     run(stack, request("offboard", tenant_id, "off-h-1"))
     assert stack.tenant(tenant_id)["status"] == "OFFBOARDED"
@@ -223,12 +302,12 @@ def create_activation_attempts(stack: Any) -> int:
     return sum(s["attempts"] for e in stack.executions() for s in e["states"] if s["name"] == "CreateHybridActivation")
 
 
-def test_a_lost_create_activation_reply_leaves_one_activation_which_the_secret_names(stack: Any) -> None:
+def test_a_lost_create_activation_reply_leaves_one_activation_which_the_secret_names(stack: HybridStack) -> None:
     from onboarding_local import ssm_activations
 
     # Given SSM creates the first activation, and its reply is lost (the call raises after taking effect)
     ssm_activations.lose_replies("CreateActivation", times=1)
-    run(stack, hybrid_signup("lost-1", "Lost Reply Plant", BUNDLED))
+    run(stack, hybrid_signup("lost-1", "Lost Reply Plant", bundled(10)))
     tenant_id = derive_tenant_id("lost-1")
     # Then the retried step left exactly one activation: the one the secret names
     assert stack.tenant(tenant_id)["status"] == "ACTIVE" and create_activation_attempts(stack) == 2
@@ -241,13 +320,13 @@ def test_a_lost_create_activation_reply_leaves_one_activation_which_the_secret_n
     assert activations(stack) == [] and secret(stack, tenant_id) is None
 
 
-def test_a_lost_reply_then_a_failure_compensates_every_activation_of_the_tenant(stack: Any) -> None:
+def test_a_lost_reply_then_a_failure_compensates_every_activation_of_the_tenant(stack: HybridStack) -> None:
     from onboarding_local import ssm_activations
 
     # Given the first activation's reply is lost, and the secret of the second cannot be stored (permanently)
     ssm_activations.lose_replies("CreateActivation", times=1)
     stack.inject_fault("secretsmanager", "CreateSecret", "AccessDeniedException", times=1)
-    run(stack, hybrid_signup("lost-2", "Unlucky Plant", BUNDLED))
+    run(stack, hybrid_signup("lost-2", "Unlucky Plant", bundled(11)))
     tenant_id = derive_tenant_id("lost-2")
     # Then the onboarding failed at CreateHybridActivation, and compensation found both activations by their tags
     record = stack.tenant(tenant_id)
@@ -256,5 +335,5 @@ def test_a_lost_reply_then_a_failure_compensates_every_activation_of_the_tenant(
     assert failed["compensated"] is True
     assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
     # And a re-drive onboards the tenant with one activation
-    run(stack, hybrid_signup("lost-2", "Unlucky Plant", BUNDLED))
+    run(stack, hybrid_signup("lost-2", "Unlucky Plant", bundled(11)))
     assert stack.tenant(tenant_id)["status"] == "ACTIVE" and len(activations(stack)) == 1
