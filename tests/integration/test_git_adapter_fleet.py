@@ -14,6 +14,7 @@ from onboarding.adapters.gitbase import BaseCache
 from onboarding.adapters.gittrees import BLOB, TREE, RawObjects, entry_id, find_entry
 from onboarding.errors import BranchMoved
 from onboarding.gitops import apply_files
+from onboarding.manifests import tenant_path
 from onboarding_local.gitserver import GitServer
 
 FLEET = 2000
@@ -282,3 +283,57 @@ def test_a_thin_delta_against_a_tree_the_process_does_not_hold_means_a_cold_fetc
     change = apply_files(warm, {tenant(2): b"two"}, "Two")
     assert server.head() == change.commit and server.read(tenant(1)) == "changed by them"
     server.git("fsck", "--strict", "--no-dangling")
+
+
+# What a push sends: only what the write created, whatever the fleet size.
+
+
+class PackRecorder:
+    """Wraps the adapter's git client and keeps the ids of the objects each push's pack holds."""
+
+    def __init__(self, repo: DulwichGitOpsRepository) -> None:
+        self.sent: list[set[str]] = []
+        self._real = repo._client
+        repo._client = self._client  # type: ignore[method-assign]
+
+    def _client(self) -> tuple[Any, Any]:
+        client, path = self._real()
+        recorder = self
+
+        class Client:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(client, name)
+
+            def send_pack(self, path: Any, update_refs: Any, pack_data: Any, **kwargs: Any) -> Any:
+                def recording(have: Any, want: Any, **options: Any) -> Any:
+                    count, records = pack_data(have, want, **options)
+                    records = list(records)
+                    assert count == len(records)
+                    recorder.sent.append({record.sha().hex() for record in records})
+                    return count, iter(records)
+
+                return client.send_pack(path, update_refs, recording, **kwargs)
+
+        return Client(), path
+
+
+@pytest.mark.parametrize("fleet", [10, FLEET])
+def test_a_push_sends_exactly_the_objects_its_write_created_whatever_the_fleet_size(tmp_path: Path, fleet: int) -> None:
+    git = GitServer(tmp_path).start()
+    try:
+        git.commit_files({tenant_path(f"t-{i:05d}"): f"name: {i}\n".encode() for i in range(fleet)}, "A sharded fleet")
+        cache = BaseCache()
+        for mode, name in (("cold", "t-new-a"), ("warm", "t-new-b")):
+            git.commit_files({tenant_path(f"t-other-{mode}"): b"theirs"}, "Another writer")  # the branch moved
+            r = DulwichGitOpsRepository(git.url, "main", cache=cache)
+            pack = PackRecorder(r)
+            before = git.head()
+            change = apply_files(r, {tenant_path(name): name.encode(), f"remote/{name}/x": None}, f"Onboard {name}")
+            listing = git.git("rev-list", "--objects", change.commit, f"^{before}").splitlines()
+            created = {line.split()[0] for line in listing}  # what the new commit has that its parent has not
+            # The pack holds the new blob, the shard's tree, tenants/, the root tree and the commit: no more
+            assert pack.sent == [created], mode
+            assert len(created) == 5, mode
+        git.git("fsck", "--strict", "--no-dangling")
+    finally:
+        git.stop()
