@@ -3,7 +3,7 @@
 Measured in a virtualenv of its own that holds only what Lambda loads: the shared layer's requirements.txt plus
 boto3 (the runtime's SDK; pinned as requirements-dev.txt pins it). It is created once under
 ``.bench/venvs/<hash of those requirements>`` and reused while they stay the same. Run this part alone with
-``.venv/bin/python benchmarks/coldimports.py [REPEATS] [--against REV] [--in-lambda]``.
+``.venv/bin/python benchmarks/coldimports.py [REPEATS] [--against REV] [--in-lambda] [--first-client]``.
 
 ``--against REV`` also measures an export of commit REV (``git archive`` of its functions/ and layers/shared, in
 the clean virtualenv of REV's own requirements), in the same rounds: a before/after that a changing load weighs
@@ -12,6 +12,12 @@ on alike. The targets (issue 13 §5): every function at most 250 ms and at most 
 By default Lambda's own variables are absent, so Powertools' Tracer counts as disabled. ``--in-lambda`` sets them
 (``LAMBDA_TASK_ROOT`` ...): the Tracer is then on, as with the template's ``Tracing: Active``, and its import of
 the X-Ray SDK and patching of botocore fall in the import too.
+
+``--first-client`` times, in the same interpreter, the import and then what every function's first invocation
+does before its first call: ``import boto3`` and one client (DynamoDB, the store most functions open first),
+against ``import boto3`` plus that client alone. The functions import boto3 with their first client, not at
+init; with tracing on, the botocore patching imports much of botocore during init instead. This is the sum that
+does not change when work only moves between init and the first invocation.
 """
 
 from __future__ import annotations
@@ -49,6 +55,14 @@ BOTO3_SNIPPET = (
     "import time\nt,c=time.perf_counter(),time.process_time()\nimport boto3\n"
     "print(time.perf_counter()-t, time.process_time()-c)\n"
 )
+# --first-client: the first invocation's boto3 import and first client, timed with the import before it.
+FIRST_CLIENT = "import boto3\nboto3.client('dynamodb')\n"
+
+
+def with_first_client(snippet: str) -> str:
+    """``snippet`` with the first client built before the timer stops."""
+    stop = "print(time.perf_counter()-t"
+    return snippet.replace(stop, FIRST_CLIENT + stop)
 
 
 # What Lambda itself sets: with LAMBDA_TASK_ROOT, Powertools' Tracer counts as enabled (the template's
@@ -172,27 +186,38 @@ def _row(wall: list[float], cpu: list[float], boto3_wall: float, boto3_cpu: floa
 
 
 def measure_imports(
-    repeats: int, timeout: float, against: str | None = None, in_lambda: bool = False
+    repeats: int,
+    timeout: float,
+    against: str | None = None,
+    in_lambda: bool = False,
+    first_client: bool = False,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Rounds of: ``import boto3``, then every function's import, each in a fresh interpreter; the first round
     (it fills the bytecode and page caches) is not kept. Interleaved so that a machine whose load changes
     during the run weighs on boto3 and on every function alike. With ``against``, each function of that commit
     is imported right after the same function of the work tree, in the same rounds. With ``in_lambda``, in
-    Lambda's own variables too (tracing on)."""
+    Lambda's own variables too (tracing on). With ``first_client``, each timing (boto3's too) also builds the
+    first boto3 client (``FIRST_CLIENT``). With ``only``, just those functions (more rounds in the same time)."""
+    import_snippet, boto3_snippet = IMPORT_SNIPPET, BOTO3_SNIPPET
+    if first_client:
+        import_snippet, boto3_snippet = with_first_client(IMPORT_SNIPPET), with_first_client(BOTO3_SNIPPET)
     python = clean_python()
-    apps = sorted((REPO_ROOT / "functions").glob("*/app.py"))
+    apps = [app for app in sorted((REPO_ROOT / "functions").glob("*/app.py")) if not only or app.parent.name in only]
+    if not apps:
+        raise ValueError(f"no function named {', '.join(only)}")
     trees: dict[str, tuple[Path, Path]] = {"": (REPO_ROOT, python)}
     before: dict[str, Any] = {}
     if against:
         commit, tree = export(against)
         trees["before:"] = (tree, clean_python(tree))
         before = {"commit": commit, "environment": f"clean virtualenv: {' '.join(runtime_requirements(tree))}"}
-    runs: list[tuple[str, str, list[str], Path, Path]] = [("boto3", BOTO3_SNIPPET, [], REPO_ROOT, python)]
+    runs: list[tuple[str, str, list[str], Path, Path]] = [("boto3", boto3_snippet, [], REPO_ROOT, python)]
     for app in apps:
         for prefix, (root, interpreter) in trees.items():
             path = root / "functions" / app.parent.name / "app.py"
             if path.exists():
-                runs.append((prefix + app.parent.name, IMPORT_SNIPPET, [str(path)], root, interpreter))
+                runs.append((prefix + app.parent.name, import_snippet, [str(path)], root, interpreter))
     wall: dict[str, list[float]] = {name: [] for name, *_ in runs}
     cpu: dict[str, list[float]] = {name: [] for name in wall}
     load = [load_average()]
@@ -215,6 +240,7 @@ def measure_imports(
         "environment": f"clean virtualenv: {' '.join(runtime_requirements())}",
         "repeats": repeats,
         "inLambda": in_lambda,
+        "firstClient": first_client,
         "loadAverage": {"start": load[0], "end": load[1]},
         "boto3": {
             "samplesMs": [round(s, 1) for s in wall["boto3"]],
@@ -242,14 +268,32 @@ def main() -> None:
     parser.add_argument(
         "--in-lambda", action="store_true", help="with the variables Lambda sets: Powertools' Tracer on, as on AWS"
     )
+    parser.add_argument(
+        "--first-client",
+        action="store_true",
+        help="also time the first invocation's `import boto3` and first client (boto3's row too)",
+    )
+    parser.add_argument("--only", metavar="NAME,...", default="", help="just these functions (comma-separated)")
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
-    result = measure_imports(repeats=args.repeats, timeout=120, against=args.against, in_lambda=args.in_lambda)
-    print(result["environment"] + (" (with Lambda's variables: tracing on)" if args.in_lambda else ""))
+    result = measure_imports(
+        repeats=args.repeats,
+        timeout=120,
+        against=args.against,
+        in_lambda=args.in_lambda,
+        first_client=args.first_client,
+        only=[name for name in args.only.split(",") if name],
+    )
+    print(
+        result["environment"]
+        + (" (with Lambda's variables: tracing on)" if args.in_lambda else "")
+        + (" (each timing ends after `import boto3` and a first client)" if args.first_client else "")
+    )
     load = result["loadAverage"]
     print(f"load average (1, 5, 15 min): {load['start']} at the start, {load['end']} at the end")
     boto3 = result["boto3"]
-    print(f"import boto3: {boto3['medianMs']} ms wall, {boto3['cpuMedianMs']} ms CPU (medians of {result['repeats']})")
+    label = "import boto3 + first client" if args.first_client else "import boto3"
+    print(f"{label}: {boto3['medianMs']} ms wall, {boto3['cpuMedianMs']} ms CPU (medians of {result['repeats']})")
     before = result.get("before", {}).get("functions", {})
     for name, row in result["functions"].items():
         line = (
