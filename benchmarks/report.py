@@ -68,6 +68,8 @@ def render(report: dict[str, Any]) -> str:
         out += render_burst(report["burst"])
     if "imports" in report:
         out += render_imports(report["imports"])
+    if "importsTraced" in report:
+        out += render_imports(report["importsTraced"], "with tracing on (Lambda's variables set)")
     return "\n".join(out)
 
 
@@ -171,13 +173,13 @@ def render_burst(b: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_imports(imp: dict[str, Any]) -> list[str]:
+def render_imports(imp: dict[str, Any], mode: str = "tracing off") -> list[str]:
     """Section 3: each function's cold import against boto3's."""
     rows = [["boto3 (reference)", imp["boto3"]["medianMs"], "1.00"]]
     rows += [[name, f["medianMs"], f"{f['ratioToBoto3']:.2f}"] for name, f in imp["functions"].items()]
     return [
         "",
-        f"3. cold import in a fresh interpreter, median of {imp['repeats']} (ms)",
+        f"3. cold import in a fresh interpreter, {mode}, median of {imp['repeats']} (ms)",
         table(["module", "median ms", "x boto3"], rows),
     ]
 

@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if "imports" in sections:
         print("imports ...", file=sys.stderr, flush=True)
         report["imports"] = measure_imports(args.repeats, args.timeout)
+        # with Lambda's own variables as well: the Tracer on, as the template's `Tracing: Active` has it on AWS
+        report["importsTraced"] = measure_imports(args.repeats, args.timeout, in_lambda=True)
     if sections & {"latency", "burst"}:
         run_on_stack(report, sections, counts, args)
     if "properties" in sections:
