@@ -10,7 +10,8 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py --help``). Thre
    duration from CodeBuild's own start and end times, and the images and bytes it put in the tenant registry;
 2. burst: distinct signups of mixed tiers put at once; tenants ACTIVE per second of wall time, and the
    GitOps integrity checks (no ACTIVE tenant without its commit and file, no tenant committed twice);
-3. imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``;
+3. imports: each function's ``app.py`` loaded from its path in a fresh interpreter, against ``import boto3``, with
+   tracing off and on;
 4. chaos: 200 signups of all models and lifecycle operations while 10 % of the handlers' calls fail, then a
    re-drive (benchmarks/chaos.py; alone: ``python -m benchmarks.run chaos``);
 5. release: a fleet release to 1,000 seeded tenants in two waves: wall time, git pushes per wave, and the
