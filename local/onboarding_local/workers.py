@@ -64,6 +64,7 @@ class Worker:
         self._pending: dict[int, Future[Any]] = {}
         self._pending_lock = threading.Lock()
         self._ids = itertools.count()
+        self.alive = True  # False once its pipe is closed: the worker exited or was killed
         self._reader = threading.Thread(target=self._read, name=f"handler-worker-{pid}", daemon=True)
         self._reader.start()
 
@@ -73,6 +74,8 @@ class Worker:
             return len(self._pending)
 
     def call(self, *request: Any) -> Any:
+        if not self.alive:
+            raise RuntimeError(f"handler worker {self.pid} is gone")
         future: Future[Any] = Future()
         with self._pending_lock:
             number = next(self._ids)
@@ -97,6 +100,7 @@ class Worker:
             if future is not None:
                 future.set_result(answer)
         with self._pending_lock:  # the worker died: nothing more will be answered
+            self.alive = False
             pending, self._pending = self._pending, {}
         for future in pending.values():
             future.set_exception(RuntimeError(f"handler worker {self.pid} exited"))
@@ -117,6 +121,9 @@ class WorkerPool:
     """``size`` worker processes; an invocation goes to the one with the fewest in flight."""
 
     def __init__(self, runtime: LambdaRuntime, size: int) -> None:
+        self._runtime = runtime
+        self.answered = 0  # invocations a worker process ran and answered
+        self._answered_lock = threading.Lock()
         self.workers: list[Worker] = []
         try:
             for _ in range(size):
@@ -127,13 +134,19 @@ class WorkerPool:
 
     def invoke(self, name: str, payload: Any) -> tuple[Any, str | None, float, float]:
         """(result or error payload, errorType or None, duration ms, paused ms), as the runtime runs it."""
-        worker = min(self.workers, key=lambda w: w.load)
-        answer: tuple[Any, str | None, float, float] = worker.call("invoke", name, payload)
+        answer: tuple[Any, str | None, float, float]
+        alive = [w for w in self.workers if w.alive]
+        if not alive:  # every worker died (killed from outside): the stack's process runs the handlers again
+            answer = self._runtime.run_here(name, payload)
+            return answer
+        answer = min(alive, key=lambda w: w.load).call("invoke", name, payload)
+        with self._answered_lock:
+            self.answered += 1
         return answer
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds the workers have used so far."""
-        return sum(float(w.call(_CPU)) for w in self.workers)
+        return sum(float(w.call(_CPU)) for w in self.workers if w.alive)
 
     def close(self) -> None:
         for worker in self.workers:
@@ -161,8 +174,14 @@ def _serve(runtime: LambdaRuntime, conn: Connection) -> None:
         except BaseException as exc:  # noqa: BLE001 - the runtime itself failed: reported as Lambda would
             value = ({"errorType": type(exc).__name__, "errorMessage": str(exc),
                       "stackTrace": traceback.format_exception(exc)[-6:]}, type(exc).__name__, 0.0, 0.0)  # fmt: skip
-        with contextlib.suppress(OSError):
+        try:
             answer(number, value)
+        except OSError:
+            pass  # the stack's end is closed: it is stopping
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be sent (pickled) is a failed invocation
+            failed = {"errorType": type(exc).__name__, "errorMessage": f"the handler's answer cannot be sent: {exc}"}
+            with contextlib.suppress(OSError):
+                answer(number, (failed, type(exc).__name__, 0.0, 0.0))
 
     while True:
         try:
@@ -188,7 +207,7 @@ def _flush_streams() -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     for handler in logging.getLogger().handlers + [
-        h for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        h for logger in list(logging.Logger.manager.loggerDict.values()) if isinstance(logger, logging.Logger)
         for h in logger.handlers
     ]:  # fmt: skip
         with contextlib.suppress(Exception):

@@ -35,6 +35,7 @@ def test_signups_become_active_with_handlers_in_a_worker_process(worker_stack: L
     assert len(pids) == 2 and os.getpid() not in pids
     events = [signup_event(f"workers-{i}", f"Workers {i}", tier) for i, tier in enumerate(("basic", "premium"))]
     first = len(worker_stack.runtime.invocations)
+    answered = worker_stack.runtime._pool.answered  # type: ignore[union-attr]
 
     # When: two signups arrive at once
     worker_stack.put_events(events)
@@ -47,9 +48,12 @@ def test_signups_become_active_with_handlers_in_a_worker_process(worker_stack: L
     ran = Counter(i.function for i in worker_stack.runtime.invocations[first:])
     for function in ("IntakeFunction", "RegisterTenantFunction", "CommitGitOpsFunction", "ActivateTenantFunction"):
         assert ran[function] == 2, ran
+    # every one of them ran in a worker process, not in this one
+    assert worker_stack.runtime._pool.answered - answered == len(worker_stack.runtime.invocations[first:])  # type: ignore[union-attr]
     assert worker_stack.runtime.worker_cpu_seconds() > 0
 
 
+# Last in the module: once a fault is configured, the stack runs its invocations in-process for the rest of its life.
 def test_an_injected_fault_reaches_the_handlers(worker_stack: LocalStack) -> None:
     # Given: the tenant registration's write is throttled once (fault rules live in the stack's process)
     worker_stack.inject_fault("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", times=1)
