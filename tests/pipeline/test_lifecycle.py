@@ -164,7 +164,9 @@ def test_operations_not_allowed_now_are_rejected_with_the_reason_and_change_noth
     assert all(e["status"] == "SUCCEEDED" for e in stack.executions() if e["name"].startswith("op-"))
     # the executions' output is the rejection with its reason, never a Python stack trace
     sfn = stack.client("stepfunctions")
-    for arn in stack.execution_arns("LifecycleStateMachine"):
+    arns = stack.execution_arns("LifecycleStateMachine")
+    assert len(arns) == 4  # one per request, each rejected
+    for arn in arns:
         output = sfn.describe_execution(executionArn=arn)["output"]
         assert "Traceback" not in output and "stackTrace" not in output and 'File \\"' not in output
         assert json.loads(output)["rejection"]["errors"][0]["message"]
