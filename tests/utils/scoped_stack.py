@@ -76,7 +76,8 @@ class ScopedStack:
 
 @contextmanager
 def scoped(stack: Any) -> Iterator[ScopedStack]:
-    """A test's view of ``stack``; afterwards the stack is idle, with no fault armed, git serving and Flux running."""
+    """A test's view of ``stack``; afterwards the stack is idle, with no fault armed, git serving and Flux running, and
+    nothing left armed for the next test."""
     stack.wait_idle(120)
     try:
         yield ScopedStack(stack)
@@ -89,3 +90,10 @@ def scoped(stack: Any) -> Iterator[ScopedStack]:
             stack.wait_idle(120)
         finally:
             stack._faults.clear()
+            # what a failed test may have left armed: a forced or silent artifact build, a lost SSM reply,
+            # another writer moving the branch before the next push
+            stack.codebuild.fail_next = stack.codebuild.drop_events = 0
+            from onboarding_local import ssm_activations
+
+            ssm_activations._LOST.clear()
+            (stack.git.base / "move-branch-once").unlink(missing_ok=True)
