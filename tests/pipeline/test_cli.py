@@ -73,25 +73,10 @@ def test_a_malformed_event_file_is_a_clear_error(tmp_path: Path) -> None:
 @SERVE
 def test_serve_answers_the_aws_api_until_terminated(served: Served) -> None:
     # (terminating it ends with exit code 0: checked when the shared serve stops, tests/utils/served.py)
-    import time
-
-    import boto3
-
-    event = signup_event("serve-1", "Served Co")
-    entry = {"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(event["detail"])}
-    events: Any = boto3.client("events", **served.aws())
-    events.put_events(Entries=[entry])
-    machine = next(line.split()[2] for line in served.lines if line.startswith("state machine"))
-    arn = machine.replace(":stateMachine:", ":execution:") + ":" + derive_tenant_id("serve-1")
-    sfn = boto3.client("stepfunctions", **served.aws())
-    deadline, status = time.monotonic() + 60, ""
-    while time.monotonic() < deadline and status != "SUCCEEDED":
-        time.sleep(0.1)
-        try:
-            status = sfn.describe_execution(executionArn=arn)["status"]
-        except sfn.exceptions.ExecutionDoesNotExist:
-            continue
+    sfn, arn, status = served.onboard("serve-1", "Served Co")
     assert status == "SUCCEEDED"
+    machine = next(line.split()[2] for line in served.lines if line.startswith("state machine"))
+    assert arn.startswith(machine.replace(":stateMachine:", ":execution:"))  # the machine serve printed
     history = sfn.get_execution_history(executionArn=arn)["events"]
     assert any(e.get("stateEnteredEventDetails", {}).get("name") == "CommitGitOps" for e in history)
 

@@ -205,30 +205,14 @@ def test_graph_reads_a_running_serve_in_its_workdir(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import argparse
-    import time
-
-    import boto3
 
     from onboarding_local import graph
 
     workdir = served.workdir
     assert (workdir / "endpoint").read_text(encoding="utf-8").strip() == served.endpoint  # what graph reads
-    detail = signup_event("graph-served", "Graph Served")["detail"]
-    events: Any = boto3.client("events", **served.aws())
-    events.put_events(
-        Entries=[{"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(detail)}]
-    )
-    tenant = derive_tenant_id("graph-served")
-    sfn: Any = boto3.client("stepfunctions", **served.aws())
-    arn = f"arn:aws:states:us-east-1:123456789012:execution:OnboardingStateMachine:{tenant}"
-    deadline, status = time.monotonic() + 60, ""
-    while time.monotonic() < deadline and status != "SUCCEEDED":
-        time.sleep(0.2)
-        try:
-            status = sfn.describe_execution(executionArn=arn)["status"]
-        except sfn.exceptions.ExecutionDoesNotExist:
-            continue
+    _, _, status = served.onboard("graph-served", "Graph Served")
     assert status == "SUCCEEDED"
+    tenant = derive_tenant_id("graph-served")
     saved = workdir / "executions.json"  # the earlier run's, in the shared serve's work dir
     before = saved.stat().st_mtime_ns if saved.exists() else None
     parser = argparse.ArgumentParser()

@@ -16,6 +16,7 @@ from onboarding_local.cli import run as run_files
 from tests.conftest import signup_event
 from tests.utils.operations import onboard, request, run
 from tests.utils.paths import tenant_file
+from tests.utils.remote import tenant_ecr
 
 pytestmark = pytest.mark.pipeline
 
@@ -102,19 +103,5 @@ def test_offboarding_a_remote_tenant_deletes_its_repositories_when_retention_say
         )
         run(stack, request("offboard", tenant_id, "ret-off"))
         assert (stack.tenant(tenant_id) or {}).get("status") == "OFFBOARDED"
-        creds = stack.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::222222222222:role/saas-onboarding-{tenant_id}",
-            RoleSessionName="test",
-            ExternalId=tenant_id,
-        )["Credentials"]
-        import boto3
-
-        ecr = boto3.client(
-            "ecr",
-            region_name="eu-west-1",
-            endpoint_url=stack.endpoint,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
+        ecr = tenant_ecr(stack, "222222222222", tenant_id)
         assert ecr.describe_repositories()["repositories"] == []

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,29 @@ class Served:
     @property
     def endpoint(self) -> str:
         return next(line.split()[2] for line in self.lines if line.startswith("AWS endpoint"))
+
+    def onboard(self, signup_id: str, name: str, seconds: float = 60) -> tuple[Any, str, str]:
+        """Put a signup on the served bus and wait for its onboarding execution to succeed:
+        (a Step Functions client of the serve, the execution's ARN, its last status)."""
+        import boto3
+
+        from onboarding.identity import derive_tenant_id
+        from tests.conftest import signup_event
+
+        detail = signup_event(signup_id, name)["detail"]
+        entry = {"Source": "saas.signup", "DetailType": "Tenant Signup Requested", "Detail": json.dumps(detail)}
+        events: Any = boto3.client("events", **self.aws())
+        events.put_events(Entries=[entry])
+        sfn: Any = boto3.client("stepfunctions", **self.aws())
+        arn = f"arn:aws:states:us-east-1:123456789012:execution:OnboardingStateMachine:{derive_tenant_id(signup_id)}"
+        deadline, status = time.monotonic() + seconds, ""
+        while time.monotonic() < deadline and status != "SUCCEEDED":
+            time.sleep(0.1)
+            try:
+                status = sfn.describe_execution(executionArn=arn)["status"]
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue
+        return sfn, arn, status
 
     def aws(self) -> dict[str, Any]:
         """boto3 client arguments for the served AWS API."""
