@@ -150,8 +150,11 @@ def run_writers(k: int, mode: str, timeout: float) -> dict[str, Any]:
     }
 
 
-def run_stack_burst(size: int, timeout: float, parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    """A burst of ``size`` signups on the local stack, with the template's gather window (and ``parameters``)."""
+def run_stack_burst(
+    size: int, timeout: float, parameters: dict[str, str] | None = None, workers: int = 0
+) -> dict[str, Any]:
+    """A burst of ``size`` signups on the local stack, with the template's gather window (and ``parameters``),
+    its handlers in ``workers`` forked worker processes (0: in the stack's process)."""
     import contextlib
     import warnings
 
@@ -168,11 +171,14 @@ def run_stack_burst(size: int, timeout: float, parameters: dict[str, str] | None
         (Path(workdir) / "stdout.log").open("w", encoding="utf-8") as handler_stdout,
         contextlib.redirect_stdout(handler_stdout),
         GcMeter() as gc_meter,
-        LocalStack(Path(workdir) / "stack", parameters={**template_window, **(parameters or {})}) as stack,
+        LocalStack(
+            Path(workdir) / "stack", parameters={**template_window, **(parameters or {})}, workers=workers
+        ) as stack,
     ):
         result = measure_burst(stack, uuid.uuid4().hex[:6], size, timeout, gc_meter)
     result["gatherMilliseconds"] = int(stack.parameters["GitOpsGatherMilliseconds"])
     result["stackParameters"] = dict(parameters or {})
+    result["workers"] = workers
     return result
 
 
@@ -182,6 +188,7 @@ def measure_batching(
     timeout: float,
     modes: tuple[str, ...] = ("direct", "batched"),
     parameters: dict[str, str] | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"writers": []}
     for k in writers:
@@ -190,7 +197,7 @@ def measure_batching(
             report["writers"].append(run_writers(k, mode, timeout))
     if burst > 0:
         print(f"batching: burst of {burst} on the local stack ...", file=sys.stderr, flush=True)
-        report["stack"] = run_stack_burst(burst, timeout, parameters)
+        report["stack"] = run_stack_burst(burst, timeout, parameters, workers)
     return report
 
 
@@ -216,7 +223,8 @@ def render_batching(b: dict[str, Any]) -> list[str]:
         s = b["stack"]
         out += [
             "",
-            f"   burst of {s['size']} on the local stack, gather {s['gatherMilliseconds']} ms, {s['stackParameters']}",
+            f"   burst of {s['size']} on the local stack, gather {s['gatherMilliseconds']} ms, {s['stackParameters']},"
+            f" {s.get('workers', 0)} handler worker processes",
             table(
                 ["ACTIVE", "wall s", "tenants/s", "pushes", "pushes/tenant", "lost", "duplicated"],
                 [
@@ -260,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         default="flux",
         help="the stack's ReconcileFeedback: none makes a tenant ACTIVE when its commit lands (no Flux emulator wait)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="handler worker processes of the burst's stack (default 0: in-process)"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="deadline in seconds for each wait")
     parser.add_argument("--out", type=Path, help="JSON result file (default .bench/batching-<UTC time>.json)")
     args = parser.parse_args(argv)
@@ -274,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             tuple(args.modes.split(",")),
             {"ReconcileFeedback": args.reconcile_feedback},
+            args.workers,
         ),
     }
     out = args.out or BENCH_DIR / f"batching-{stamp}.json"

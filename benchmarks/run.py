@@ -66,7 +66,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, in
     parser.add_argument("--n-hybrid", type=int, default=10, help="latency samples of hybrid tenants (default 10)")
     parser.add_argument("--burst", type=int, default=100, help="signups put at once in the burst (default 100)")
     parser.add_argument(
-        "--workers", type=int, default=2, help="handler worker processes of the latency and burst stack (default 2)"
+        "--workers",
+        type=int,
+        default=2,
+        help="handler worker processes of the latency, burst and batching-burst stacks (default 2)",
     )
     parser.add_argument("--repeats", type=int, default=5, help="fresh interpreters per import (default 5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline in seconds for each wait")
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     if "batching" in sections:  # batched GitOps writes: K writers and a burst (benchmarks/batching.py)
         from benchmarks.batching import WRITERS, measure_batching
 
-        report["batching"] = measure_batching(WRITERS, args.batching_burst, args.timeout * 8, modes=("batched",))
+        report["batching"] = measure_batching(
+            WRITERS, args.batching_burst, args.timeout * 8, modes=("batched",), workers=args.workers
+        )
 
     report["loadAverageAtEnd"] = list(os.getloadavg())
     out = args.out or BENCH_DIR / f"bench-{stamp}.json"
