@@ -25,8 +25,29 @@ def list_tenants(ddb: Any) -> list[dict[str, Any]]:
     de = TypeDeserializer()
     pages = ddb.get_paginator("scan").paginate(TableName="TenantsTable", ConsistentRead=True)  # 1 MB per page
     items = [item for page in pages for item in page["Items"]]
-    records = [{k: plain(de.deserialize(v)) for k, v in item.items()} for item in items]
+    return oldest_first([{k: plain(de.deserialize(v)) for k, v in item.items()} for item in items])
+
+
+def oldest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tenant records oldest first, then by tenantId (as ``list_tenants`` gives them)."""
     return sorted(records, key=lambda r: (r.get("createdAt", ""), r["tenantId"]))
+
+
+def get_tenant(ddb: Any, tenant_id: str) -> dict[str, Any] | None:
+    """One tenant record (a consistent read), or None."""
+    item = ddb.get_item(TableName="TenantsTable", Key={"tenantId": {"S": tenant_id}}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    de = TypeDeserializer()
+    return {k: plain(de.deserialize(v)) for k, v in item.items()}
+
+
+def tenant_ids(ddb: Any) -> set[str]:
+    """The id of every tenant record (a consistent scan of the keys only)."""
+    pages = ddb.get_paginator("scan").paginate(
+        TableName="TenantsTable", ConsistentRead=True, ProjectionExpression="tenantId"
+    )
+    return {item["tenantId"]["S"] for page in pages for item in page["Items"]}
 
 
 def list_dead_letters(sqs: Any, queue: str) -> list[dict[str, Any]]:

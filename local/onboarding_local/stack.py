@@ -313,7 +313,10 @@ class LocalStack:
         return observe.list_tenants(self.client("dynamodb"))
 
     def tenant(self, tenant_id: str) -> dict[str, Any] | None:
-        return next((t for t in self.tenants() if t["tenantId"] == tenant_id), None)
+        return observe.get_tenant(self.client("dynamodb"), tenant_id)
+
+    def tenant_ids(self) -> set[str]:
+        return observe.tenant_ids(self.client("dynamodb"))
 
     def dead_letters(self, queue: str = "SignupDeadLetterQueue") -> list[dict[str, Any]]:
         return observe.list_dead_letters(self.client("sqs"), queue)

@@ -26,7 +26,7 @@ class ScopedStack:
             self._emitted = len(stack.emitted)
             self._published = len(stack.published)
         self._executions = set(self._execution_arns())
-        self._tenants = {t["tenantId"] for t in stack.tenants()}
+        self._tenants = stack.tenant_ids()
         self._commits = len(stack.git.log())
 
     def __getattr__(self, name: str) -> Any:
@@ -42,8 +42,12 @@ class ScopedStack:
             return list(self._stack.published[self._published :])
 
     def tenants(self) -> list[dict[str, Any]]:
-        """The tenants this test created (a test reads any other one by id, with ``tenant``)."""
-        return [t for t in self._stack.tenants() if t["tenantId"] not in self._tenants]
+        """The tenants this test created (a test reads any other one by id, with ``tenant``), oldest first. Only
+        their records are read: the module's stack holds every earlier test's tenants too."""
+        from onboarding_local.observe import oldest_first
+
+        new = sorted(self._stack.tenant_ids() - self._tenants)
+        return oldest_first([r for r in map(self._stack.tenant, new) if r is not None])
 
     def executions(self) -> list[dict[str, Any]]:
         from onboarding_local.observe import describe_execution
