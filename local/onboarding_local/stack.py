@@ -123,6 +123,7 @@ class LocalStack:
     def _start_moto(self) -> None:
         """moto in server mode on a free port, with its Step Functions engine executing, and this process
         (environment, boto3's default session) pointed at it."""
+        warm.share_data_loader(self._changes)  # before moto's modules load: they read service models at import
         self._server = warm.moto_server("127.0.0.1")
         self._server.start()
         self.port = self._server.get_host_and_port()[1]

@@ -4,7 +4,8 @@ Only inputs that cannot differ between stacks are shared, each keyed by what it 
 
 - botocore's data loader (the service models, endpoint rules and partitions, parsed from JSON once per process).
   Every stack still gets a session of its own (credentials, endpoint, event hooks are read afresh); only the
-  loader, which holds read-only data, is shared. Loading a service's model again costs 0.2 to 1 s per service;
+  loader, which holds read-only data, is shared, with moto's own sessions and model reads too. Loading a
+  service's model again costs 0.2 to 1 s per service;
 - moto's server loop wakes every 50 ms to notice a stop, instead of werkzeug's default 500 ms;
 - moto's Step Functions engine parses a definition's ASL (with ANTLR, in pure Python: about 0.3 s for the
   onboarding machine) when the machine is created and again at every execution. The parse tree of a definition
@@ -43,12 +44,38 @@ if TYPE_CHECKING:
     from onboarding_local.processwide import ProcessChanges
 
 
+def _default_data_path() -> str | None:
+    import botocore.session
+
+    return botocore.session.get_session().get_config_variable("data_path")
+
+
 @functools.cache
 def _data_loader() -> Any:
     import botocore.loaders
-    import botocore.session
 
-    return botocore.session.get_session().get_component("data_loader")
+    return botocore.loaders.create_loader(_default_data_path())
+
+
+def _create_loader(search_path_string: str | None = None) -> Any:
+    """botocore's ``create_loader``, answering the default data path with the process's one loader."""
+    import botocore.loaders
+
+    if search_path_string == _default_data_path():
+        return _data_loader()
+    return botocore.loaders.create_loader(search_path_string)
+
+
+def share_data_loader(changes: ProcessChanges) -> None:
+    """Until ``changes`` is restored, every new botocore session and moto's own model reads use the process's one
+    data loader. moto makes a session per lookup of a service's regions: importing its EC2 models (which its
+    Step Functions engine imports) read EC2's service model, the largest, three times, and each backend's first
+    use reads its service's model again (about 0.9 s of CPU per process that starts a stack)."""
+    import botocore.session
+    import moto.core.utils
+
+    changes.patch(botocore.session, "create_loader", _create_loader)
+    changes.patch(moto.core.utils, "create_loader", _create_loader)
 
 
 def boto3_session() -> Any:
