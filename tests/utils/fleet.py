@@ -10,7 +10,9 @@ stack of its own. Release ids are the test's own too (a known id is a duplicate 
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +67,7 @@ def releasing(view: ScopedStack) -> Iterator[ScopedStack]:
     finally:
         view.flux.paused = False
         view.codebuild.fail_next = 0
+        abort_running_releases(view)  # a test that failed may have left one waiting for an approval
         view.wait_idle(120)
         live = [t["tenantId"] for t in view.tenants() if t["status"] in ("ACTIVE", "SUSPENDED")]
         if live:
@@ -72,6 +75,41 @@ def releasing(view: ScopedStack) -> Iterator[ScopedStack]:
             view.wait_idle(120)
             left = {t: (view.tenant(t) or {}).get("status") for t in live}
             assert all(s == "OFFBOARDED" for s in left.values()), f"not offboarded after the test: {left}"
+
+
+def abort_running_releases(view: ScopedStack) -> None:
+    """End the test's release executions still running: ``Fleet Release Aborted`` for each, then (once its record
+    says aborted) an approval of each of its waves, so that one waiting for an approval goes on, sees the abort and
+    stops."""
+    from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
+    from onboarding.fleet import default_waves
+
+    sfn = view.client("stepfunctions")
+    described = [sfn.describe_execution(executionArn=arn) for arn in view.execution_arns("ReleaseStateMachine")]
+    inputs = [json.loads(e["input"]) for e in described if e["status"] == "RUNNING"]
+    aborts = [
+        {"source": "saas.release", "detail-type": "Fleet Release Aborted", "detail": {"releaseId": i["releaseId"]}}
+        for i in inputs
+    ]
+    approvals = [
+        {
+            "source": "saas.release",
+            "detail-type": "Fleet Release Approved",
+            "detail": {"releaseId": i["releaseId"], "wave": w},
+        }
+        for i in inputs
+        for w in [w["name"] for w in i["request"].get("waves") or []] or [w.name for w in default_waves()]
+    ]
+    if not aborts:
+        return
+    view.put_events(aborts)
+    store = DynamoReleaseStore(view.template.ref("ReleasesTable"), client=view.client("dynamodb"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(
+        (r := store.get(i["releaseId"])) is None or r.aborted for i in inputs
+    ):
+        time.sleep(0.1)
+    view.put_events(approvals)
 
 
 def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
