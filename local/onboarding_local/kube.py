@@ -125,8 +125,29 @@ def _core_validator(api_version: str, kind: str) -> Any:
     return Draft202012Validator(schema, registry=Resource.from_contents(schema) @ (definitions @ Registry()))
 
 
+_CHECKED: dict[str, list[str]] = {}  # an object's repr -> its errors
+_CHECKED_LIMIT = 20_000
+_CHECKED_LOCK = threading.Lock()
+
+
 def validation_errors(obj: Any) -> list[str]:
-    """Every reason the API server (with strict field validation) would refuse ``obj``; empty when valid."""
+    """Every reason the API server (with strict field validation) would refuse ``obj``; empty when valid.
+
+    The answer depends on the object alone (the schemas are fixed for the process), so it is kept per object, keyed
+    by its ``repr`` (which tells 1 from "1" and keeps YAML timestamps apart): the Flux emulator builds every
+    Kustomization at each reconcile, and all but the changed tenants' objects are ones it validated before."""
+    text = repr(obj)
+    found = _CHECKED.get(text)
+    if found is None:
+        found = _validation_errors(obj)
+        with _CHECKED_LOCK:
+            if len(_CHECKED) >= _CHECKED_LIMIT:
+                _CHECKED.clear()
+            _CHECKED[text] = found
+    return list(found)
+
+
+def _validation_errors(obj: Any) -> list[str]:
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("apiVersion", "kind")):
         return ["<root>: a Kubernetes object needs apiVersion and kind"]
     api_version, kind = obj["apiVersion"], obj["kind"]

@@ -1,0 +1,35 @@
+"""The local stack's API-server check (onboarding_local.kube.validation_errors) keeps its answer per object: an
+object checked again gets the same answer, and a changed object is checked anew."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+
+from onboarding_local import kube
+
+
+def namespace(name: str, **labels: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def test_an_object_checked_again_gets_the_same_answer_and_a_changed_one_is_checked_anew() -> None:
+    valid = namespace("t-acme-0123456789", tier="basic")
+    assert kube.validation_errors(valid) == []
+    assert kube.validation_errors(copy.deepcopy(valid)) == []
+    valid["metadata"]["name"] = "Not_A_Label"  # type: ignore[index]
+    (error,) = kube.validation_errors(valid)
+    assert error.startswith(".metadata.name: 'Not_A_Label' is not a DNS-1123 label")
+    answer = kube.validation_errors(valid)
+    answer.append("a caller's own note")  # what a caller does with its answer is its own
+    assert kube.validation_errors(valid) == [error]
+
+
+def test_values_that_print_alike_in_json_are_told_apart() -> None:
+    as_text = namespace("t-acme-0123456789", release="1")
+    as_number = namespace("t-acme-0123456789", release=1)
+    as_date = namespace("t-acme-0123456789", created=datetime.date(2026, 11, 28))
+    assert kube.validation_errors(as_text) == []
+    assert ".metadata.labels.release: 1 is not a valid label value" in kube.validation_errors(as_number)
+    assert kube.validation_errors(as_date) != []
+    assert kube.validation_errors(as_text) == []
