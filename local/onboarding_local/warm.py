@@ -4,7 +4,7 @@ Only inputs that cannot differ between stacks are shared, each keyed by what it 
 
 - botocore's data loader (the service models, endpoint rules and partitions, parsed from JSON once per process).
   Every stack still gets a session of its own (credentials, endpoint, event hooks are read afresh); only the
-  loader, which holds read-only data, is shared, with moto's own sessions and model reads too. Loading a
+  loader, which holds read-only data, is shared, with the sessions moto makes too. Loading a
   service's model again costs 0.2 to 1 s per service;
 - moto's server loop wakes every 50 ms to notice a stop, instead of werkzeug's default 500 ms;
 - moto's Step Functions engine parses a definition's ASL (with ANTLR, in pure Python: about 0.3 s for the
@@ -51,31 +51,26 @@ def _default_data_path() -> str | None:
 
 
 @functools.cache
-def _data_loader() -> Any:
+def _loader_for(search_path_string: str | None) -> Any:
+    """One botocore data loader per data path, for the whole process."""
     import botocore.loaders
 
-    return botocore.loaders.create_loader(_default_data_path())
-
-
-def _create_loader(search_path_string: str | None = None) -> Any:
-    """botocore's ``create_loader``, answering the default data path with the process's one loader."""
-    import botocore.loaders
-
-    if search_path_string == _default_data_path():
-        return _data_loader()
     return botocore.loaders.create_loader(search_path_string)
 
 
-def share_data_loader(changes: ProcessChanges) -> None:
-    """Until ``changes`` is restored, every new botocore session and moto's own model reads use the process's one
-    data loader. moto makes a session per lookup of a service's regions: importing its EC2 models (which its
-    Step Functions engine imports) read EC2's service model, the largest, three times, and each backend's first
-    use reads its service's model again (about 0.9 s of CPU per process that starts a stack)."""
-    import botocore.session
-    import moto.core.utils
+def _data_loader() -> Any:
+    return _loader_for(_default_data_path())
 
-    changes.patch(botocore.session, "create_loader", _create_loader)
-    changes.patch(moto.core.utils, "create_loader", _create_loader)
+
+def share_data_loader(changes: ProcessChanges) -> None:
+    """Until ``changes`` is restored, every new botocore session reads service models through the process's one
+    data loader for its data path. moto makes a session per lookup of a service's regions: importing its EC2 models
+    (which its Step Functions engine imports) read EC2's service model, the largest, three times, and each backend's
+    first use read its service's model again (a one-signup ``onboarding-local run``: 8.8 -> 6.8 s of CPU). moto's
+    own model reads keep moto's loader, which adds moto's extra model files, and moto caches them per process."""
+    import botocore.session
+
+    changes.patch(botocore.session, "create_loader", _loader_for)
 
 
 def boto3_session() -> Any:

@@ -19,6 +19,7 @@ from onboarding_local.stack import LocalStack
 
 def patched_methods() -> dict[str, Any]:
     """What moto's patched attributes resolve to now (the function itself, or None when absent)."""
+    import botocore.session
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.codebuild.models import CodeBuildBackend
     from moto.codebuild.responses import CodeBuildResponse
@@ -38,6 +39,7 @@ def patched_methods() -> dict[str, Any]:
         (SimpleSystemManagerResponse, "create_activation"),
         (SimpleSystemManagerResponse, "describe_activations"),
         (SimpleSystemManagerResponse, "delete_activation"),
+        (botocore.session, "create_loader"),
     ]
     return {f"{owner.__name__}.{name}": getattr(owner, name, None) for owner, name in owners_and_names}
 
