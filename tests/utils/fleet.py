@@ -77,39 +77,46 @@ def releasing(view: ScopedStack) -> Iterator[ScopedStack]:
             assert all(s == "OFFBOARDED" for s in left.values()), f"not offboarded after the test: {left}"
 
 
-def abort_running_releases(view: ScopedStack) -> None:
-    """End the test's release executions still running: ``Fleet Release Aborted`` for each, then (once its record
-    says aborted) an approval of each of its waves, so that one waiting for an approval goes on, sees the abort and
-    stops."""
+def abort_running_releases(view: ScopedStack, timeout: float = 120) -> None:
+    """End the test's release executions still running. Each round puts ``Fleet Release Aborted`` for each (once)
+    and, when its record says aborted, an approval of each of its waves, so one waiting for an approval goes on,
+    sees the abort and stops. Approvals are sent again each round (an extra one is "not waiting"): an approval can
+    arrive before its wait has stored its token. Rounds go on until no delivery is pending (a release request
+    still on its way starts later) and none of the test's releases runs."""
     from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
     from onboarding.fleet import default_waves
 
     sfn = view.client("stepfunctions")
-    described = [sfn.describe_execution(executionArn=arn) for arn in view.execution_arns("ReleaseStateMachine")]
-    inputs = [json.loads(e["input"]) for e in described if e["status"] == "RUNNING"]
-    aborts = [
-        {"source": "saas.release", "detail-type": "Fleet Release Aborted", "detail": {"releaseId": i["releaseId"]}}
-        for i in inputs
-    ]
-    approvals = [
-        {
-            "source": "saas.release",
-            "detail-type": "Fleet Release Approved",
-            "detail": {"releaseId": i["releaseId"], "wave": w},
-        }
-        for i in inputs
-        for w in [w["name"] for w in i["request"].get("waves") or []] or [w.name for w in default_waves()]
-    ]
-    if not aborts:
-        return
-    view.put_events(aborts)
     store = DynamoReleaseStore(view.template.ref("ReleasesTable"), client=view.client("dynamodb"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all(
-        (r := store.get(i["releaseId"])) is None or r.aborted for i in inputs
-    ):
-        time.sleep(0.1)
-    view.put_events(approvals)
+    aborted: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = view.router.pending
+        described = [sfn.describe_execution(executionArn=a) for a in view.execution_arns("ReleaseStateMachine")]
+        inputs = [json.loads(e["input"]) for e in described if e["status"] == "RUNNING"]
+        if not inputs and pending == 0:
+            return
+        events = [
+            {"source": "saas.release", "detail-type": "Fleet Release Aborted", "detail": {"releaseId": i["releaseId"]}}
+            for i in inputs
+            if i["releaseId"] not in aborted
+        ]
+        aborted |= {i["releaseId"] for i in inputs}
+        for i in inputs:
+            if (record := store.get(i["releaseId"])) is None or not record.aborted:
+                continue
+            waves = [w["name"] for w in i["request"].get("waves") or []] or [w.name for w in default_waves()]
+            events += [
+                {
+                    "source": "saas.release",
+                    "detail-type": "Fleet Release Approved",
+                    "detail": {"releaseId": i["releaseId"], "wave": w},
+                }
+                for w in waves
+            ]
+        if events:
+            view.put_events(events)
+        time.sleep(0.5)
 
 
 def events_of(stack: Any, detail_type: str) -> list[dict[str, Any]]:
