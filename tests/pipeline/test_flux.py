@@ -20,7 +20,7 @@ import requests
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import REPO, signup_event
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file, tenant_file
 from tests.utils.scoped_stack import ScopedStack
 
 RECEIVER_BUILT = (REPO / "functions/flux_receiver/app.py").exists() and "FluxReceiverFunction" in (
@@ -125,7 +125,7 @@ def test_a_failed_install_fails_the_tenant_at_the_wait_with_fluxs_message_and_co
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "AwaitReconcile"
     assert "InstallFailed" in record["failureReason"] and "quota exceeded" in record["failureReason"]
-    assert stack.git.read(tenant_file(tenant_id)) is None  # compensation reverted its commit
+    assert has_no_cluster_file(stack.git, tenant_id)  # compensation reverted its commit
     (failed,) = [e["detail"] for e in stack.status_events() if e["detail-type"] == "Tenant Onboarding Failed"]
     assert failed["failedStep"] == "AwaitReconcile" and "quota exceeded" in failed["cause"]
 

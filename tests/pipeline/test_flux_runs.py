@@ -13,7 +13,7 @@ import pytest
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import REPO, signup_event
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file
 
 RECEIVER_BUILT = (REPO / "functions/flux_receiver/app.py").exists() and "FluxReceiverFunction" in (
     REPO / "template.yaml"
@@ -42,7 +42,7 @@ def test_a_silent_flux_times_the_wait_out(quick_timeout_stack: Any) -> None:
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "AwaitReconcile"
     assert "Flux did not report" in record["failureReason"] and "10 s" in record["failureReason"]
-    assert stack.git.read(tenant_file(tenant_id)) is None
+    assert has_no_cluster_file(stack.git, tenant_id)
 
 
 def test_run_with_a_broken_chart_fails_the_tenant_with_helms_message(

@@ -11,7 +11,7 @@ import pytest
 from onboarding.identity import derive_tenant_id
 from onboarding_local.observe import plain
 from tests.conftest import signup_event
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file, tenant_file
 
 pytestmark = pytest.mark.pipeline
 
@@ -106,7 +106,7 @@ def test_a_batch_the_remote_refuses_fails_only_its_own_tenants_and_they_are_comp
     for tenant_id in failed:
         assert failures[tenant_id]["failedStep"] == "CommitGitOps"
         assert failures[tenant_id]["error"] == "GitOpsPushRejected" and failures[tenant_id]["compensated"] is True
-        assert stack.git.read(tenant_file(tenant_id)) is None
+        assert has_no_cluster_file(stack.git, tenant_id)
     # And later batches, with the hook still there, commit as usual
     later = burst(stack, "after", 4)
     # the others are ACTIVE, each with the commit of its own files

@@ -18,7 +18,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
 from tests.utils.operations import request
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file, tenant_file
 from tests.utils.scoped_stack import ScopedStack
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("hybrid")]
@@ -295,7 +295,7 @@ def test_offboarding_a_hybrid_tenant_deregisters_its_activation_and_frees_its_ra
     run(stack, request("offboard", tenant_id, "off-h-1"))
     assert stack.tenant(tenant_id)["status"] == "OFFBOARDED"
     assert activations(stack) == [] and secret(stack, tenant_id) is None and claimed(stack) == set()
-    assert stack.git.read(tenant_file(tenant_id)) is None
+    assert has_no_cluster_file(stack.git, tenant_id)
 
 
 def create_activation_attempts(stack: Any) -> int:

@@ -9,7 +9,7 @@ import yaml
 
 from onboarding.identity import derive_tenant_id
 from tests.conftest import sample_event, signup_event
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file, tenant_file
 from tests.utils.scoped_stack import ScopedStack
 
 # One local stack for the module (tests/utils/scoped_stack.py): each test sees only its own events, executions,
@@ -187,7 +187,7 @@ def test_a_name_collision_fails_the_second_tenant_and_leaves_the_first_untouched
     assert stack.tenant(derive_tenant_id("name-1")) == first
     (failed,) = events_of(stack, "Tenant Onboarding Failed")
     assert failed["tenantId"] == second_id and failed["error"] == "TenantNameTaken" and failed["compensated"]
-    assert stack.git.read(tenant_file(second_id)) is None
+    assert has_no_cluster_file(stack.git, second_id)
     assert {e["status"] for e in stack.executions()} == {"SUCCEEDED", "FAILED"}
 
 
@@ -269,7 +269,7 @@ def test_activation_failure_reverts_the_gitops_commit(stack: ScopedStack) -> Non
     tenant_id = derive_tenant_id("act-1")
     record = stack.tenant(tenant_id)
     assert record["status"] == "FAILED" and record["failedStep"] == "ActivateTenant"
-    assert stack.git.read(tenant_file(tenant_id)) is None
+    assert has_no_cluster_file(stack.git, tenant_id)
     assert stack.new_commits() == [
         f"Revert onboarding of tenant {tenant_id}",
         f"Onboard tenant {tenant_id} (basic, pooled)",

@@ -16,7 +16,7 @@ import yaml
 from onboarding.identity import derive_tenant_id
 from onboarding_local.codebuild import BuildOutcome
 from tests.utils.operations import events_of, run
-from tests.utils.paths import tenant_file
+from tests.utils.paths import has_no_cluster_file
 from tests.utils.remote import REGION, remote_signup, repositories, tenant_ecr
 from tests.utils.scoped_stack import ScopedStack
 
@@ -93,7 +93,7 @@ def test_remote_happy_path(stack: RemoteStack) -> None:
         n: {"repository": f"{uri}/{n}", "digest": release[n].digest, "image": f"{uri}/{n}@{release[n].digest}"}
         for n in release
     }
-    assert stack.git.read(tenant_file(tenant_id)) is None  # the provider cluster does not run it
+    assert has_no_cluster_file(stack.git, tenant_id)  # the provider cluster does not run it
     states = [s["name"] for s in stack.executions()[0]["states"]]
     assert states[2:6] == ["VerifyTenantAccess", "EnsureTenantRegistry", "StartArtifactBuild", "CommitGitOps"]
 
