@@ -14,8 +14,10 @@ def namespace(name: str, **labels: object) -> dict[str, object]:
 
 
 def test_an_object_checked_again_gets_the_same_answer_and_a_changed_one_is_checked_anew() -> None:
+    # Given an object checked once, and found valid
     valid = namespace("t-acme-0123456789", tier="basic")
     assert kube.validation_errors(valid) == []
+    # When an equal object is checked, then the same answer; when the object changes, it is checked anew
     assert kube.validation_errors(copy.deepcopy(valid)) == []
     valid["metadata"]["name"] = "Not_A_Label"  # type: ignore[index]
     (error,) = kube.validation_errors(valid)
@@ -26,9 +28,11 @@ def test_an_object_checked_again_gets_the_same_answer_and_a_changed_one_is_check
 
 
 def test_values_that_print_alike_in_json_are_told_apart() -> None:
+    # Given objects whose JSON texts would be alike: a label as text, as a number, a date
     as_text = namespace("t-acme-0123456789", release="1")
     as_number = namespace("t-acme-0123456789", release=1)
     as_date = namespace("t-acme-0123456789", created=datetime.date(2026, 11, 28))
+    # Then each gets its own answer, whatever was checked before it
     assert kube.validation_errors(as_text) == []
     assert ".metadata.labels.release: 1 is not a valid label value" in kube.validation_errors(as_number)
     assert kube.validation_errors(as_date) != []
