@@ -28,7 +28,7 @@ def patched_methods() -> dict[str, Any]:
     from moto.stepfunctions.responses import StepFunctionResponse
     from moto.sts.models import STSBackend
 
-    owners_and_names = [
+    owners_and_names: list[tuple[Any, str]] = [
         (LambdaSimpleBackend, "invoke"),
         (Rule, "send_to_targets"),
         (EventsBackend, "put_events"),
