@@ -1,5 +1,5 @@
 """The DynamoDB release store against moto: a wave of 10,000 tenants, every one failed with a long reason,
-fits DynamoDB's item limit and reads back exactly."""
+fits DynamoDB's item limit and reads back exactly; an abort is never undone by a step's save, and never undoes one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 
 from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
-from onboarding.contract.release import REASON_LIMIT, FailedTenant
-from onboarding.fleet import WaveState
+from onboarding.contract.release import REASON_LIMIT, FailedTenant, FleetReleaseRequested
+from onboarding.fleet import ReleaseState, ReleaseStatus, WaveState
 from onboarding_local.stack import REPO_ROOT
 from onboarding_local.template import Template
 
@@ -61,3 +61,42 @@ def test_saving_a_smaller_wave_over_a_larger_one_reads_back_the_smaller(store: D
     store.save_wave("rel-1", WaveState(index=1, name="w", members=[f"t-{i}" for i in range(600)]))
     store.save_wave("rel-1", WaveState(index=1, name="w", members=["t-0", "t-1"]))
     assert store.wave("rel-1", 1).members == ["t-0", "t-1"]
+
+
+def running_release(release_id: str) -> ReleaseState:
+    request = FleetReleaseRequested.from_wire({"releaseId": release_id, "chartVersion": "1.1.0"})
+    return ReleaseState(
+        release_id=release_id,
+        execution=f"rel-{release_id}",
+        chart_version="1.1.0",
+        request=request,
+        created_at=datetime(2026, 11, 28, tzinfo=UTC),
+    )
+
+
+def test_a_step_saving_what_it_read_before_an_abort_keeps_the_abort(store: DynamoReleaseStore) -> None:
+    # Given a running release, read by a step (PlanRelease) just before Fleet Release Aborted arrives
+    assert store.create(running_release("rel-a"))
+    read_before = store.get("rel-a")
+    assert read_before is not None and not read_before.aborted
+    assert store.mark_aborted("rel-a")
+    # When the step saves its own change from what it read
+    store.save(read_before.model_copy(update={"announced": True}))
+    # Then its change is saved and the release is still aborted: the next wave will not start
+    after = store.get("rel-a")
+    assert after is not None and after.announced and after.aborted
+
+
+def test_an_abort_sets_only_its_flag_and_an_unknown_release_is_not_created(store: DynamoReleaseStore) -> None:
+    # Given a release whose execution has just saved it HALTED
+    assert store.create(running_release("rel-h"))
+    halted = store.get("rel-h")
+    assert halted is not None
+    store.save(halted.model_copy(update={"status": ReleaseStatus.HALTED}))
+    # When Fleet Release Aborted arrives for it, and for a release that does not exist
+    assert store.mark_aborted("rel-h")
+    assert not store.mark_aborted("rel-nope")
+    # Then the halted status stays, and nothing was recorded for the unknown one
+    after = store.get("rel-h")
+    assert after is not None and after.status is ReleaseStatus.HALTED and after.aborted
+    assert store.get("rel-nope") is None

@@ -458,7 +458,16 @@ class InMemoryReleaseStore:
         return self.releases.get(release_id)
 
     def save(self, release: ReleaseState) -> None:
-        self.releases[release.release_id] = release
+        kept = self.releases.get(release.release_id)
+        aborted = release.aborted or (kept is not None and kept.aborted)  # an abort is never undone
+        self.releases[release.release_id] = release.model_copy(update={"aborted": aborted})
+
+    def mark_aborted(self, release_id: str) -> bool:
+        kept = self.releases.get(release_id)
+        if kept is None:
+            return False
+        self.releases[release_id] = kept.model_copy(update={"aborted": True})
+        return True
 
     def claim(self, release_id: str) -> str | None:
         if self.active in (None, release_id):

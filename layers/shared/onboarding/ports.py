@@ -263,11 +263,11 @@ class ReleaseStore(Protocol):
 
     def get(self, release_id: str) -> ReleaseState | None: ...
 
-    def save(self, release: ReleaseState) -> None: ...
+    def save(self, release: ReleaseState) -> None: ...  # an aborted record stays aborted
 
-    def claim(self, release_id: str) -> str | None:
-        """Become the one running release; returns the release running instead, or None."""
-        ...
+    def mark_aborted(self, release_id: str) -> bool: ...  # only that flag; False when there is no such release
+
+    def claim(self, release_id: str) -> str | None: ...  # become the one running release; else who runs
 
     def free(self, release_id: str) -> None: ...
 

@@ -154,10 +154,8 @@ def handle_release_event(
             return {"outcome": "approved"}
         if detail_type == "Fleet Release Aborted":
             aborted = FleetReleaseAborted.from_wire(detail)
-            release = releases.get(aborted.release_id)
-            if release is None:
+            if not releases.mark_aborted(aborted.release_id):
                 return _reject(publisher, raw_id, [FieldError(field="releaseId", message="no such release")])
-            releases.save(release.model_copy(update={"aborted": True}))
             return {"outcome": "aborting"}
         request = FleetReleaseRequested.from_wire(detail)
     except ValidationError as exc:

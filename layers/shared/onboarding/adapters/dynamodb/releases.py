@@ -46,10 +46,12 @@ class DynamoReleaseStore:
             ).get("Item")
         return from_item(item) if item else None
 
-    def _put(self, item: dict[str, Any], condition: str | None = None) -> bool:
+    def _put(self, item: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self._table, "Item": to_item(item)}
         if condition:
             kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_item(values)
         with translated(f"dynamodb:PutItem release {item['releaseId']} {item['key']}"):
             try:
                 self._client.put_item(**kwargs)
@@ -70,7 +72,31 @@ class DynamoReleaseStore:
         return ReleaseState.model_validate(item) if item else None
 
     def save(self, release: ReleaseState) -> None:
-        self._put({"releaseId": release.release_id, "key": "release", **release.wire()})
+        """Write the release record. An abort is never undone: a step that read the record before
+        ``Fleet Release Aborted`` arrived saves its change with the abort kept."""
+        item = {"releaseId": release.release_id, "key": "release", **release.wire()}
+        if release.aborted:
+            self._put(item)
+        elif not self._put(item, "attribute_not_exists(aborted) OR aborted <> :yes", {":yes": True}):
+            self._put({**item, "aborted": True})  # aborted since this step read it: keep the abort
+
+    def mark_aborted(self, release_id: str) -> bool:
+        """Set the release's ``aborted`` flag and nothing else (a step may be saving its status at the same
+        moment); False when there is no such release."""
+        with translated(f"dynamodb:UpdateItem release {release_id} aborted"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"releaseId": {"S": release_id}, "key": {"S": "release"}},
+                    UpdateExpression="SET aborted = :yes",
+                    ConditionExpression="attribute_exists(releaseId)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}},
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    return False
+                raise
+        return True
 
     def claim(self, release_id: str) -> str | None:
         """Become the running release; returns the one running instead, or None when this one runs.
