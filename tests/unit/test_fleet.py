@@ -16,7 +16,8 @@ from onboarding.contract.release import (
     FleetReleaseStarted,
     FleetReleaseWaveCompleted,
 )
-from onboarding.fleet import DEFERRED_WAVE, ReleaseInput, WaveInput, WavePlan, plan_waves
+from onboarding.errors import TransientError
+from onboarding.fleet import DEFERRED_WAVE, ReleaseInput, ReleaseState, WaveInput, WavePlan, plan_waves
 from onboarding.manifests import GitOpsLayout
 from onboarding.reconcile import Outcome, Verdict
 from onboarding.steps.commit_wave import commit_wave
@@ -338,3 +339,42 @@ def test_a_release_failed_by_an_error_puts_back_the_tenants_it_holds_and_their_r
     (halted,) = fleet.publisher.of(FleetReleaseHalted)
     assert halted.rolled_back == sorted(fleet.ids) and "StorageError" in halted.failed[0].reason
     assert fleet.parameter.release == RELEASE and fleet.releases.active is None
+
+
+def abort(releases: InMemoryReleaseStore, publisher: RecordingPublisher, release_id: str) -> dict[str, Any]:
+    return handle_release_event("Fleet Release Aborted", {"releaseId": release_id}, releases=releases,
+                                starter=RecordingStarter(), publisher=publisher, catalog=Catalog(NEW),
+                                callbacks=Callbacks(), current=RELEASE)  # fmt: skip
+
+
+def test_an_abort_of_a_release_that_does_not_exist_is_rejected_and_records_nothing() -> None:
+    releases, publisher = InMemoryReleaseStore(), RecordingPublisher()
+    assert abort(releases, publisher, "r-nope")["outcome"] == "rejected"
+    (rejected,) = publisher.of(FleetReleaseRejected)
+    assert [(e.field, e.message) for e in rejected.errors] == [("releaseId", "no such release")]
+    assert releases.releases == {}
+
+
+class LostAbortReply(InMemoryReleaseStore):
+    """The first abort takes effect, then its reply is lost (the adapter raises TransientError)."""
+
+    lost = False
+
+    def mark_aborted(self, release_id: str) -> bool:
+        done = super().mark_aborted(release_id)
+        if not self.lost:
+            self.lost = True
+            raise TransientError("dynamodb:UpdateItem: reply lost")
+        return done
+
+
+def test_an_abort_whose_reply_was_lost_is_retried_to_the_same_outcome() -> None:
+    releases, publisher = LostAbortReply(), RecordingPublisher()
+    request = FleetReleaseRequested.from_wire({"releaseId": "r-1", "chartVersion": NEW})
+    assert releases.create(ReleaseState(release_id="r-1", execution="rel-r-1", chart_version=NEW, request=request,
+                                        created_at=datetime(2026, 11, 28, tzinfo=UTC)))  # fmt: skip
+    with pytest.raises(TransientError):  # the delivery fails, and EventBridge delivers the event again
+        abort(releases, publisher, "r-1")
+    assert releases.get("r-1").aborted  # type: ignore[union-attr]  # it took effect
+    assert abort(releases, publisher, "r-1")["outcome"] == "aborting"  # the retry: the same, nothing rejected
+    assert releases.get("r-1").aborted and publisher.of(FleetReleaseRejected) == []  # type: ignore[union-attr]
