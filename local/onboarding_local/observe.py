@@ -22,10 +22,14 @@ def plain(value: Any) -> Any:
 
 def list_tenants(ddb: Any) -> list[dict[str, Any]]:
     """Every tenant record, oldest first (then by tenantId)."""
-    de = TypeDeserializer()
     pages = ddb.get_paginator("scan").paginate(TableName="TenantsTable", ConsistentRead=True)  # 1 MB per page
-    items = [item for page in pages for item in page["Items"]]
-    return oldest_first([{k: plain(de.deserialize(v)) for k, v in item.items()} for item in items])
+    return oldest_first([_record(item) for page in pages for item in page["Items"]])
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as a plain JSON record."""
+    de = TypeDeserializer()
+    return {k: plain(de.deserialize(v)) for k, v in item.items()}
 
 
 def oldest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -36,10 +40,7 @@ def oldest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def get_tenant(ddb: Any, tenant_id: str) -> dict[str, Any] | None:
     """One tenant record (a consistent read), or None."""
     item = ddb.get_item(TableName="TenantsTable", Key={"tenantId": {"S": tenant_id}}, ConsistentRead=True).get("Item")
-    if item is None:
-        return None
-    de = TypeDeserializer()
-    return {k: plain(de.deserialize(v)) for k, v in item.items()}
+    return None if item is None else _record(item)
 
 
 def tenant_ids(ddb: Any) -> set[str]:

@@ -66,7 +66,7 @@ def share_data_loader(changes: ProcessChanges) -> None:
     """Until ``changes`` is restored, every new botocore session reads service models through the process's one
     data loader for its data path. moto makes a session per lookup of a service's regions: importing its EC2 models
     (which its Step Functions engine imports) read EC2's service model, the largest, three times, and each backend's
-    first use read its service's model again (a one-signup ``onboarding-local run``: 8.8 -> 6.8 s of CPU). moto's
+    first use read its service's model again (a one-signup ``onboarding-local run``: 8.8 -> 7.2 s of CPU). moto's
     own model reads keep moto's loader, which adds moto's extra model files, and moto caches them per process."""
     import botocore.session
 
