@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import requests
 
-from onboarding_local import motopatches, observe, provision, warm
+from onboarding_local import deferred, motopatches, observe, provision, warm
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
@@ -124,6 +124,7 @@ class LocalStack:
         """moto in server mode on a free port, with its Step Functions engine executing, and this process
         (environment, boto3's default session) pointed at it."""
         warm.share_data_loader(self._changes)  # before moto's modules load: they read service models at import
+        deferred.defer_moto_packages()  # before moto's engine and SSM load: they would import EC2's models
         self._server = warm.moto_server("127.0.0.1")
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
