@@ -44,7 +44,7 @@ def unmatched(stack: LocalStack, events: list[dict[str, Any]]) -> list[int]:
             "resources": event.get("resources", []),
             "detail": event["detail"],
         }
-        if not any(pattern.matches_event(candidate) for pattern in patterns):  # type: ignore[arg-type]
+        if not any(pattern.matches_event(candidate) for pattern in patterns):
             found.append(index)
     return found
 

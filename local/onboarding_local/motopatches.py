@@ -72,7 +72,7 @@ def _patch_events(stack: LocalStack, changes: ProcessChanges) -> None:
             else:
                 single = copy.copy(self)
                 single.targets = [target]
-                original_send(single, event, transform_input)  # type: ignore[arg-type]
+                original_send(single, event, transform_input)
 
     original_put = EventsBackend.put_events
 

@@ -93,23 +93,23 @@ def install(changes: ProcessChanges) -> None:
     from moto.core.responses import ActionResult
     from moto.ssm.responses import SimpleSystemManagerResponse
 
-    class ValidationException(JsonRESTError):
+    class ValidationException(JsonRESTError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         def __init__(self, message: str) -> None:
             super().__init__("ValidationException", message)
 
-    class InvalidActivationId(JsonRESTError):
+    class InvalidActivationId(JsonRESTError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         def __init__(self, activation_id: str) -> None:
             super().__init__("InvalidActivationId", f"Activation ID {activation_id} is not valid.")
 
-    class InvalidFilter(JsonRESTError):
+    class InvalidFilter(JsonRESTError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         def __init__(self, message: str) -> None:
             super().__init__("InvalidFilter", message)
 
-    class InvalidNextToken(JsonRESTError):
+    class InvalidNextToken(JsonRESTError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         def __init__(self) -> None:
             super().__init__("InvalidNextToken", "The specified token is not valid.")
 
-    class LostReply(JsonRESTError):
+    class LostReply(JsonRESTError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         def __init__(self, code: str) -> None:
             super().__init__(code, "the reply was lost after the call took effect (injected by the local stack)")
 

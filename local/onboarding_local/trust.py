@@ -44,7 +44,7 @@ def install(changes: ProcessChanges) -> None:
     from moto.sts.exceptions import STSClientError
     from moto.sts.models import STSBackend
 
-    class AccessDenied(STSClientError):
+    class AccessDenied(STSClientError):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         code = "AccessDenied"
 
     original = STSBackend.assume_role

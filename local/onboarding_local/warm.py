@@ -96,7 +96,7 @@ def moto_server(ip_address: str, port: int = 0) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    class QuickStopMotoServer(ThreadedMotoServer):
+    class QuickStopMotoServer(ThreadedMotoServer):  # type: ignore[misc]  # moto is not followed (pyproject.toml)
         failure: BaseException | None = None
 
         def _server_entry(self) -> None:
@@ -135,11 +135,11 @@ def _asl_tree(definition: str) -> Any:
         if definition in _TREES:
             _TREES.move_to_end(definition)
             return _TREES[definition]
-    listener = SyntaxErrorListener()  # type: ignore[no-untyped-call]
+    listener = SyntaxErrorListener()
     parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
     parser.removeErrorListeners()
     parser.addErrorListener(listener)
-    tree = parser.state_machine()  # type: ignore[no-untyped-call]
+    tree = parser.state_machine()
     if listener.errors:
         raise ASLParserException(errors=listener.errors)
     with _TREES_LOCK:

@@ -102,9 +102,9 @@ def touched_item_backups() -> Iterator[None]:
         real_transact(self, transact_items)
 
     setattr(models, "copy", Backup)  # noqa: B010 (the module's own name for the copy module)
-    models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+    models.DynamoDBBackend.transact_write_items = transact
     try:
         yield
     finally:
         setattr(models, "copy", copy)  # noqa: B010
-        models.DynamoDBBackend.transact_write_items = real_transact  # type: ignore[method-assign]
+        models.DynamoDBBackend.transact_write_items = real_transact
