@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import requests
 
-from onboarding_local import deferred, motopatches, observe, provision, warm
+from onboarding_local import deferred, motopatches, observe, provision, transport, warm
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
@@ -145,6 +145,10 @@ class LocalStack:
             self._changes.set_level(noisy, logging.CRITICAL)
         # a new default session picks up the endpoint and credentials
         self._changes.patch(boto3, "DEFAULT_SESSION", warm.boto3_session())
+        # this process's calls are answered by moto's app in the calling thread (other processes use HTTP)
+        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        in_thread = transport.start(self._server.app, self.endpoint, events)
+        self._changes.on_restore(lambda: transport.stop(in_thread, events))
         warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(

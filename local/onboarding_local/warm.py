@@ -40,6 +40,8 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from onboarding_local import transport
+
 if TYPE_CHECKING:
     from onboarding_local.processwide import ProcessChanges
 
@@ -109,6 +111,11 @@ def moto_server(ip_address: str, port: int = 0) -> Any:
             finally:
                 self._server_ready_event.set()
             self._server.serve_forever(poll_interval=POLL_SECONDS)
+
+        @property
+        def app(self) -> Any:
+            """The WSGI app the server runs (moto's domain dispatcher), once started."""
+            return self._server.app
 
         def start(self) -> None:
             super().start()
@@ -225,6 +232,9 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
         client = _ENGINE_CLIENTS.get(key)
     if client is None:
         client = _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
+        in_thread = transport.current()
+        if in_thread is not None:
+            in_thread.attach(client.meta.events)
         with _ENGINE_CLIENTS_LOCK:
             client = _ENGINE_CLIENTS.setdefault(key, client)
     return client

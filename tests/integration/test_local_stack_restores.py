@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 from onboarding.observability import logger as handler_logger
+from onboarding_local import transport
 from onboarding_local.stack import LocalStack
 
 
@@ -70,6 +71,7 @@ def test_a_stopped_stack_puts_back_what_it_changed_in_the_process(
         stack_session = boto3.DEFAULT_SESSION
         assert stack_session is not None
         stack.inject_fault("sts", "GetCallerIdentity", "InjectedFault", times=100)
+        assert transport.current() is not None  # this process's calls answered in the thread
 
     # Then: everything is as it was
     assert dict(os.environ) == env_before
@@ -77,6 +79,7 @@ def test_a_stopped_stack_puts_back_what_it_changed_in_the_process(
     assert patched_methods() == methods_before
     assert {name: logging.getLogger(name).level for name in ("werkzeug", "moto")} == levels_before
     assert handler_streams() == streams_before
+    assert transport.current() is None
     # and the fault hook is off the stack's session: the call goes to the (closed) endpoint instead
     sts = stack_session.client(
         "sts",
