@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -28,6 +27,11 @@ DEFERRED: dict[str, tuple[str, ...]] = {
     "moto.batch": (),
     "moto.ec2": ("ec2_backends",),
 }
+
+
+# the code that reads a name when ``from package import name`` runs in a module's body: the import system's check
+# that the name is there (``_handle_fromlist``), then the module body's own read of it
+_BINDING = frozenset({"<module>", "_handle_fromlist"})
 
 
 class _Deferred:
@@ -62,34 +66,46 @@ class DeferredPackage:
     """A package in ``sys.modules`` whose ``__init__`` runs when one of its names is first read."""
 
     def __init__(self, spec: importlib.machinery.ModuleSpec, stand_ins: tuple[str, ...]) -> None:
-        self._spec, self._lock, self._state = spec, threading.RLock(), "deferred"
+        self._spec, self._state = spec, "deferred"
         self.module = importlib.util.module_from_spec(spec)
         self._stand_ins = {name: _Deferred(self, name) for name in stand_ins}
         self.module.__getattr__ = self._read  # type: ignore[method-assign]
 
     def load(self) -> ModuleType:
-        """The package, its ``__init__`` run (once, whichever thread asks first; the others wait for it)."""
-        with self._lock:
+        """The package, its ``__init__`` run once, under the import system's own lock for the module: another
+        thread importing the package or reading its names waits for it, and the import system's deadlock check
+        sees this load as it sees any import."""
+        with _module_lock(self._spec.name):
             if self._state == "deferred":
                 self._state = "loading"
+                self._spec._initializing = True  # type: ignore[attr-defined]  # as the import system marks it
                 try:
                     assert self._spec.loader is not None
                     self._spec.loader.exec_module(self.module)
                 except BaseException:
                     self._state = "deferred"  # the next read tries again, as a failed import would
                     raise
+                finally:
+                    self._spec._initializing = False  # type: ignore[attr-defined]
                 if vars(self.module).get("__getattr__") == self._read:  # not a module __getattr__ of its own
                     del self.module.__getattr__
                 self._state = "loaded"
         return self.module
 
     def _read(self, name: str) -> Any:
-        if name in self._stand_ins and self._state != "loaded":
+        if name in self._stand_ins and self._state != "loaded" and sys._getframe(1).f_code.co_name in _BINDING:
+            # a module body binding the name as it is imported (``from moto.ec2 import ec2_backends``); a
+            # function reading it (moto's service lookup, ``getattr(package, "ec2_backends")``) gets the real one
             return self._stand_ins[name]
-        with self._lock:
+        with _module_lock(self._spec.name):
             if self._state == "loading":  # read by its own __init__: not there yet, as in a plain import
                 raise AttributeError(f"partially initialized module {self.module.__name__!r} has no {name!r}")
             return getattr(self.load(), name)
+
+
+def _module_lock(name: str) -> Any:
+    """The import system's per-module lock (re-entrant in one thread), which every import of ``name`` takes."""
+    return importlib._bootstrap._ModuleLockManager(name)  # type: ignore[attr-defined]
 
 
 def defer(name: str, stand_ins: tuple[str, ...] = ()) -> DeferredPackage | None:

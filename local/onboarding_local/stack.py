@@ -88,6 +88,7 @@ class LocalStack:
         self._clients_lock = threading.Lock()
         self._faults = FaultInjector()
         self._server: Any = None
+        self._in_thread: transport.InThreadTransport | None = None  # this process's calls to moto, in the thread
         self._changes = ProcessChanges()
         self.urls: FunctionUrls | None = None
         self.function_urls: dict[str, str] = {}  # logical name -> local URL, for functions with a FunctionUrlConfig
@@ -147,8 +148,9 @@ class LocalStack:
         self._changes.patch(boto3, "DEFAULT_SESSION", warm.boto3_session())
         # this process's calls are answered by moto's app in the calling thread (other processes use HTTP)
         events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
-        in_thread = transport.start(self._server.app, self.endpoint, events)
-        self._changes.on_restore(lambda: transport.stop(in_thread, events))
+        self._in_thread = in_thread = transport.InThreadTransport(self._server.app, self.port)
+        in_thread.attach(events)
+        self._changes.on_restore(lambda: in_thread.detach(events))
         warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(
@@ -204,10 +206,14 @@ class LocalStack:
             for registry in (getattr(self, "release_registry", None), getattr(self, "tenant_registry", None)):
                 if registry is not None:
                     registry.stop()
+            if self._in_thread is not None:  # before moto's server and patches go: kept clients then use HTTP
+                self._in_thread.active = False
             if self._server is not None:
                 self._server.stop()
                 self._server = None
         finally:
+            if self._in_thread is not None:
+                self._in_thread.active = False
             self._changes.restore()
             if _current is self:
                 _current = None

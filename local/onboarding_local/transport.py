@@ -2,60 +2,80 @@
 
 The handlers run in the stack's process, and so does moto's server. A call from a handler went through botocore's
 HTTP client, a socket, werkzeug's HTTP server and one of its threads, then moto's WSGI app, and back the same
-way. Here a ``before-send`` hook on the stack's botocore sessions hands the request, as a WSGI environ, to the
-same WSGI app the server runs (moto's domain dispatcher, with its per-service apps and the process's backends),
-and gives botocore its response. Everything from the request's signing to the response's parsing, retries and
-the stack's fault injection (``before-call`` and ``after-call`` hooks) is unchanged; only the transport is.
+way. Here a ``before-send`` hook on the stack's default botocore session (its handlers' clients, the stack's own,
+and moto's Step Functions engine's, which are made from it) hands the request, as the WSGI environ moto's request
+handler would build, to the same WSGI app the server runs (moto's domain dispatcher, with its per-service apps and
+the process's backends), and gives botocore its response. An exception escaping moto's app is a 500, as
+werkzeug's server answers it. Everything from the request's signing to the response's parsing, retries and the
+stack's fault injection (``before-call`` and ``after-call`` hooks) is unchanged; only the transport is.
 
 Requests to any other address, and every call from another process (``onboarding-local`` commands against a
-``serve``, the AWS CLI, handler worker processes), still go over HTTP to the same server.
+``serve``, the AWS CLI, handler worker processes, which are forked with the hook but check the pid), still go
+over HTTP to the same server. Once the stack stops, the hook answers nothing: a client kept from the stack's
+session then reaches its (closed) endpoint, as it would without the hook.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-CLIENT_PREFIX = "before-send"
-_lock = threading.Lock()
-_current: InThreadTransport | None = None  # the running stack's, while it runs
+EVENT = "before-send"
+logger = logging.getLogger(__name__)
 
 
-class _Body:
-    """A response body as botocore reads it (``stream()`` for streamed payloads, ``read()`` for the rest)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def read(self, *_: Any, **__: Any) -> bytes:
-        data, self._data = self._data, b""
-        return data
+class _Body(io.BytesIO):
+    """A response body as botocore reads it: a file (``read(amt)``, ``close()``) with ``stream()``."""
 
     def stream(self, **_: Any) -> Any:
-        data = self.read()
-        if data:
-            yield data
+        while chunk := self.read(65536):
+            yield chunk
 
 
 def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
-class InThreadTransport:
-    """Answers the requests sent to ``endpoint`` with ``app`` (moto's WSGI app) in the thread that sends them."""
+def _preserved_header_names(environ: dict[str, Any], headers: list[tuple[str, str]]) -> None:
+    """What moto's request handler (``MotoRequestHandler.make_environ``) adds: the original spelling of headers
+    whose names have underscores (S3 object metadata), which a WSGI environ cannot tell from dashes."""
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
 
-    def __init__(self, app: Any, endpoint: str) -> None:
+    dashed = {environ_key_for_header(name) for name, _ in headers if "_" not in name}
+    names: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        key = environ_key_for_header(name)
+        if should_preserve_original_header_name(name) and key not in dashed:
+            names.setdefault(key, name)
+            values.setdefault(key, []).append(value.replace("\r\n", ""))
+    for key, joined in values.items():
+        environ[key] = ",".join(joined)
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
+
+
+class InThreadTransport:
+    """Answers the requests sent to moto's server at ``port`` with ``app`` (its WSGI app) in the sending thread."""
+
+    def __init__(self, app: Any, port: int) -> None:
         self._pid = os.getpid()  # a forked handler worker inherits the hook, not the server: it sends over HTTP
         self._app = app
-        self._prefix = endpoint.rstrip("/") + "/"
+        self._prefixes = tuple(f"http://{host}:{port}/" for host in ("127.0.0.1", "localhost"))
+        self.active = True
 
     def __call__(self, request: Any, **_: Any) -> Any:
-        if os.getpid() != self._pid or not (request.url + "/").startswith(self._prefix):
-            return None  # another process (a forked worker's copy of moto is not the server's), another address
+        if not self.active or os.getpid() != self._pid or not (request.url + "/").startswith(self._prefixes):
+            return None  # stopped, another process (a forked worker's moto is a copy), or another address
         from botocore.awsrequest import AWSResponse
         from botocore.compat import HTTPHeaders
+        from werkzeug.exceptions import InternalServerError
         from werkzeug.test import EnvironBuilder, run_wsgi_app
 
         body = request.body
@@ -64,56 +84,45 @@ class InThreadTransport:
         elif isinstance(body, str):
             body = body.encode("utf-8")
         url = urlsplit(request.url)
+        headers = [(name, _text(value)) for name, value in request.headers.items()]
         builder = EnvironBuilder(
             path=url.path or "/",
             query_string=url.query,
             method=request.method,
             base_url=f"{url.scheme}://{url.netloc}",
-            headers=[(name, _text(value)) for name, value in request.headers.items()],
+            headers=headers,
             data=body or b"",
         )
         try:
             environ = builder.get_environ()
         finally:
             builder.close()
-        app_iter, status, headers = run_wsgi_app(self._app, environ, buffered=True)
+        _preserved_header_names(environ, headers)
         try:
-            data = b"".join(app_iter)
-        finally:
-            close = getattr(app_iter, "close", None)
-            if close is not None:
-                close()
-        reply = HTTPHeaders()
-        for name, value in headers.items():
-            reply[name] = value
-        return AWSResponse(request.url, int(status.split(" ", 1)[0]), reply, _Body(data))
+            app_iter, status, reply_headers = run_wsgi_app(self._app, environ, buffered=True)
+            try:
+                data = b"".join(app_iter)
+            finally:
+                close = getattr(app_iter, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # what werkzeug's server does with an exception from the app: log it, answer 500
+            logger.exception("moto's app failed on %s %s", request.method, request.url)
+            failure = InternalServerError()
+            error_headers = _headers(HTTPHeaders(), failure.get_headers())
+            return AWSResponse(request.url, failure.code, error_headers, _Body(failure.get_body().encode()))
+        code = int(status.split(" ", 1)[0])
+        return AWSResponse(request.url, code, _headers(HTTPHeaders(), reply_headers.items()), _Body(data))
 
     def attach(self, events: Any) -> None:
-        """Answer the requests of the clients made from ``events`` (a botocore session's or a client's)."""
-        events.register(CLIENT_PREFIX, self)
+        """Answer the requests of the clients made from ``events`` (a botocore session's) from now on; once only."""
+        events.register(EVENT, self, unique_id=f"onboarding-local-in-thread-{id(self)}")
 
     def detach(self, events: Any) -> None:
-        events.unregister(CLIENT_PREFIX, self)
+        events.unregister(EVENT, unique_id=f"onboarding-local-in-thread-{id(self)}")
 
 
-def start(app: Any, endpoint: str, session_events: Any) -> InThreadTransport:
-    """The running stack's transport, attached to its default session's events until ``stop``."""
-    global _current
-    transport = InThreadTransport(app, endpoint)
-    transport.attach(session_events)
-    with _lock:
-        _current = transport
-    return transport
-
-
-def stop(transport: InThreadTransport, session_events: Any) -> None:
-    global _current
-    transport.detach(session_events)
-    with _lock:
-        if _current is transport:
-            _current = None
-
-
-def current() -> InThreadTransport | None:
-    """The running stack's transport, for clients made outside its default session (moto's engine clients)."""
-    return _current
+def _headers(target: Any, items: Any) -> Any:
+    for name, value in items:
+        target[name] = value
+    return target

@@ -40,8 +40,6 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from onboarding_local import transport
-
 if TYPE_CHECKING:
     from onboarding_local.processwide import ProcessChanges
 
@@ -232,9 +230,6 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
         client = _ENGINE_CLIENTS.get(key)
     if client is None:
         client = _ORIGINAL_BOTO_CLIENT_FOR(region, service, state_credentials)
-        in_thread = transport.current()
-        if in_thread is not None:
-            in_thread.attach(client.meta.events)
         with _ENGINE_CLIENTS_LOCK:
             client = _ENGINE_CLIENTS.setdefault(key, client)
     return client

@@ -11,9 +11,12 @@ import botocore.httpsession
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from onboarding_local import transport, warm
+
+ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +41,19 @@ def clients(server: Any, endpoint: str) -> Iterator[tuple[dict[str, Any], dict[s
         boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
         for _ in range(2)
     )
-    attached = transport.start(server.app, endpoint, in_thread_session.events)
+    attached = transport.InThreadTransport(server.app, server.get_host_and_port()[1])
+    attached.attach(in_thread_session.events)
+    attached.attach(in_thread_session.events)  # attaching again changes nothing: each request is answered once
     try:
         yield tuple(  # type: ignore[misc]
-            {name: session.client(name, endpoint_url=endpoint) for name in ("dynamodb", "s3", "events")}
+            {
+                name: session.client(name, endpoint_url=endpoint, config=ONE_ATTEMPT)
+                for name in ("dynamodb", "s3", "events", "sqs")
+            }
             for session in (in_thread_session, http_session)
         )
     finally:
-        transport.stop(attached, in_thread_session.events)
-    assert transport.current() is None
+        attached.detach(in_thread_session.events)
 
 
 @pytest.fixture
@@ -82,19 +89,49 @@ def test_calls_answered_in_the_thread_get_what_http_gets(clients: tuple[dict[str
         with pytest.raises(ClientError) as refused:
             client.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(k)")
         assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-    # And a REST call with a path to encode, a query string and a binary body streamed back
-    in_thread["s3"].put_object(Bucket="tenant-artifacts", Key="dir/ä b+c.bin", Body=bytes(range(256)) * 64)
-    bodies = [c["s3"].get_object(Bucket="tenant-artifacts", Key="dir/ä b+c.bin")["Body"].read() for c in clients]
-    assert bodies[0] == bodies[1] == bytes(range(256)) * 64
-    listed = [
-        [o["Key"] for o in c["s3"].list_objects_v2(Bucket="tenant-artifacts", Prefix="dir/")["Contents"]]
-        for c in clients
-    ]
+    # And a REST call with a path to encode, a query string, metadata named with underscores (kept as spelt) and a
+    # binary body streamed back, read in parts, and closed
+    data = bytes(range(256)) * 64
+    in_thread["s3"].put_object(
+        Bucket="tenant-artifacts", Key="dir/ä b+c.bin", Body=data, Metadata={"tenant_id": "t-1", "tier": "basic"}
+    )
+    for client in clients:
+        got_object = client["s3"].get_object(Bucket="tenant-artifacts", Key="dir/ä b+c.bin")
+        assert got_object["Metadata"] == {"tenant_id": "t-1", "tier": "basic"}
+        with got_object["Body"] as body:
+            assert body.read(10) == data[:10] and body.read() == data[10:]
+    listings = [c["s3"].list_objects_v2(Bucket="tenant-artifacts", Prefix="dir/")["Contents"] for c in clients]
+    listed = [[o["Key"] for o in listing] for listing in listings]
     assert listed[0] == listed[1] == ["dir/ä b+c.bin"]
-    # And EventBridge's JSON protocol
+    # And EventBridge's JSON protocol; and one request is one delivery (the hook was attached twice)
     entries = [{"Source": "s", "DetailType": "d", "Detail": "{}"}]
     for client in (in_thread["events"], http["events"]):
         assert client.put_events(Entries=entries)["FailedEntryCount"] == 0
+    queue = http["sqs"].create_queue(QueueName="once")["QueueUrl"]
+    in_thread["sqs"].send_message(QueueUrl=queue, MessageBody="one")
+    assert (
+        http["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "1"
+    )
+
+
+def test_an_exception_in_moto_is_a_500_as_over_http(
+    clients: tuple[dict[str, Any], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    def broken(self: Any) -> Any:
+        raise KeyError("a bug in moto")
+
+    monkeypatch.setattr(DynamoHandler, "list_tables", broken)
+    statuses = []
+    for client in clients:
+        with pytest.raises(ClientError) as failed:
+            client["dynamodb"].list_tables()
+        statuses.append(failed.value.response["ResponseMetadata"]["HTTPStatusCode"])
+    assert statuses == [500, 500]
 
 
 def test_the_thread_s_calls_open_no_socket(clients: tuple[dict[str, Any], dict[str, Any]], no_socket: None) -> None:
@@ -104,17 +141,20 @@ def test_the_thread_s_calls_open_no_socket(clients: tuple[dict[str, Any], dict[s
         http["dynamodb"].list_tables()
 
 
-def test_another_address_is_left_to_botocore(server: Any, endpoint: str) -> None:
-    port = int(endpoint.rsplit(":", 1)[1])
-    answering = transport.InThreadTransport(server.app, endpoint)
+def test_another_address_and_a_stopped_transport_are_left_to_botocore(server: Any, endpoint: str) -> None:
+    port = server.get_host_and_port()[1]
+    answering = transport.InThreadTransport(server.app, port)
+
+    def request(url: str) -> AWSPreparedRequest:
+        return AWSPreparedRequest(method="GET", url=url, headers=HTTPHeaders(), body=None, stream_output=False)
+
     for url in (
         f"http://127.0.0.1:{port + 1}/",
         f"http://127.0.0.1:{port}0/",
         "https://dynamodb.us-east-1.amazonaws.com/",
     ):
-        request = AWSPreparedRequest(method="POST", url=url, headers=HTTPHeaders(), body=b"{}", stream_output=False)
-        assert answering(request=request) is None
-    same = AWSPreparedRequest(
-        method="GET", url=f"{endpoint}/moto-api/data.json", headers=HTTPHeaders(), body=None, stream_output=False
-    )
-    assert answering(request=same).status_code == 200
+        assert answering(request=request(url)) is None
+    for host in ("127.0.0.1", "localhost"):  # moto's Step Functions engine calls localhost
+        assert answering(request=request(f"http://{host}:{port}/moto-api/data.json")).status_code == 200
+    answering.active = False  # a stopped stack's
+    assert answering(request=request(f"{endpoint}/moto-api/data.json")) is None

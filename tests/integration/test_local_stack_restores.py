@@ -14,7 +14,6 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 from onboarding.observability import logger as handler_logger
-from onboarding_local import transport
 from onboarding_local.stack import LocalStack
 
 
@@ -70,8 +69,11 @@ def test_a_stopped_stack_puts_back_what_it_changed_in_the_process(
         assert all(during[name] is not before for name, before in methods_before.items()), during
         stack_session = boto3.DEFAULT_SESSION
         assert stack_session is not None
+        kept = stack_session.client(  # a client made while the stack ran, and kept: its calls were in the thread
+            "dynamodb", endpoint_url=stack.endpoint, config=Config(retries={"max_attempts": 1}, connect_timeout=1)
+        )
+        assert kept.list_tables()["TableNames"]
         stack.inject_fault("sts", "GetCallerIdentity", "InjectedFault", times=100)
-        assert transport.current() is not None  # this process's calls answered in the thread
 
     # Then: everything is as it was
     assert dict(os.environ) == env_before
@@ -79,7 +81,8 @@ def test_a_stopped_stack_puts_back_what_it_changed_in_the_process(
     assert patched_methods() == methods_before
     assert {name: logging.getLogger(name).level for name in ("werkzeug", "moto")} == levels_before
     assert handler_streams() == streams_before
-    assert transport.current() is None
+    with pytest.raises(EndpointConnectionError):  # the kept client now reaches the stopped server, not moto
+        kept.list_tables()
     # and the fault hook is off the stack's session: the call goes to the (closed) endpoint instead
     sts = stack_session.client(
         "sts",
