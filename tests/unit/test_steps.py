@@ -22,7 +22,7 @@ from onboarding.steps.intake import handle_signup
 from onboarding.steps.record_failure import record_failure
 from onboarding.steps.register_tenant import register_tenant
 from tests.utils.fakes import InMemoryGitOpsRepository, InMemoryTenantStore, RecordingPublisher, RecordingStarter
-from tests.utils.paths import tenant_file
+from tests.utils.paths import cluster_files, tenant_file
 from tests.utils.release import RELEASE
 
 
@@ -262,7 +262,7 @@ def test_a_commit_that_may_have_landed_is_undone(error: str) -> None:
     # When compensation runs, Then the tenant's files are removed from the branch
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
     _, files = repo.head
-    assert result.compensated and tenant_file(s.tenant_id) not in files
+    assert result.compensated and not any(path in files for path in cluster_files(s.tenant_id))
 
 
 def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -> None:
@@ -281,7 +281,7 @@ def test_compensation_raises_transient_errors_for_the_state_machine_to_retry() -
     with pytest.raises(TransientError):
         compensate(failed, tenants=InMemoryTenantStore(), repo=repo)
     result = compensate(failed, tenants=InMemoryTenantStore(), repo=repo)  # the retry finishes the job
-    assert result.compensated and tenant_file(s.tenant_id) not in repo.head[1]
+    assert result.compensated and not any(path in repo.head[1] for path in cluster_files(s.tenant_id))
 
 
 def test_a_compensation_that_never_finished_is_recorded_and_announced_as_not_compensated() -> None:
