@@ -44,6 +44,8 @@ class _Deferred:
         return getattr(self._package.load(), self._name)
 
     def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # copy, pickle and the like look for dunders on a bare instance: not the target's
+            raise AttributeError(attr)
         return getattr(self._target(), attr)
 
     def __getitem__(self, key: Any) -> Any:
@@ -75,6 +77,8 @@ class DeferredPackage:
         """The package, its ``__init__`` run once, under the import system's own lock for the module: another
         thread importing the package or reading its names waits for it, and the import system's deadlock check
         sees this load as it sees any import."""
+        if self._state == "loaded":  # a kept stand-in's every use: no lock once loaded
+            return self.module
         with _module_lock(self._spec.name):
             if self._state == "deferred":
                 self._state = "loading"
@@ -95,7 +99,10 @@ class DeferredPackage:
     def _read(self, name: str) -> Any:
         if name in self._stand_ins and self._state != "loaded" and sys._getframe(1).f_code.co_name in _BINDING:
             # a module body binding the name as it is imported (``from moto.ec2 import ec2_backends``); a
-            # function reading it (moto's service lookup, ``getattr(package, "ec2_backends")``) gets the real one
+            # function reading it (moto's service lookup, ``getattr(package, "ec2_backends")``) gets the real one.
+            # The nearest Python frame decides: a C-level read from a module body (``getattr(...)`` there, or code
+            # run by ``exec``) gets the stand-in too. moto 5.2.5's module bodies that bind ``ec2_backends`` only
+            # index it, which the stand-in passes through.
             return self._stand_ins[name]
         with _module_lock(self._spec.name):
             if self._state == "loading":  # read by its own __init__: not there yet, as in a plain import

@@ -90,7 +90,7 @@ class InThreadTransport:
             query_string=url.query,
             method=request.method,
             base_url=f"{url.scheme}://{url.netloc}",
-            headers=headers,
+            headers=[(name, value) for name, value in headers if "_" not in name],  # as werkzeug's server drops them
             data=body or b"",
         )
         try:

@@ -3,6 +3,7 @@ it once when one of its names is first read, and hands out stand-ins for the nam
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 import threading
@@ -62,6 +63,7 @@ def test_a_name_bound_at_import_is_a_stand_in_until_used_then_the_real_object(pa
     assert stand_in["111122223333"]["eu-west-1"] == "the backend"
     assert "111122223333" in stand_in and list(stand_in) == ["111122223333"] and len(stand_in) == 1
     assert stand_in.get("nobody") is None
+    assert copy.copy(stand_in)["111122223333"] == {"eu-west-1": "the backend"}  # a copy is still a pass-through
     # And a read after the import gets the real object itself
     assert sys.modules[package].backends is sys.modules["deferme.heavy"].BACKENDS
 
