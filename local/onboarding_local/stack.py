@@ -196,6 +196,8 @@ class LocalStack:
     def stop(self) -> None:
         """Stop the processes, then put back everything the stack changed in this process."""
         global _current
+        if self._in_thread is not None:  # from now on this process's calls go over HTTP, as a kept client's would
+            self._in_thread.active = False
         try:
             for part in (self.flux, self.urls):  # before the handlers' environment is put back
                 if part is not None:
@@ -206,14 +208,10 @@ class LocalStack:
             for registry in (getattr(self, "release_registry", None), getattr(self, "tenant_registry", None)):
                 if registry is not None:
                     registry.stop()
-            if self._in_thread is not None:  # before moto's server and patches go: kept clients then use HTTP
-                self._in_thread.active = False
             if self._server is not None:
                 self._server.stop()
                 self._server = None
         finally:
-            if self._in_thread is not None:
-                self._in_thread.active = False
             self._changes.restore()
             if _current is self:
                 _current = None

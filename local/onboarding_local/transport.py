@@ -17,7 +17,6 @@ session then reaches its (closed) endpoint, as it would without the hook.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from typing import Any
@@ -25,14 +24,6 @@ from urllib.parse import urlsplit
 
 EVENT = "before-send"
 logger = logging.getLogger(__name__)
-
-
-class _Body(io.BytesIO):
-    """A response body as botocore reads it: a file (``read(amt)``, ``close()``) with ``stream()``."""
-
-    def stream(self, **_: Any) -> Any:
-        while chunk := self.read(65536):
-            yield chunk
 
 
 def _text(value: Any) -> str:
@@ -73,8 +64,6 @@ class InThreadTransport:
     def __call__(self, request: Any, **_: Any) -> Any:
         if not self.active or os.getpid() != self._pid or not (request.url + "/").startswith(self._prefixes):
             return None  # stopped, another process (a forked worker's moto is a copy), or another address
-        from botocore.awsrequest import AWSResponse
-        from botocore.compat import HTTPHeaders
         from werkzeug.exceptions import InternalServerError
         from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -109,20 +98,29 @@ class InThreadTransport:
         except Exception:  # what werkzeug's server does with an exception from the app: log it, answer 500
             logger.exception("moto's app failed on %s %s", request.method, request.url)
             failure = InternalServerError()
-            error_headers = _headers(HTTPHeaders(), failure.get_headers())
-            return AWSResponse(request.url, failure.code, error_headers, _Body(failure.get_body().encode()))
-        code = int(status.split(" ", 1)[0])
-        return AWSResponse(request.url, code, _headers(HTTPHeaders(), reply_headers.items()), _Body(data))
+            return _response(request.url, failure.code, failure.get_headers(), failure.get_body().encode())
+        return _response(request.url, int(status.split(" ", 1)[0]), reply_headers.items(), data)
 
     def attach(self, events: Any) -> None:
         """Answer the requests of the clients made from ``events`` (a botocore session's) from now on; once only."""
-        events.register(EVENT, self, unique_id=f"onboarding-local-in-thread-{id(self)}")
+        events.register(EVENT, self, unique_id=self._hook_id)
 
     def detach(self, events: Any) -> None:
-        events.unregister(EVENT, unique_id=f"onboarding-local-in-thread-{id(self)}")
+        events.unregister(EVENT, unique_id=self._hook_id)
+
+    @property
+    def _hook_id(self) -> str:
+        return f"onboarding-local-in-thread-{id(self)}"
 
 
-def _headers(target: Any, items: Any) -> Any:
-    for name, value in items:
-        target[name] = value
-    return target
+def _response(url: str, code: int, headers: Any, body: bytes) -> Any:
+    """botocore's response: the headers as received, the body as moto's own stubber gives it (a file with
+    ``stream()``, read whole or in parts)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+    from moto.core.botocore_stubber import MockRawResponse
+
+    received = HTTPHeaders()
+    for name, value in headers:
+        received[name] = value
+    return AWSResponse(url, code, received, MockRawResponse(body))
