@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from onboarding_local.charts import helm_binary
+from onboarding_local.charts import helm_binary, tool_env
 from onboarding_local.provision import REPO_ROOT
 
 CRD_DIRS = (REPO_ROOT / "tests" / "data" / "flux-crds", REPO_ROOT / "tests" / "data" / "ack-crds")
@@ -225,7 +225,7 @@ class Tools:
 
     def run(self, tool: str, *args: str) -> str:
         home = self.workdir / "helm"
-        env = {**os.environ, **{f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")}}
+        env = tool_env(**{f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")})
         binary = helm_binary() if tool == "helm" else kubectl_binary()
         started = time.perf_counter()
         try:
