@@ -28,6 +28,7 @@ Say = Callable[[str], None]
 ENDPOINT_FILE = workdirs.ENDPOINT_FILE  # written by `serve` while it runs
 WORKDIR_HELP = "the local stack's work dir (its GitOps repository, logs and state)"
 EXIT_UNMATCHED = 3  # `run`: some event matched no rule on the bus (each is named on stderr)
+MAX_WORKERS = 16  # `run --workers`: each worker process holds every function loaded
 
 DEMO_FILES = [
     "signup-pooled.json",
@@ -71,6 +72,7 @@ def run(
     display: progress.RunProgress | None = None,
     notes: findings.RunNotes | None = None,
     gitops_from: Path | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """Put each file's events on the bus at once; the next file starts when everything settled.
 
@@ -78,7 +80,8 @@ def run(
     once they have settled (tests inspect the stack there). ``charts``: publish every chart under it (each
     at its own version) instead of charts/. ``say`` is told each chart published. ``parameters``: template
     parameter overrides (LOCAL_PARAMETERS by default). ``display`` shows progress while it works; ``notes``
-    collects events no rule matched, duplicate deliveries and rejected lifecycle requests.
+    collects events no rule matched, duplicate deliveries and rejected lifecycle requests. ``workers``: run the
+    handlers in that many forked worker processes (workers.py) instead of this one, so a burst uses every core.
 
     The work dir is held for the run (workdir.py): a live ``serve`` or ``run`` there makes it exit at once.
     """
@@ -91,7 +94,11 @@ def run(
         workdirs.fresh_start(workdir)
         stack = held.enter_context(
             LocalStack(
-                workdir, charts_dir=charts or REPO_ROOT / "charts", parameters=dict(overrides), gitops_from=gitops_from
+                workdir,
+                charts_dir=charts or REPO_ROOT / "charts",
+                parameters=dict(overrides),
+                gitops_from=gitops_from,
+                workers=workers,
             )
         )
         held.callback(display.stop)  # before the stack stops
@@ -319,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ACCOUNT=TENANT_ID",
         help="deploy tenant-account/bootstrap.yaml in ACCOUNT for TENANT_ID first (remote tenants); repeatable",
     )
+    p_run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"run the handlers in N forked worker processes (0 to {MAX_WORKERS}; 0: in the stack's own process)",
+    )
     p_serve = sub.add_parser("serve", help="keep the stack up and print its endpoints")
     p_serve.add_argument("--workdir", type=Path, default=Path(".local-stack"), help=WORKDIR_HELP)
     for p in (p_run, p_serve):
@@ -353,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         serve(args.workdir, args.charts, args.gitops_from)
         return 0
+    if not 0 <= args.workers <= MAX_WORKERS:
+        parser.error(f"--workers {args.workers}: must be from 0 to {MAX_WORKERS}")
     accounts: list[tuple[str, str]] = []
     for item in args.tenant_account:
         account, sep, tenant_id = item.partition("=")
@@ -370,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         report = run(files, args.workdir, args.timeout, tenant_accounts=accounts, charts=args.charts,
                      before_each=before, say=say, display=progress.for_run(args.json), notes=notes,
-                     gitops_from=args.gitops_from)  # fmt: skip
+                     gitops_from=args.gitops_from, workers=args.workers)  # fmt: skip
     if args.json:
         json.dump(report, stdout, indent=2, ensure_ascii=False, default=str)
         print(file=stdout)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from onboarding.identity import derive_tenant_id
-from onboarding_local.cli import main
+from onboarding_local.cli import main, run
 from tests.conftest import signup_event
 from tests.utils.paths import tenant_file
 from tests.utils.served import SERVED_CHART_VERSION, Served, chart_dir_at
@@ -133,6 +133,33 @@ def test_run_charts_publishes_that_directorys_charts_and_the_pipeline_pins_their
     ).stdout
     (release,) = yaml.safe_load_all(text)
     assert release["spec"]["chart"]["spec"]["version"] == "1.0.7"
+
+
+def test_run_workers_runs_the_handlers_in_worker_processes(tmp_path: Path) -> None:
+    events = write(tmp_path / "burst.json", [signup_event(f"cli-w{i}", f"Workers {i}") for i in range(2)])
+    seen: dict[str, int] = {}
+
+    def count(_: int, stack: Any) -> None:
+        seen["invocations"] = len(stack.runtime.invocations)
+        seen["in_workers"] = stack.runtime._pool.answered
+
+    report = run([events], tmp_path / "wd", 120.0, after_each=count, workers=1)
+
+    assert {t["tenantId"]: t["status"] for t in report["tenants"]} == {
+        derive_tenant_id("cli-w0"): "ACTIVE",
+        derive_tenant_id("cli-w1"): "ACTIVE",
+    }
+    assert seen["invocations"] > 0 and seen["in_workers"] == seen["invocations"]  # none ran in this process
+
+
+@pytest.mark.parametrize("workers", ["-1", "17", "two"])
+def test_workers_out_of_range_is_a_usage_error_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--workdir", str(tmp_path / "wd"), "--workers", workers])
+    assert exited.value.code == 2 and "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "wd").exists()  # nothing was started
 
 
 def test_charts_without_a_chart_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
