@@ -1,10 +1,15 @@
 """The local stack's API-server check (onboarding_local.kube.validation_errors) keeps its answer per object: an
-object checked again gets the same answer, and a changed object is checked anew."""
+object checked again gets the same answer, a changed object is checked anew, and past its limit the least recently
+used answers go first."""
 
 from __future__ import annotations
 
 import copy
 import datetime
+from collections import OrderedDict
+from typing import Any
+
+import pytest
 
 from onboarding_local import kube
 
@@ -37,3 +42,31 @@ def test_values_that_print_alike_in_json_are_told_apart() -> None:
     assert ".metadata.labels.release: 1 is not a valid label value" in kube.validation_errors(as_number)
     assert kube.validation_errors(as_date) != []
     assert kube.validation_errors(as_text) == []
+
+
+def test_past_the_limit_the_least_recently_used_answers_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a cache of three answers, and a check that counts how often the real check runs
+    monkeypatch.setattr(kube, "_CHECKED", OrderedDict())
+    monkeypatch.setattr(kube, "_CHECKED_LIMIT", 3)
+    checked: list[str] = []
+    real = kube._validation_errors
+
+    def counted(obj: Any) -> list[str]:
+        checked.append(obj["metadata"]["name"])
+        return real(obj)
+
+    monkeypatch.setattr(kube, "_validation_errors", counted)
+    a, b, c, d = (namespace(f"t-{n}-0123456789") for n in "abcd")
+    for obj in (a, b, c):
+        kube.validation_errors(obj)
+    kube.validation_errors(a)  # a used again: b is now the least recently used
+
+    # When a fourth object is checked
+    kube.validation_errors(d)
+
+    # Then b's answer went, a's and c's stayed: only b is checked again
+    assert len(kube._CHECKED) == 3
+    checked.clear()
+    for obj in (a, c, d, b):
+        assert kube.validation_errors(obj) == []
+    assert checked == ["t-b-0123456789"]
