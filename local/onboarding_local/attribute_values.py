@@ -3,14 +3,16 @@
 moto serializes a response by walking the operation's output shape. A DynamoDB item is a map of AttributeValue
 structures with ten members each (S, N, B, SS, NS, BS, M, L, NULL, BOOL), and for every member of every value,
 nested maps and lists included, moto asks its attribute picker for the value under six aliases. That walk is
-most of what a GetItem, a Query or a Scan costs in moto: a Scan of 100 tenant records took 0.5 s of CPU.
+most of what a GetItem, a Query or a Scan costs in moto: a Scan of 101 tenant records took 0.6 s of CPU (0.08 s
+with this).
 
 moto's DynamoDB responses hand the serializer plain values (``dynamo_to_dict``): each attribute value a dict of
 one member, binary values as bytes. For those, the output of moto's walk is known member by member, and is built
 here directly: strings and booleans as they are, binaries base64-encoded as moto encodes them, maps and lists
-recursively. Anything else (a value of another shape, two members, a None, an unexpected type) goes through
-moto's own walk, unchanged. tests/integration/test_attribute_values.py checks byte for byte that both give the
-same response, for every kind of value and for moto's DynamoDB operations that return items.
+recursively. Anything else (a value of another shape, two members, a None, an unexpected type, a map member
+named "") goes through moto's own walk, unchanged. tests/integration/test_attribute_values.py checks byte for
+byte that both give the same responses, errors included, for every kind of value and for moto's DynamoDB
+operations that return items.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def serialized(value: Any, base64: Any) -> dict[str, Any]:
             raise _Unusual
         return {member: inner}
     if member == "M":
-        if type(inner) is not dict:
+        if type(inner) is not dict or "" in inner:  # moto's walk merges a value named "" into its parent
             raise _Unusual
         return {member: {name: serialized(nested, base64) for name, nested in inner.items()}}
     if member == "L":
