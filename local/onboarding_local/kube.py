@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from onboarding_local.charts import helm_binary, tool_env
+from onboarding_local.charts import helm_binary, helm_env
 from onboarding_local.provision import REPO_ROOT
 
 CRD_DIRS = (REPO_ROOT / "tests" / "data" / "flux-crds", REPO_ROOT / "tests" / "data" / "ack-crds")
@@ -231,8 +231,7 @@ class Tools:
         (workdir / "charts").mkdir(parents=True, exist_ok=True)
 
     def run(self, tool: str, *args: str) -> str:
-        home = self.workdir / "helm"
-        env = tool_env(**{f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")})
+        env = helm_env(self.workdir / "helm") if tool == "helm" else None  # kubectl: this process's environment
         binary = helm_binary() if tool == "helm" else kubectl_binary()
         started = time.perf_counter()
         try:

@@ -1,5 +1,6 @@
-"""The local stack's short-lived Go tools (helm, kubectl) run with Go's collector off under a memory ceiling,
-unless the user's environment says otherwise; a tool's own variables (helm's homes) always win."""
+"""The local stack runs helm (short-lived, rendering small charts) with Go's collector off under a memory ceiling,
+unless the user's environment says otherwise; helm's own homes always win. kubectl keeps the environment as it is:
+a large kustomize build gains nothing from it and would grow to the ceiling."""
 
 from __future__ import annotations
 
@@ -9,28 +10,39 @@ from pathlib import Path
 import pytest
 
 from onboarding_local import kube
-from onboarding_local.charts import GO_TOOL_DEFAULTS, tool_env
+from onboarding_local.charts import HELM_GO_DEFAULTS, helm_env
 
 
-def test_the_defaults_are_under_the_environment_and_the_tools_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def echo_env(tmp_path: Path) -> Path:
+    """A stand-in binary that prints the variables in question, to see what a tool is started with."""
+    fake = tmp_path / "tool"
+    fake.write_text('#!/bin/sh\necho "${GOGC:-unset} ${GOMEMLIMIT:-unset} ${HELM_CACHE_HOME:-unset}"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    return fake
+
+
+def test_the_defaults_are_under_the_environment_and_helms_homes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOGC", raising=False)
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
-    assert tool_env()["GOGC"] == "off" and tool_env()["GOMEMLIMIT"] == GO_TOOL_DEFAULTS["GOMEMLIMIT"]
+    env = helm_env(Path("/h"))
+    assert env["GOGC"] == "off" and env["GOMEMLIMIT"] == HELM_GO_DEFAULTS["GOMEMLIMIT"]
 
     monkeypatch.setenv("GOGC", "50")  # the user's choice wins over the default
-    monkeypatch.setenv("PATH_CHECK", "kept")
-    env = tool_env(HELM_CACHE_HOME="/x")
-    assert env["GOGC"] == "50" and env["PATH_CHECK"] == "kept" and env["HELM_CACHE_HOME"] == "/x"
+    monkeypatch.setenv("HELM_CACHE_HOME", "/elsewhere")  # but not over the stack's own helm homes
+    env = helm_env(Path("/h"))
+    assert env["GOGC"] == "50" and env["HELM_CACHE_HOME"] == "/h/cache"
 
 
-def test_the_flux_emulators_tools_get_that_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_flux_emulators_helm_gets_the_defaults_and_kubectl_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo_env: Path
+) -> None:
     monkeypatch.delenv("GOGC", raising=False)
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
-    fake = tmp_path / "helm"
-    fake.write_text('#!/bin/sh\necho "$GOGC $GOMEMLIMIT $HELM_CACHE_HOME"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(kube, "helm_binary", lambda: str(fake))
+    monkeypatch.delenv("HELM_CACHE_HOME", raising=False)
+    monkeypatch.setattr(kube, "helm_binary", lambda: str(echo_env))
+    monkeypatch.setattr(kube, "kubectl_binary", lambda: str(echo_env))
+    tools = kube.Tools(tmp_path, "127.0.0.1:1")
 
-    out = kube.Tools(tmp_path, "127.0.0.1:1").run("helm", "version").split()
-
-    assert out == ["off", GO_TOOL_DEFAULTS["GOMEMLIMIT"], str(tmp_path / "helm" / "cache")]
+    assert tools.run("helm", "version").split() == ["off", "512MiB", str(tmp_path / "helm" / "cache")]
+    assert tools.run("kubectl", "version").split() == ["unset", "unset", "unset"]
