@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from onboarding.identity import derive_tenant_id
+from onboarding_local import cli
 from onboarding_local.cli import main, run
 from tests.conftest import signup_event
 from tests.utils.paths import tenant_file
@@ -135,16 +136,24 @@ def test_run_charts_publishes_that_directorys_charts_and_the_pipeline_pins_their
     assert release["spec"]["chart"]["spec"]["version"] == "1.0.7"
 
 
-def test_run_workers_runs_the_handlers_in_worker_processes(tmp_path: Path) -> None:
+def test_run_workers_runs_the_handlers_in_worker_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     events = write(tmp_path / "burst.json", [signup_event(f"cli-w{i}", f"Workers {i}") for i in range(2)])
     seen: dict[str, int] = {}
 
-    def count(_: int, stack: Any) -> None:
+    def count(_: int, stack: Any) -> None:  # what ran where, once the file settled
         seen["invocations"] = len(stack.runtime.invocations)
         seen["in_workers"] = stack.runtime._pool.answered
 
-    report = run([events], tmp_path / "wd", 120.0, after_each=count, workers=1)
+    def observed(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return run(*args, **{**kwargs, "after_each": count})
 
+    monkeypatch.setattr(cli, "run", observed)
+
+    assert main(["run", str(events), "--workdir", str(tmp_path / "wd"), "--workers", "1", "--json"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
     assert {t["tenantId"]: t["status"] for t in report["tenants"]} == {
         derive_tenant_id("cli-w0"): "ACTIVE",
         derive_tenant_id("cli-w1"): "ACTIVE",
