@@ -38,14 +38,15 @@ def helm_binary() -> str:
 # helm is a Go program that runs for about 60 ms to render a tenant chart. With the collector off until the heap
 # nears GOMEMLIMIT, a render of the tenant chart takes about a quarter less CPU and peaks at 54 MB instead of 49
 # (docs/benchmarks.md). Only helm: a large `kubectl kustomize` build saves no CPU this way and grows to the
-# ceiling. A GOGC or GOMEMLIMIT already in the environment wins.
+# ceiling. A GOGC or GOMEMLIMIT already in the environment wins: either one, and neither default is added.
 HELM_GO_DEFAULTS = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
 
 
 def helm_env(home: Path) -> dict[str, str]:
-    """helm's environment: this process's, with HELM_GO_DEFAULTS under it and helm's homes under ``home``."""
+    """helm's environment: this process's, with HELM_GO_DEFAULTS (unless it sets either) and helm's homes."""
     homes = {f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")}
-    return {**HELM_GO_DEFAULTS, **os.environ, **homes}
+    defaults = {} if HELM_GO_DEFAULTS.keys() & os.environ.keys() else HELM_GO_DEFAULTS
+    return {**defaults, **os.environ, **homes}
 
 
 def helm(workdir: Path, *args: str) -> str:

@@ -2,8 +2,8 @@
 
 Each case runs the same DynamoDB calls against moto twice, once with moto's model walk and once with
 ``attribute_values.install``, and compares every raw response body. The values cover every member of
-AttributeValue (nested maps and lists, sets, binaries, empty strings, unicode), and the calls every DynamoDB
-operation that returns items or keys."""
+AttributeValue (nested maps and lists, sets, binaries, empty strings, unicode, values named ""), and the calls
+every DynamoDB operation that returns items or keys, and errors that carry an item."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def each(client: Any, calls: list[tuple[str, dict[str, Any]]]) -> None:
     """Make each call; an error (moto's, or botocore failing to parse a reply) is recorded by its name, not raised."""
     for operation, params in calls:
         try:
-            getattr(client, operation)(TableName=TABLE, **params)
+            getattr(client, operation)(**params)
         except Exception as exc:
             client.meta.events.emit("before-parse.dynamodb.error", response_dict={"body": type(exc).__name__})
 
@@ -73,17 +73,20 @@ def writes_and_reads(client: Any, items: list[dict[str, Any]]) -> Callable[[], N
     touch = {"UpdateExpression": "SET touched = :t", "ExpressionAttributeValues": {":t": {"BOOL": True}}}
     untouch = {"UpdateExpression": "REMOVE touched", "ReturnValues": "UPDATED_OLD"}
     query = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "k"}}}
+    on = {"TableName": TABLE}
     calls: list[tuple[str, dict[str, Any]]] = []
     for item in items:
-        calls += [("put_item", {"Item": item}), ("put_item", {"Item": item, "ReturnValues": "ALL_OLD"})]
+        calls += [("put_item", {**on, "Item": item}), ("put_item", {**on, "Item": item, "ReturnValues": "ALL_OLD"})]
     for key in keys:
-        calls += [("get_item", {"Key": key, "ConsistentRead": True})]
-        calls += [("get_item", {"Key": key, "ProjectionExpression": "pk, sk, v"})]
-    calls += [("scan", {"ConsistentRead": True}), ("scan", {"Limit": 1}), ("query", query)]
+        calls += [("get_item", {**on, "Key": key, "ConsistentRead": True})]
+        calls += [("get_item", {**on, "Key": key, "ProjectionExpression": "pk, sk, v"})]
+    calls += [("scan", {**on, "ConsistentRead": True}), ("scan", {**on, "Limit": 1}), ("query", {**on, **query})]
+    calls += [("batch_get_item", {"RequestItems": {TABLE: {"Keys": keys}}})]
+    calls += [("transact_get_items", {"TransactItems": [{"Get": {**on, "Key": key}} for key in keys]})]
     for key in keys:
-        calls += [("update_item", {"Key": key, **touch, "ReturnValues": "ALL_NEW"})]
-        calls += [("update_item", {"Key": key, **untouch})]
-    calls += [("delete_item", {"Key": key, "ReturnValues": "ALL_OLD"}) for key in keys]
+        calls += [("update_item", {**on, "Key": key, **touch, "ReturnValues": "ALL_NEW"})]
+        calls += [("update_item", {**on, "Key": key, **untouch})]
+    calls += [("delete_item", {**on, "Key": key, "ReturnValues": "ALL_OLD"}) for key in keys]
     return lambda: each(client, calls)
 
 
@@ -153,10 +156,10 @@ def test_errors_carrying_an_item_are_moto_s_own(ddb: Any, monkeypatch: pytest.Mo
         each(
             ddb,
             [
-                ("put_item", {"Item": item}),
-                ("get_item", {"Key": key}),  # the item, serialized
-                ("put_item", {"Item": item, **check}),  # ConditionalCheckFailedException, carrying the item
-                ("update_item", {"Key": key, **set_x, **check}),  # the same
+                ("put_item", {"TableName": TABLE, "Item": item}),
+                ("get_item", {"TableName": TABLE, "Key": key}),  # the item, serialized
+                ("put_item", {"TableName": TABLE, "Item": item, **check}),  # ConditionalCheckFailed, with the item
+                ("update_item", {"TableName": TABLE, "Key": key, **set_x, **check}),  # the same
             ],
         )
         with contextlib.suppress(ddb.exceptions.TransactionCanceledException):  # its reasons carry the item
@@ -170,9 +173,12 @@ def test_errors_carrying_an_item_are_moto_s_own(ddb: Any, monkeypatch: pytest.Mo
     assert any(b"a.b" in body and b"CancellationReasons" in body for body in direct if isinstance(body, bytes))
 
 
-def test_a_map_member_named_empty_goes_through_moto_s_walk(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("where", ["nested", "top"])
+def test_a_value_named_empty_goes_through_moto_s_walk(ddb: Any, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     # moto's walk merges a value named "" into its parent map (and botocore cannot parse the result): the same here
-    item = {"pk": {"S": "k"}, "sk": {"N": "9"}, "m": {"M": {"": {"S": "x"}, "z": {"N": "1"}}}, "s": {"S": "y"}}
+    named_empty = {"": {"S": "x"}, "z": {"N": "1"}}
+    attrs = {"m": {"M": named_empty}} if where == "nested" else named_empty
+    item = {"pk": {"S": "k"}, "sk": {"N": "9"}, **attrs, "s": {"S": "y"}}
 
     walked, direct = both_ways(ddb, writes_and_reads(ddb, [item]), monkeypatch)
 

@@ -17,7 +17,8 @@ from onboarding_local.charts import HELM_GO_DEFAULTS, helm_env
 def echo_env(tmp_path: Path) -> Path:
     """A stand-in binary that prints the variables in question, to see what a tool is started with."""
     fake = tmp_path / "tool"
-    fake.write_text('#!/bin/sh\necho "${GOGC:-unset} ${GOMEMLIMIT:-unset} ${HELM_CACHE_HOME:-unset}"\n')
+    printed = " ".join(f"${{{name}:-unset}}" for name in ("GOGC", "GOMEMLIMIT", "HELM_CACHE_HOME", "MARKER"))
+    fake.write_text(f'#!/bin/sh\necho "{printed}"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     return fake
 
@@ -31,7 +32,14 @@ def test_the_defaults_are_under_the_environment_and_helms_homes(monkeypatch: pyt
     monkeypatch.setenv("GOGC", "50")  # the user's choice wins over the default
     monkeypatch.setenv("HELM_CACHE_HOME", "/elsewhere")  # but not over the stack's own helm homes
     env = helm_env(Path("/h"))
-    assert env["GOGC"] == "50" and env["HELM_CACHE_HOME"] == "/h/cache"
+    assert env["GOGC"] == "50" and "GOMEMLIMIT" not in env and env["HELM_CACHE_HOME"] == "/h/cache"
+
+
+def test_a_memory_limit_of_the_users_own_keeps_the_collector_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.setenv("GOMEMLIMIT", "8GiB")
+    env = helm_env(Path("/h"))
+    assert env["GOMEMLIMIT"] == "8GiB" and "GOGC" not in env  # not the collector off up to 8 GiB
 
 
 def test_the_flux_emulators_helm_gets_the_defaults_and_kubectl_does_not(
@@ -40,9 +48,10 @@ def test_the_flux_emulators_helm_gets_the_defaults_and_kubectl_does_not(
     monkeypatch.delenv("GOGC", raising=False)
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
     monkeypatch.delenv("HELM_CACHE_HOME", raising=False)
+    monkeypatch.setenv("MARKER", "kept")  # the rest of the environment reaches both
     monkeypatch.setattr(kube, "helm_binary", lambda: str(echo_env))
     monkeypatch.setattr(kube, "kubectl_binary", lambda: str(echo_env))
     tools = kube.Tools(tmp_path, "127.0.0.1:1")
 
-    assert tools.run("helm", "version").split() == ["off", "512MiB", str(tmp_path / "helm" / "cache")]
-    assert tools.run("kubectl", "version").split() == ["unset", "unset", "unset"]
+    assert tools.run("helm", "version").split() == ["off", "512MiB", str(tmp_path / "helm" / "cache"), "kept"]
+    assert tools.run("kubectl", "version").split() == ["unset", "unset", "unset", "kept"]
