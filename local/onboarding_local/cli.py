@@ -81,7 +81,7 @@ def run(
     at its own version) instead of charts/. ``say`` is told each chart published. ``parameters``: template
     parameter overrides (LOCAL_PARAMETERS by default). ``display`` shows progress while it works; ``notes``
     collects events no rule matched, duplicate deliveries and rejected lifecycle requests. ``workers``: run the
-    handlers in that many forked worker processes (workers.py) instead of this one, so a burst uses every core.
+    handlers in that many forked worker processes (workers.py) instead of this one.
 
     The work dir is held for the run (workdir.py): a live ``serve`` or ``run`` there makes it exit at once.
     """

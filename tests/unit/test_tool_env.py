@@ -13,6 +13,13 @@ from onboarding_local import kube
 from onboarding_local.charts import HELM_GO_DEFAULTS, helm_env
 
 
+@pytest.fixture(autouse=True)
+def no_go_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from an environment without the variables in question; it sets what it needs."""
+    for name in ("GOGC", "GOMEMLIMIT", "HELM_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def echo_env(tmp_path: Path) -> Path:
     """A stand-in binary that prints the variables in question, to see what a tool is started with."""
@@ -24,8 +31,6 @@ def echo_env(tmp_path: Path) -> Path:
 
 
 def test_the_defaults_are_under_the_environment_and_helms_homes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GOGC", raising=False)
-    monkeypatch.delenv("GOMEMLIMIT", raising=False)
     env = helm_env(Path("/h"))
     assert env["GOGC"] == "off" and env["GOMEMLIMIT"] == HELM_GO_DEFAULTS["GOMEMLIMIT"]
 
@@ -36,7 +41,6 @@ def test_the_defaults_are_under_the_environment_and_helms_homes(monkeypatch: pyt
 
 
 def test_a_memory_limit_of_the_users_own_keeps_the_collector_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GOGC", raising=False)
     monkeypatch.setenv("GOMEMLIMIT", "8GiB")
     env = helm_env(Path("/h"))
     assert env["GOMEMLIMIT"] == "8GiB" and "GOGC" not in env  # not the collector off up to 8 GiB
@@ -45,9 +49,6 @@ def test_a_memory_limit_of_the_users_own_keeps_the_collector_on(monkeypatch: pyt
 def test_the_flux_emulators_helm_gets_the_defaults_and_kubectl_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo_env: Path
 ) -> None:
-    monkeypatch.delenv("GOGC", raising=False)
-    monkeypatch.delenv("GOMEMLIMIT", raising=False)
-    monkeypatch.delenv("HELM_CACHE_HOME", raising=False)
     monkeypatch.setenv("MARKER", "kept")  # the rest of the environment reaches both
     monkeypatch.setattr(kube, "helm_binary", lambda: str(echo_env))
     monkeypatch.setattr(kube, "kubectl_binary", lambda: str(echo_env))
