@@ -129,11 +129,13 @@ def execution_starter(state_machine_arn: str) -> StepFunctionsStarter:
 def _idempotency_store(table: str, endpoint: str | None) -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=table)
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
 
 
 def idempotency_store(table: str) -> DynamoDBPersistenceLayer:
-    """Powertools' DynamoDB persistence layer, built once per table (and endpoint) per sandbox."""
+    """Powertools' DynamoDB persistence layer, built once per table (and endpoint) per sandbox, on the sandbox's
+    shared DynamoDB client: without one, Powertools makes its own boto3 session and client, which costs the first
+    invocation a second client's construction and keeps a second connection pool."""
     return _idempotency_store(table, os.environ.get("AWS_ENDPOINT_URL"))
 
 
