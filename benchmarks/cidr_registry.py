@@ -1,12 +1,12 @@
 """The hybrid CIDR registry: what one claim costs with 10 and with 10,000 hybrid tenants registered.
 
 On moto, in-process, with the table template.yaml defines. The fleet is seeded straight into moto's table
-(tests/utils/cidr_seed.py); moto's transaction backup copies only the items a transaction names, since its
-own deep copy of the whole table grows with it where DynamoDB's cost does not. A claim is what RegisterTenant
-does for a hybrid signup: the overlap read (BatchGetItem of the range's cells), then the transaction that
-writes the tenant, its name and its ranges. Measured: wall time, the DynamoDB calls, the items each reads or
-writes and the bytes of the items read (what read units are billed on). Each claimed tenant is released
-again, so every sample sees the same fleet. Run alone: ``.venv/bin/python benchmarks/cidr_registry.py``.
+(tests/utils/cidr_seed.py); transactions back up only the items they write (onboarding_local/transactions.py, as in
+the local stack), since moto's own deep copy of the whole table grows with it where DynamoDB's cost does not. A
+claim is what RegisterTenant does for a hybrid signup: the overlap read (BatchGetItem of the range's cells), then
+the transaction that writes the tenant, its name and its ranges. Measured: wall time, the DynamoDB calls, the items
+each reads or writes and the bytes of the items read (what read units are billed on). Each claimed tenant is
+released again, so every sample sees the same fleet. Run alone: ``.venv/bin/python benchmarks/cidr_registry.py``.
 """
 
 from __future__ import annotations
@@ -98,12 +98,12 @@ def measure_cidr_registry(samples: int = 30) -> dict[str, Any]:
     """Both fleets in one moto (two regions), their claims interleaved, so both see the same machine load."""
     from moto import mock_aws
 
-    from tests.utils.cidr_seed import touched_item_backups
+    from onboarding_local import transactions
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     result: dict[str, Any] = {"samples": samples}
-    with mock_aws(), touched_item_backups():
+    with mock_aws(), transactions.installed():
         fleets = {
             size: _Registry(region, size) for size, region in zip(FLEETS, ("us-east-1", "eu-west-1"), strict=True)
         }

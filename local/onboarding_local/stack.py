@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import requests
 
-from onboarding_local import attribute_values, deferred, motopatches, observe, provision, transport, warm
+from onboarding_local import attribute_values, deferred, motopatches, observe, provision, transactions, transport, warm
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
@@ -153,6 +153,7 @@ class LocalStack:
         self._changes.on_restore(lambda: in_thread.detach(events))
         warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
         attribute_values.install(self._changes)  # DynamoDB's item values serialized without moto's model walk
+        transactions.install(self._changes)  # a transaction backs up the items it writes, not whole tables
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(
             f"{self.endpoint}/moto-api/config",

@@ -22,9 +22,10 @@ from onboarding.identity import derive_tenant_id, name_key
 from onboarding.payloads import StepInput
 from onboarding.records import TenantRecord
 from onboarding.steps.register_tenant import register_tenant
+from onboarding_local import transactions
 from onboarding_local.stack import REPO_ROOT
 from onboarding_local.template import Template
-from tests.utils.cidr_seed import fleet_claims, seed, touched_item_backups
+from tests.utils.cidr_seed import fleet_claims, seed
 from tests.utils.fakes import RecordingPublisher
 
 # the 10,000-tenant fleet is seeded once per module fixture: keep the module on one xdist worker
@@ -54,7 +55,7 @@ ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFA
 @contextmanager
 def registry(region: str) -> Iterator[tuple[Any, DynamoTenantStore]]:
     """Tables in ``region`` (the module's seeded fleet lives in another region than each test's own tables)."""
-    with pytest.MonkeyPatch.context() as env, mock_aws(), touched_item_backups():
+    with pytest.MonkeyPatch.context() as env, mock_aws(), transactions.installed():
         for key, value in ENVIRONMENT.items():
             env.setenv(key, value)
         dynamodb = boto3.client("dynamodb", region_name=region)

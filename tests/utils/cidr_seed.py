@@ -1,19 +1,15 @@
-"""A fleet of hybrid tenants for the cell-based CIDR registry on moto: their ranges, a seed that writes the
-final items straight into moto's table (not one transaction per tenant), and cheaper transaction backups."""
+"""A fleet of hybrid tenants for the cell-based CIDR registry on moto: their ranges, and a seed that writes the
+final items straight into moto's table (not one transaction per tenant). Transactions on a 10,000-tenant table
+need the local stack's item-by-item backup (``onboarding_local.transactions.installed``): moto's own deep-copies
+the table."""
 
 from __future__ import annotations
 
-import copy
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from ipaddress import IPv4Network
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb import models
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 
 from onboarding.adapters.dynamodb import cidr_cells as cells_layout
 from onboarding.adapters.dynamodb.cidr_cells import CELL_PREFIX, TENANT_PREFIX
@@ -66,45 +62,3 @@ def seed(client: Any, table: str, fleet: dict[str, list[CidrClaim]]) -> None:
     backend = models.dynamodb_backends[DEFAULT_ACCOUNT_ID][client.meta.region_name].get_table(table)
     for item in items:
         backend.put_item(item)
-
-
-@contextmanager
-def touched_item_backups() -> Iterator[None]:
-    """moto backs a transaction up with a deep copy of every table it touches: seconds per transaction once a
-    table holds 20,000 items, where DynamoDB's own cost does not depend on the table's size. Back up only the
-    items the transaction names (a rollback restores exactly those), and share the rest."""
-    real_transact = models.DynamoDBBackend.transact_write_items
-    touched: dict[str, set[DynamoType]] = {}
-    clones: dict[str, Any] = {}  # moto backs a table up once per item naming it: one clone per transaction
-
-    class Backup:
-        @staticmethod
-        def deepcopy(table: Any, memo: Any = None) -> Any:
-            if not isinstance(table, Table):
-                return copy.deepcopy(table, memo)
-            if table.name not in clones:
-                clone = copy.copy(table)
-                clone.items = defaultdict(dict, table.items)
-                for hash_value in touched.get(table.name, ()):
-                    if hash_value in table.items:
-                        clone.items[hash_value] = copy.deepcopy(table.items[hash_value])
-                clones[table.name] = clone
-            return clones[table.name]
-
-    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        touched.clear()
-        clones.clear()
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.get_table(op["TableName"])
-            key = op.get("Key") or op["Item"]
-            touched.setdefault(table.name, set()).add(DynamoType(key[table.hash_key_attr]))
-        real_transact(self, transact_items)
-
-    setattr(models, "copy", Backup)  # noqa: B010 (the module's own name for the copy module)
-    models.DynamoDBBackend.transact_write_items = transact
-    try:
-        yield
-    finally:
-        setattr(models, "copy", copy)  # noqa: B010
-        models.DynamoDBBackend.transact_write_items = real_transact
