@@ -30,7 +30,18 @@ from typing import Any
 import boto3
 import requests
 
-from onboarding_local import attribute_values, deferred, motopatches, observe, provision, transactions, transport, warm
+from onboarding_local import (
+    atomic,
+    attribute_values,
+    deferred,
+    motopatches,
+    observe,
+    provision,
+    queries,
+    transactions,
+    transport,
+    warm,
+)
 from onboarding_local.charts import newest, publish_charts
 from onboarding_local.codebuild import CodeBuildEmulator
 from onboarding_local.faults import ERROR, Fault, FaultInjector, Rule, arm
@@ -154,6 +165,8 @@ class LocalStack:
         warm.install(self._changes)  # moto's ASL parse trees kept per definition; its module list read once
         attribute_values.install(self._changes)  # DynamoDB's item values serialized without moto's model walk
         transactions.install(self._changes)  # a transaction backs up the items it writes, not whole tables
+        queries.install(self._changes)  # a Query of a table's own key reads that key's items, not the whole table
+        atomic.install(self._changes)  # one DynamoDB request at a time: a conditional write applies whole
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()  # backends are per process
         requests.post(
             f"{self.endpoint}/moto-api/config",

@@ -1,0 +1,71 @@
+"""A DynamoDB Query of a table's own key, in the local stack's moto, reads the item collection it names.
+
+DynamoDB answers a Query from one partition: its cost depends on the items read, not on the table. moto's
+``Table.query`` lists every item of the table, sorts them all, then keeps those of the asked partition key: a
+Query of a table of N items costs O(N log N). The pipeline queries tables that grow with the fleet (the reconcile
+waiters and verdicts, the GitOps queue), so on the local stack every onboarding got slower as the fleet grew:
+AwaitReconcile took 10.4 ms of CPU in a burst of 400 and 20.7 ms in a burst of 1,000.
+
+Here, while moto answers a Query without an index and with a partition key, its list of the table's items holds
+only that key's items (a table's items are kept by partition key, then sort key), in the order moto's own list
+has them. Everything else moto does with the Query (sort key conditions, order, filters, limits, pages, sizes)
+is unchanged. A Query of an index still lists the whole table, as moto keeps no index. tests/integration/
+test_queries.py compares both ways on tables with and without sort keys and indexes, with every condition.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from onboarding_local.processwide import ProcessChanges
+
+
+def install(changes: ProcessChanges) -> None:
+    """Until ``changes`` is restored, moto's Query of a table's own key lists only that key's items."""
+    from moto.dynamodb.models.table import Table
+
+    scope = threading.local()  # the table and partition key a Query of this thread is answering
+    query, all_items = Table.query, Table.all_items
+    index_at = list(inspect.signature(query).parameters).index("index_name") - 2  # in args, after self, hash_key
+
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[index_at] if len(args) > index_at else kwargs.get("index_name")
+        if hash_key is None or index_name or getattr(scope, "table", None) is not None:
+            return query(self, hash_key, *args, **kwargs)
+        scope.table, scope.hash_key = self, hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            scope.table = scope.hash_key = None
+
+    def items(self: Any) -> list[Any]:
+        if getattr(scope, "table", None) is not self:
+            return all_items(self)
+        table: Any = self
+        collection = table.items.get(scope.hash_key)  # .get: the items are a defaultdict
+        if collection is None:
+            return []
+        if not table.range_key_attr:
+            return [collection]
+        return sorted(collection.values(), key=lambda item: item.range_key)  # moto's order: by key, then sort key
+
+    changes.patch(Table, "query", partition_query)
+    changes.patch(Table, "all_items", items)
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """For code on plain moto (tests, benchmarks): the same Query, undone on exit."""
+    from onboarding_local.processwide import ProcessChanges
+
+    changes = ProcessChanges()
+    install(changes)
+    try:
+        yield
+    finally:
+        changes.restore()
