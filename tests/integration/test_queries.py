@@ -3,8 +3,9 @@
 Two copies of the same tables, seeded alike, in two regions of one moto: every Query of a seeded sequence runs in
 one region on moto's Query and in the other with ``queries.install``, and the whole responses (items, counts,
 LastEvaluatedKey) must be equal. The tables: a partition key alone (string), partition and sort keys (string and
-number) with a global and a local secondary index, and a numeric partition key. The queries: every sort key
-condition, both orders, filters, projections, limits, pages, Select COUNT, absent partitions, and the indexes."""
+number) with a global and a local secondary index, a partition key alone with a sparse global index (as the
+GitOps queue's), and a numeric partition key. The queries: every sort key condition, both orders, filters,
+projections, limits, pages, Select COUNT, absent partitions, and the indexes."""
 
 from __future__ import annotations
 
@@ -27,7 +28,18 @@ def _create(client: Any, rng: random.Random) -> None:
     client.create_table(
         TableName="Hash",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "grp", "AttributeType": "S"},
+            {"AttributeName": "v", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[  # sparse, as the GitOps queue's pending index: only items with a group
+            {
+                "IndexName": "byGroup",
+                "KeySchema": [{"AttributeName": "grp", "KeyType": "HASH"}, {"AttributeName": "v", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     client.create_table(
@@ -72,6 +84,11 @@ def _create(client: Any, rng: random.Random) -> None:
                 item["status"] = {"S": rng.choice(["ACTIVE", "FAILED"])}
                 item["at"] = {"S": f"2026-11-{rng.randrange(1, 29):02d}"}
             client.put_item(TableName="Range", Item=item)
+    for i in range(30):
+        item = {"pk": {"S": f"k{i}"}, "v": {"N": str(rng.randrange(5))}}
+        if rng.random() < 0.7:
+            item["grp"] = {"S": rng.choice(["g1", "g2"])}
+        client.put_item(TableName="Hash", Item=item)
     for n in ("1", "2.5", "10"):
         client.put_item(TableName="Numbers", Item={"n": {"N": n}})
 
@@ -99,6 +116,14 @@ def _query(rng: random.Random) -> dict[str, Any]:
         }
     query: dict[str, Any] = {"TableName": table, "ExpressionAttributeValues": {":pk": {"S": rng.choice(PARTITIONS)}}}
     condition = "pk = :pk"
+    if table == "Hash" and rng.random() < 0.5:
+        query.update(IndexName="byGroup", ExpressionAttributeValues={":g": {"S": rng.choice(["g1", "g2", "g3"])}})
+        condition = "grp = :g" + rng.choice(["", " AND v >= :v0"])
+        if ":v0" in condition:
+            query["ExpressionAttributeValues"][":v0"] = {"N": str(rng.randrange(5))}
+        query["ScanIndexForward"] = rng.random() < 0.5
+        if rng.random() < 0.5:
+            query["Limit"] = rng.randint(1, 6)
     if table == "Range":
         index = rng.choice([None, None, None, "byStatus", "byTime"])
         if index == "byStatus":
