@@ -17,8 +17,7 @@ triggers moto would run inside the write).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,14 +38,8 @@ def install(changes: ProcessChanges) -> None:
     changes.patch(DynamoHandler, "call_action", one_at_a_time)
 
 
-@contextmanager
-def installed() -> Iterator[None]:
+def installed() -> AbstractContextManager[None]:
     """For code on plain moto (tests, benchmarks): the same lock, undone on exit."""
-    from onboarding_local.processwide import ProcessChanges
+    from onboarding_local.processwide import applied
 
-    changes = ProcessChanges()
-    install(changes)
-    try:
-        yield
-    finally:
-        changes.restore()
+    return applied(install)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 _ABSENT = object()
@@ -87,3 +87,14 @@ def _swap_stream(handler: logging.StreamHandler[Any], stream: Any) -> None:
             handler.release()
     else:
         handler.setStream(stream)
+
+
+@contextlib.contextmanager
+def applied(install: Callable[[ProcessChanges], None]) -> Iterator[None]:
+    """``install``'s changes for the duration of a ``with`` block (for code on plain moto: tests, benchmarks)."""
+    changes = ProcessChanges()
+    install(changes)
+    try:
+        yield
+    finally:
+        changes.restore()

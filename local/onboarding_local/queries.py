@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,14 +63,8 @@ def install(changes: ProcessChanges) -> None:
     changes.patch(Table, "all_items", items)
 
 
-@contextmanager
-def installed() -> Iterator[None]:
+def installed() -> AbstractContextManager[None]:
     """For code on plain moto (tests, benchmarks): the same Query, undone on exit."""
-    from onboarding_local.processwide import ProcessChanges
+    from onboarding_local.processwide import applied
 
-    changes = ProcessChanges()
-    install(changes)
-    try:
-        yield
-    finally:
-        changes.restore()
+    return applied(install)

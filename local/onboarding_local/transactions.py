@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import copy
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from onboarding_local.processwide import ProcessChanges
 
@@ -126,14 +126,8 @@ def install(changes: ProcessChanges) -> None:
     changes.patch(models.DynamoDBBackend, "transact_write_items", transact_write_items)
 
 
-@contextmanager
-def installed() -> Iterator[None]:
+def installed() -> AbstractContextManager[None]:
     """For code on plain moto (tests, benchmarks): the same backup, undone on exit."""
-    from onboarding_local.processwide import ProcessChanges
+    from onboarding_local.processwide import applied
 
-    changes = ProcessChanges()
-    install(changes)
-    try:
-        yield
-    finally:
-        changes.restore()
+    return applied(install)
