@@ -9,9 +9,9 @@ conditional writes of the same item both succeed, and a read see half a transact
 
 Here every DynamoDB request (each call of moto's ``DynamoHandler.call_action``) holds one process-wide lock while
 moto parses, applies and answers it. The stack's process runs Python one thread at a time anyway (the GIL), so
-this costs no throughput; a thread waiting for the lock lets the others run. The lock is re-entrant: nothing in
-a DynamoDB request waits on another thread's DynamoDB request (the template declares no streams, whose Lambda
-triggers moto would run inside the write).
+the lock should cost little (not measured alone: it landed with queries.py); a thread waiting for it lets the
+others run. The lock is re-entrant: nothing in a DynamoDB request waits on another thread's DynamoDB request (the
+template declares no streams, whose Lambda triggers moto would run inside the write).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def install(changes: ProcessChanges) -> None:
             return []
         if not table.range_key_attr:
             return [collection]
-        return sorted(collection.values(), key=lambda item: item.range_key)  # moto's order: by key, then sort key
+        return list(collection.values())  # moto sorts them by sort key itself
 
     changes.patch(Table, "query", partition_query)
     changes.patch(Table, "all_items", items)

@@ -46,7 +46,7 @@ class _Journal:
         self._saved.append((table, hash_value, range_value, copy.deepcopy(item)))
 
     def restore(self) -> None:
-        for table, hash_value, range_value, item in reversed(self._saved):  # an item named twice: the first wins
+        for table, hash_value, range_value, item in reversed(self._saved):
             if range_value is None:
                 if item is None:
                     table.items.pop(hash_value, None)
@@ -86,16 +86,15 @@ class _CopyModule:
     """moto's DynamoDB models' name for the ``copy`` module: in a journaled transaction's thread, the deep copy of
     a table is the table itself; everything else is the real module's."""
 
-    def __init__(self, journaled: threading.local) -> None:
+    def __init__(self, journaled: threading.local, table: type) -> None:
         self._journaled = journaled
+        self._table = table
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     def deepcopy(self, value: Any, memo: Any = None) -> Any:
-        from moto.dynamodb.models.table import Table
-
-        if getattr(self._journaled, "active", False) and isinstance(value, Table):
+        if getattr(self._journaled, "active", False) and isinstance(value, self._table):
             return value
         return copy.deepcopy(value, memo)
 
@@ -103,9 +102,10 @@ class _CopyModule:
 def install(changes: ProcessChanges) -> None:
     """Until ``changes`` is restored, moto's TransactWriteItems backs up the items it names, not whole tables."""
     from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
 
     journaled = threading.local()
-    changes.patch(models, "copy", _CopyModule(journaled))
+    changes.patch(models, "copy", _CopyModule(journaled, Table))
     transact: Callable[[Any, Any], None] = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: Any) -> None:

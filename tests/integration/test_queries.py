@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb.models.table import Table
 
 from onboarding_local import queries
 
@@ -175,15 +176,25 @@ def _pages(client: Any, query: dict[str, Any]) -> list[Any]:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def test_every_query_answers_as_motos_own(clients: dict[str, Any]) -> None:
+def test_every_query_answers_as_motos_own(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    listed: list[Any] = []  # the tables moto's own list of every item was made for
+    whole_table = Table.all_items
+
+    def counted(table: Any) -> Any:
+        listed.append(table)
+        return whole_table(table)
+
+    monkeypatch.setattr(Table, "all_items", counted)  # before install: the patch falls back to this one
     rng = random.Random(20261128)
     paged = found = empty = 0
     for _ in range(200):
         query = _query(rng)
         expected = _pages(clients[MOTO_REGION], query)
+        listed.clear()
         with queries.installed():
             got = _pages(clients[PARTITION_REGION], query)
         assert got == expected, query
+        assert listed == [], query  # every Query, of a table or an index, took the scoped list
         paged += len(expected) > 1
         found += any(page.get("Count") for page in expected)
         empty += all(page.get("Count") == 0 for page in expected)

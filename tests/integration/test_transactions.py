@@ -24,6 +24,7 @@ from onboarding_local import transactions
 
 HASH_TABLE, RANGE_TABLE = "Tenants", "Queue"
 MOTO_REGION, JOURNAL_REGION = "us-east-1", "eu-west-1"
+OWN_REGION = "ap-southeast-2"  # the single cases' own tables: the compared regions stay alike, whatever the order
 
 
 def _create(client: Any) -> None:
@@ -135,10 +136,24 @@ def _backend(region: str) -> Any:
     return dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
 
 
-def test_a_cancelled_transaction_puts_back_only_its_own_items_in_the_same_table(clients: dict[str, Any]) -> None:
-    client = clients[JOURNAL_REGION]
-    table = _backend(JOURNAL_REGION).get_table(HASH_TABLE)
-    client.put_item(TableName=HASH_TABLE, Item={"pk": {"S": "mine"}, "v": {"N": "1"}})
+@pytest.fixture
+def own(clients: dict[str, Any], request: pytest.FixtureRequest) -> tuple[Any, str]:
+    """A client in OWN_REGION and a fresh table of its own (partition key ``pk``)."""
+    client = boto3.client("dynamodb", region_name=OWN_REGION)
+    name = f"Own-{request.node.name.removeprefix('test_')[:60]}"
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client, name
+
+
+def test_a_cancelled_transaction_puts_back_only_its_own_items_in_the_same_table(own: tuple[Any, str]) -> None:
+    client, name = own
+    table = _backend(OWN_REGION).get_table(name)
+    client.put_item(TableName=name, Item={"pk": {"S": "mine"}, "v": {"N": "1"}})
     real_put = table.put_item
 
     def put_meanwhile(*args: Any, **kwargs: Any) -> Any:
@@ -148,30 +163,32 @@ def test_a_cancelled_transaction_puts_back_only_its_own_items_in_the_same_table(
         return real_put(*args, **kwargs)
 
     table.put_item = put_meanwhile
-    with transactions.installed(), pytest.raises(ClientError, match="TransactionCanceled"):
-        client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": HASH_TABLE, "Item": {"pk": {"S": "mine"}, "v": {"N": "2"}}}},
-                {
-                    "ConditionCheck": {
-                        "TableName": HASH_TABLE,
-                        "Key": {"pk": {"S": "absent"}},
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-            ]
-        )
-    vars(table).pop("put_item", None)
+    try:
+        with transactions.installed(), pytest.raises(ClientError, match="TransactionCanceled"):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": name, "Item": {"pk": {"S": "mine"}, "v": {"N": "2"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": name,
+                            "Key": {"pk": {"S": "absent"}},
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ]
+            )
+    finally:
+        vars(table).pop("put_item", None)
 
-    mine = client.get_item(TableName=HASH_TABLE, Key={"pk": {"S": "mine"}})["Item"]
-    theirs = client.get_item(TableName=HASH_TABLE, Key={"pk": {"S": "theirs"}}).get("Item")
+    mine = client.get_item(TableName=name, Key={"pk": {"S": "mine"}})["Item"]
+    theirs = client.get_item(TableName=name, Key={"pk": {"S": "theirs"}}).get("Item")
     assert mine["v"] == {"N": "1"}  # the transaction's own write is undone
     assert theirs == {"pk": {"S": "theirs"}, "v": {"N": "7"}}  # moto's backup would have undone this one too
-    assert _backend(JOURNAL_REGION).get_table(HASH_TABLE) is table  # no table was replaced by a copy
+    assert _backend(OWN_REGION).get_table(name) is table  # no table was replaced by a copy
 
 
 def test_a_table_with_a_stream_keeps_motos_own_backup(clients: dict[str, Any]) -> None:
-    client = clients[JOURNAL_REGION]
+    client = boto3.client("dynamodb", region_name=OWN_REGION)
     client.create_table(
         TableName="Streamed",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -179,7 +196,7 @@ def test_a_table_with_a_stream_keeps_motos_own_backup(clients: dict[str, Any]) -
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
-    before = _backend(JOURNAL_REGION).get_table("Streamed")
+    before = _backend(OWN_REGION).get_table("Streamed")
     with transactions.installed(), pytest.raises(ClientError, match="TransactionCanceled"):
         client.transact_write_items(
             TransactItems=[
@@ -193,7 +210,7 @@ def test_a_table_with_a_stream_keeps_motos_own_backup(clients: dict[str, Any]) -
                 },
             ]
         )
-    after = _backend(JOURNAL_REGION).get_table("Streamed")
+    after = _backend(OWN_REGION).get_table("Streamed")
     assert after is not before  # moto's path: the table (and its stream's records) put back from its copy
     assert client.scan(TableName="Streamed")["Items"] == []
     assert after.stream_shard is not None and after.stream_shard.items == []
