@@ -40,7 +40,7 @@ def seed_fleet(stack: Any, count: int) -> list[str]:
 
     from onboarding.adapters.dynamodb.codec import to_item
     from onboarding.adapters.ssm import read_release
-    from onboarding.contract import SignupRequested
+    from onboarding.contract.signup import SignupRequested
     from onboarding.gitops import apply_files, wave_files
     from onboarding.identity import derive_tenant_id
     from onboarding.records import TenantRecord, TenantStatus

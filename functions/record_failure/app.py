@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from onboarding.contract import OnboardingFailed
+from onboarding.contract.signup import OnboardingFailed
 from onboarding.failures import execution_error
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import RecordFailureInput

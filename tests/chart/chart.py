@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from onboarding.contract import Tier
+from onboarding.contract.common import Tier
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import HYBRID_COMPUTE_LABEL, NODE_LABEL, TAINT_KEY, TIER_PROFILES
 from tests.utils.flux import DNS1123_LABEL

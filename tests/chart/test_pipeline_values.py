@@ -14,7 +14,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from onboarding.contract import DeploymentModel, SignupRequested, Tier
+from onboarding.contract.common import DeploymentModel, Tier
+from onboarding.contract.signup import SignupRequested
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import (
     HYBRID_COMPUTE_LABEL,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from onboarding.contract import SignupRequested
+from onboarding.contract.signup import SignupRequested
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, tenant_files, tenant_path
 from onboarding_local.charts import helm, publish_charts

@@ -14,7 +14,8 @@ import yaml
 
 from onboarding.adapters.git import DulwichGitOpsRepository
 from onboarding.adapters.gitbase import BaseCache
-from onboarding.contract import SignupRequested, Tier
+from onboarding.contract.common import Tier
+from onboarding.contract.signup import SignupRequested
 from onboarding.gitops import apply_files, desired_files
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import LABEL_PREFIX, GitOpsLayout, tenant_files, tenant_path, tenant_paths, tenant_shard

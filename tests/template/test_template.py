@@ -17,7 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from onboarding import errors
-from onboarding.contract import INBOUND_DETAIL_TYPES, SignupRequested
+from onboarding.contract.catalog import INBOUND_DETAIL_TYPES
+from onboarding.contract.signup import SignupRequested
 from onboarding.schemas import contract_schemas
 from onboarding_local.template import load_template
 

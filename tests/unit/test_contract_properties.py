@@ -22,7 +22,8 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
-from onboarding.contract import MAX_REJECTION_ERRORS, SignupRequested
+from onboarding.contract.common import MAX_REJECTION_ERRORS
+from onboarding.contract.signup import SignupRequested
 from onboarding.validation import bounded, field_errors
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "v1" / "tenant-signup-requested.json"

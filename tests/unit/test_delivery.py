@@ -10,7 +10,7 @@ import tarfile
 import pytest
 import yaml
 
-from onboarding.contract import SignupRequested
+from onboarding.contract.signup import SignupRequested
 from onboarding.delivery import (
     FLUX_CONFIG_TYPE,
     FLUX_CONTENT_TYPE,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from onboarding.contract import SignupRejected
+from onboarding.contract.signup import SignupRejected
 from onboarding.identity import derive_tenant_id
 from tests.conftest import REPO, sample_event
 from tests.utils.fakes import InMemoryIdempotencyStore, InMemoryTenantStore, RecordingPublisher, RecordingStarter

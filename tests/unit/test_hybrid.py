@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from onboarding.cidrs import claims_of, cluster_conflicts, tenant_conflicts
-from onboarding.contract import HybridSpec, Tier
+from onboarding.contract.common import Tier
+from onboarding.contract.signup import HybridSpec
 from onboarding.errors import ActivationFailed, CidrConflict, StorageError, TransientError
 from onboarding.hybrid import HybridConfig, activation_secret_name, release_activation
 from onboarding.identity import derive_tenant_id

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from onboarding.contract import MAX_REJECTION_ERRORS
+from onboarding.contract.common import MAX_REJECTION_ERRORS
 from onboarding.contract.lifecycle import LIFECYCLE_OPERATIONS
 from onboarding.identity import derive_tenant_id
 from onboarding.validation import bounded, field_errors

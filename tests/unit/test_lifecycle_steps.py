@@ -8,18 +8,17 @@ from typing import Any
 import pytest
 import yaml
 
-from onboarding.contract import (
-    DeploymentModel,
-    HybridSpec,
+from onboarding.contract.common import DeploymentModel, Tier
+from onboarding.contract.lifecycle import (
+    DataPlan,
     Operation,
     OperationFailed,
     OperationRejectedEvent,
     TenantOffboarded,
     TenantSuspended,
     TenantTierChanged,
-    Tier,
 )
-from onboarding.contract.lifecycle import DataPlan
+from onboarding.contract.signup import HybridSpec
 from onboarding.errors import OperationRejected, TenantBusy, TenantNotFound
 from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
 from onboarding.manifests import GitOpsLayout, tenant_files

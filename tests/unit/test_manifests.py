@@ -12,7 +12,8 @@ from jsonschema import Draft7Validator
 from pydantic import ValidationError
 
 from onboarding.bootstrap import BootstrapOptions, bootstrap_files
-from onboarding.contract import DeploymentModel, SignupRequested, Tier
+from onboarding.contract.common import DeploymentModel, Tier
+from onboarding.contract.signup import SignupRequested
 from onboarding.errors import InvalidSignup
 from onboarding.identity import derive_tenant_id
 from onboarding.manifests import GitOpsLayout, render_tenant, tenant_files, tenant_path, tenant_paths, tenant_shard

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from onboarding.contract import Operation, TenantOffboarded
+from onboarding.contract.lifecycle import Operation, TenantOffboarded
 from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput
 from onboarding.schemas import contract_schemas
 from onboarding.steps.complete_operation import complete_operation

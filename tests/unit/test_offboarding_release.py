@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.contract import Operation, OperationFailed, TenantOffboarded
+from onboarding.contract.lifecycle import Operation, OperationFailed, TenantOffboarded
 from onboarding.manifests import GitOpsLayout
 from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput
 from onboarding.records import TenantStatus

@@ -10,20 +10,9 @@ from typing import Any
 
 import pytest
 
-from onboarding.contract import (
-    OUTBOUND_DETAIL_TYPES,
-    ContractModel,
-    DeploymentModel,
-    FieldError,
-    OnboardingFailed,
-    Operation,
-    OperationRejectedEvent,
-    SignupRejected,
-    TenantOffboarded,
-    TenantOnboarded,
-    TenantSuspended,
-    Tier,
-)
+from onboarding.contract.catalog import OUTBOUND_DETAIL_TYPES
+from onboarding.contract.common import ContractModel, DeploymentModel, FieldError, Tier
+from onboarding.contract.lifecycle import Operation, OperationRejectedEvent, TenantOffboarded, TenantSuspended
 from onboarding.contract.sbt import (
     SBT_ANSWERS,
     SBT_REQUESTS,
@@ -33,6 +22,7 @@ from onboarding.contract.sbt import (
     SbtRequest,
     SbtVocabulary,
 )
+from onboarding.contract.signup import OnboardingFailed, SignupRejected, TenantOnboarded
 from onboarding.identity import derive_tenant_id
 from onboarding.sbt import AnswerSources, SbtLink
 from onboarding.steps.sbt_answer import ANSWERED, answer_outcome

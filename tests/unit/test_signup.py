@@ -12,17 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from onboarding.contract import (
-    MAX_REJECTION_ERRORS,
-    DeploymentModel,
-    FieldError,
-    HybridSpec,
-    OperationRejectedEvent,
-    SignupRejected,
-    SignupRequested,
-    SuspendRequested,
-    Tier,
-)
+from onboarding.contract.common import MAX_REJECTION_ERRORS, DeploymentModel, FieldError, Tier
+from onboarding.contract.lifecycle import OperationRejectedEvent, SuspendRequested
+from onboarding.contract.signup import HybridSpec, SignupRejected, SignupRequested
 from onboarding.identity import TENANT_ID_PATTERN, derive_tenant_id, execution_name, name_key
 from onboarding.steps.intake import handle_signup
 from onboarding.steps.lifecycle_intake import handle_lifecycle_request

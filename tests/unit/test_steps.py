@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from onboarding.contract import OnboardingFailed, OnboardingStarted, SignupRejected, TenantOnboarded
+from onboarding.contract.signup import OnboardingFailed, OnboardingStarted, SignupRejected, TenantOnboarded
 from onboarding.errors import GitOpsConflict, GitRemoteUnavailable, TenantConflict, TenantNameTaken, TransientError
 from onboarding.gitops import apply_files
 from onboarding.identity import derive_tenant_id

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from onboarding.cidrs import CidrClaim, CidrRegistry
-from onboarding.contract import ContractModel
+from onboarding.contract.common import ContractModel
 from onboarding.errors import (
     BranchMoved,
     GitRemoteUnavailable,

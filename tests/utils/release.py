@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from onboarding.contract import SignupRequested
+from onboarding.contract.signup import SignupRequested
 from onboarding.records import Release, ReleaseImage, TenantSpec
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "tenant"

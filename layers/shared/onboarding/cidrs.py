@@ -8,7 +8,8 @@ from ipaddress import IPv4Network
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from onboarding.contract import FieldError, HybridSpec
+from onboarding.contract.common import FieldError
+from onboarding.contract.signup import HybridSpec
 
 
 class CidrClaim(BaseModel):

@@ -181,7 +181,8 @@ def show_tenants(args: argparse.Namespace) -> int:
 
 
 def print_customer_sync(args: argparse.Namespace) -> int:
-    from onboarding.contract import ACCOUNT_ID_PATTERN, REGION_PATTERN, TENANT_ID_FIELD_PATTERN
+    from onboarding.contract.common import TENANT_ID_FIELD_PATTERN
+    from onboarding.contract.signup import ACCOUNT_ID_PATTERN, REGION_PATTERN
     from onboarding.delivery import customer_sync
 
     for flag, value, pattern in (

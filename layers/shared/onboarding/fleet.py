@@ -14,7 +14,7 @@ from typing import Protocol
 from pydantic import Field
 
 from onboarding.base import CamelModel
-from onboarding.contract import DeploymentModel, Tier
+from onboarding.contract.common import DeploymentModel, Tier
 from onboarding.contract.release import FailedTenant, FleetReleaseRequested, WaveSpec
 from onboarding.errors import StorageError
 from onboarding.records import Release, TenantRecord

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from onboarding.contract import HybridSpec
+from onboarding.contract.signup import HybridSpec
 from onboarding.manifests import NODE_LABEL, TAINT_KEY, GitOpsLayout
 
 

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from onboarding.bootstrap import tenant_alert
-from onboarding.contract import DeploymentModel, Tier
+from onboarding.contract.common import DeploymentModel, Tier
 from onboarding.errors import InvalidSignup
 from onboarding.records import TenantSpec
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from onboarding.contract import (
-    ContractModel,
-    Operation,
-    TenantOffboarded,
-    TenantResumed,
-    TenantSuspended,
-    TenantTierChanged,
-)
+from onboarding.contract.common import ContractModel
+from onboarding.contract.lifecycle import Operation, TenantOffboarded, TenantResumed, TenantSuspended, TenantTierChanged
 from onboarding.payloads import OperationPlan
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from onboarding.base import CamelModel
-from onboarding.contract import Operation, SignupRequested, Tier
-from onboarding.contract.lifecycle import DataPlan
+from onboarding.contract.common import Tier
+from onboarding.contract.lifecycle import DataPlan, Operation
+from onboarding.contract.signup import SignupRequested
 from onboarding.records import HybridResources, ImageRef, Release, TenantSpec, TenantStatus
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # types only: a handler importing a port does not import every model behind it
     from onboarding.cidrs import CidrClaim
     from onboarding.codebuild_events import BuildResult
-    from onboarding.contract import ContractModel, DeploymentModel, Tier
+    from onboarding.contract.common import ContractModel, DeploymentModel, Tier
     from onboarding.delivery import Artifact
     from onboarding.fleet import ReleaseState, WaveState
     from onboarding.reconcile import ReconcileWaiter, Verdict

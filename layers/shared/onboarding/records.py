@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from onboarding.base import CamelModel
-from onboarding.contract import DeploymentModel, HybridSpec, SignupRequested, Tier
+from onboarding.contract.common import DeploymentModel, Tier
+from onboarding.contract.signup import HybridSpec, SignupRequested
 from onboarding.identity import name_key
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from onboarding.contract import DeploymentModel, FieldError
+from onboarding.contract.common import DeploymentModel, FieldError
 from onboarding.contract.release import ReleaseImageSpec
 from onboarding.fleet import ReleaseState
 from onboarding.ports import ReleaseParameter

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import JsonValue
 
 from onboarding.base import CamelModel
-from onboarding.contract import FieldError
+from onboarding.contract.common import FieldError
 from onboarding.contract.sbt import (
     FAILURE_STATUS,
     REGISTRATION_STATUS,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from onboarding import CONTRACT_VERSION
-from onboarding.contract import INBOUND_DETAIL_TYPES, OUTBOUND_DETAIL_TYPES
+from onboarding.contract.catalog import INBOUND_DETAIL_TYPES, OUTBOUND_DETAIL_TYPES
 
 SCHEMA_BASE = "https://schemas.tenant-onboarding.dev/events"
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
-from onboarding.contract import INBOUND_DETAIL_TYPES, MAX_REJECTION_ERRORS, ContractModel, FieldError, HybridSpec
-
-_INBOUND_MODELS: list[type[ContractModel]] = [*INBOUND_DETAIL_TYPES, HybridSpec]
-_WIRE_NAMES = {name: info.alias or name for model in _INBOUND_MODELS for name, info in model.model_fields.items()}
+from onboarding.contract.common import MAX_REJECTION_ERRORS, ContractModel, FieldError
 
 # A rejection event stays far below EventBridge's 256 KB per entry, whatever the signup held: at most
 # MAX_REJECTION_ERRORS errors and ERRORS_BUDGET bytes of them, each field and message cut to a sane length.
@@ -38,6 +36,17 @@ class IntakeResult:
         }
 
 
+@cache
+def _wire_names() -> dict[str, str]:
+    """Every inbound field's wire name by its Python name. Built at the first rejection: the catalog builds
+    every contract model, which a cold start of a function that speaks one conversation need not pay."""
+    from onboarding.contract.catalog import INBOUND_DETAIL_TYPES
+    from onboarding.contract.signup import HybridSpec
+
+    models: list[type[ContractModel]] = [*INBOUND_DETAIL_TYPES, HybridSpec]
+    return {name: info.alias or name for model in models for name, info in model.model_fields.items()}
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """One entry per violation, at its own path as on the wire (``hybrid.nodeCidrs.1``)."""
     errors = []
@@ -45,7 +54,7 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
         # pydantic reports a failing *default* under the Python name; the contract speaks camelCase. An unknown
         # key is named exactly as it was sent (``tenant_name`` is not ``tenantName``).
         named = err["loc"][:-1] if err["type"] == "extra_forbidden" else err["loc"]
-        parts = [_WIRE_NAMES.get(part, part) if isinstance(part, str) else part for part in named]
+        parts = [_wire_names().get(part, part) if isinstance(part, str) else part for part in named]
         parts += err["loc"][len(named) :]
         field = ".".join(str(part) for part in parts) or "detail"
         message = err["msg"].removeprefix("Value error, ")

@@ -11,7 +11,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onboarding.adapters.aws import translate
-from onboarding.contract import OUTBOUND_DETAIL_TYPES, ContractModel
+from onboarding.contract.common import ContractModel
 from onboarding.errors import EventPublishFailed, TransientError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class EventBridgePublisher:
         self._client = client or boto3.client("events")
 
     def publish(self, events: Sequence[ContractModel]) -> None:
-        self._put([self._entry(self._source, OUTBOUND_DETAIL_TYPES[type(e)], e.wire()) for e in events])
+        self._put([self._entry(self._source, e.DETAIL_TYPE, e.wire()) for e in events])
 
     def send(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> None:
         """One event with its own source and detail-type (an SBT answer, a request put back on the bus)."""

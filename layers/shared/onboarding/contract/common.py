@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, Strict
 
@@ -61,6 +61,10 @@ class ContractModel(CamelModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    # The EventBridge detail-type of a model that travels as an event's whole detail, set on each of them
+    # (onboarding.contract.catalog lists them all). A part of a detail, such as FieldError, has none.
+    DETAIL_TYPE: ClassVar[str]
 
     @classmethod
     def from_wire(cls, detail: Any) -> Self:

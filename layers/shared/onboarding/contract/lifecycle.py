@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -39,6 +39,8 @@ class LifecycleRequest(ContractModel):
 class OffboardingRequested(LifecycleRequest):
     """Detail of ``Tenant Offboarding Requested``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Offboarding Requested"
+
 
 class DataPlan(StrEnum):
     """What happens to a tenant's data when a tier change moves it between placements (siloed <-> pooled)."""
@@ -50,6 +52,8 @@ class DataPlan(StrEnum):
 
 class TierChangeRequested(LifecycleRequest):
     """Detail of ``Tenant Tier Change Requested``."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Tier Change Requested"
 
     tier: Tier
     data_plan: DataPlan | None = Field(
@@ -63,16 +67,20 @@ class TierChangeRequested(LifecycleRequest):
 class SuspendRequested(LifecycleRequest):
     """Detail of ``Tenant Suspend Requested``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Suspend Requested"
+
 
 class ResumeRequested(LifecycleRequest):
     """Detail of ``Tenant Resume Requested``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Resume Requested"
+
 
 LIFECYCLE_OPERATIONS: dict[str, tuple[Operation, type[LifecycleRequest]]] = {
-    "Tenant Offboarding Requested": (Operation.OFFBOARD, OffboardingRequested),
-    "Tenant Tier Change Requested": (Operation.CHANGE_TIER, TierChangeRequested),
-    "Tenant Suspend Requested": (Operation.SUSPEND, SuspendRequested),
-    "Tenant Resume Requested": (Operation.RESUME, ResumeRequested),
+    OffboardingRequested.DETAIL_TYPE: (Operation.OFFBOARD, OffboardingRequested),
+    TierChangeRequested.DETAIL_TYPE: (Operation.CHANGE_TIER, TierChangeRequested),
+    SuspendRequested.DETAIL_TYPE: (Operation.SUSPEND, SuspendRequested),
+    ResumeRequested.DETAIL_TYPE: (Operation.RESUME, ResumeRequested),
 }
 
 
@@ -93,6 +101,8 @@ class LifecycleOutcome(ContractModel):
 class TenantOffboarded(LifecycleOutcome, Verification):
     """Detail of ``Tenant Offboarded``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Offboarded"
+
     git_commit: str
     name_released_at: datetime
     data_retained_until: datetime | None = Field(
@@ -107,6 +117,8 @@ class TenantOffboarded(LifecycleOutcome, Verification):
 class TenantTierChanged(LifecycleOutcome, Verification):
     """Detail of ``Tenant Tier Changed``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Tier Changed"
+
     from_tier: Tier
     to_tier: Tier
     deployment_model: DeploymentModel
@@ -116,17 +128,23 @@ class TenantTierChanged(LifecycleOutcome, Verification):
 class TenantSuspended(LifecycleOutcome, Verification):
     """Detail of ``Tenant Suspended``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Suspended"
+
     git_commit: str
 
 
 class TenantResumed(LifecycleOutcome, Verification):
     """Detail of ``Tenant Resumed``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Resumed"
+
     git_commit: str
 
 
 class OperationRejectedEvent(ContractModel):
     """Detail of ``Tenant Operation Rejected``: the request was not carried out, and nothing changed."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Operation Rejected"
 
     schema_version: Literal["1"] = "1"
     tenant_id: str | None = None
@@ -137,6 +155,8 @@ class OperationRejectedEvent(ContractModel):
 
 class OperationFailed(LifecycleOutcome):
     """Detail of ``Tenant Operation Failed``: the operation failed halfway and was compensated."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Operation Failed"
 
     operation: Operation
     failed_step: str

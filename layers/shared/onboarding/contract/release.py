@@ -6,7 +6,7 @@ Approved`` and ``Fleet Release Aborted``. Outbound (source ``saas.onboarding``):
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -56,6 +56,8 @@ class WaveSpec(ContractModel):
 class FleetReleaseRequested(ContractModel):
     """Detail of ``Fleet Release Requested``: one execution per releaseId, ever."""
 
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Requested"
+
     schema_version: Literal["1"] = "1"
     release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN, description="Idempotency key of the release.")
     chart_version: WireStr = Field(pattern=CHART_VERSION_PATTERN, description="The exact tenant chart version.")
@@ -76,6 +78,8 @@ class FleetReleaseRequested(ContractModel):
 class FleetReleaseApproved(ContractModel):
     """Detail of ``Fleet Release Approved``: lets the release go on after the named wave."""
 
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Approved"
+
     schema_version: Literal["1"] = "1"
     release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN)
     wave: WireStr = Field(pattern=WAVE_NAME_PATTERN)
@@ -83,6 +87,8 @@ class FleetReleaseApproved(ContractModel):
 
 class FleetReleaseAborted(ContractModel):
     """Detail of ``Fleet Release Aborted``: the release stops after the current wave."""
+
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Aborted"
 
     schema_version: Literal["1"] = "1"
     release_id: WireStr = Field(pattern=RELEASE_ID_PATTERN)
@@ -94,6 +100,8 @@ class WaveTenants(ContractModel):
 
 
 class FleetReleaseStarted(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Started"
+
     schema_version: Literal["1"] = "1"
     release_id: str
     chart_version: str
@@ -101,6 +109,8 @@ class FleetReleaseStarted(ContractModel):
 
 
 class FleetReleaseWaveCompleted(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Wave Completed"
+
     schema_version: Literal["1"] = "1"
     release_id: str
     wave: str
@@ -109,12 +119,16 @@ class FleetReleaseWaveCompleted(ContractModel):
 
 
 class FleetReleaseAwaitingApproval(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Awaiting Approval"
+
     schema_version: Literal["1"] = "1"
     release_id: str
     wave: str
 
 
 class FleetReleaseCompleted(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Completed"
+
     schema_version: Literal["1"] = "1"
     release_id: str
     chart_version: str
@@ -136,6 +150,8 @@ class FailedTenant(ContractModel):
 
 
 class FleetReleaseHalted(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Halted"
+
     schema_version: Literal["1"] = "1"
     release_id: str
     wave: str
@@ -144,21 +160,24 @@ class FleetReleaseHalted(ContractModel):
 
 
 class FleetReleaseRejected(ContractModel):
+    DETAIL_TYPE: ClassVar[str] = "Fleet Release Rejected"
+
     schema_version: Literal["1"] = "1"
     release_id: str | None = None
     errors: list[FieldError] = Field(min_length=1)
 
 
 RELEASE_REQUESTS: dict[str, type[ContractModel]] = {
-    "Fleet Release Requested": FleetReleaseRequested,
-    "Fleet Release Approved": FleetReleaseApproved,
-    "Fleet Release Aborted": FleetReleaseAborted,
+    model.DETAIL_TYPE: model for model in (FleetReleaseRequested, FleetReleaseApproved, FleetReleaseAborted)
 }
 RELEASE_OUTCOMES: dict[type[ContractModel], str] = {
-    FleetReleaseStarted: "Fleet Release Started",
-    FleetReleaseWaveCompleted: "Fleet Release Wave Completed",
-    FleetReleaseAwaitingApproval: "Fleet Release Awaiting Approval",
-    FleetReleaseCompleted: "Fleet Release Completed",
-    FleetReleaseHalted: "Fleet Release Halted",
-    FleetReleaseRejected: "Fleet Release Rejected",
+    model: model.DETAIL_TYPE
+    for model in (
+        FleetReleaseStarted,
+        FleetReleaseWaveCompleted,
+        FleetReleaseAwaitingApproval,
+        FleetReleaseCompleted,
+        FleetReleaseHalted,
+        FleetReleaseRejected,
+    )
 }

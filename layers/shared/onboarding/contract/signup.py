@@ -6,7 +6,7 @@ import ipaddress
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -121,6 +121,8 @@ def _refused(ch: str) -> bool:
 class SignupRequested(ContractModel):
     """Detail of ``Tenant Signup Requested`` (contract version 1)."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Signup Requested"
+
     schema_version: Literal["1"] = "1"
     signup_id: WireStr = Field(pattern=SIGNUP_ID_PATTERN, description="Idempotency key of the signup.")
     tenant_name: WireStr = Field(min_length=1, max_length=TENANT_NAME_MAX, description="Display name, any Unicode.")
@@ -188,6 +190,8 @@ class SignupRequested(ContractModel):
 class SignupRejected(ContractModel):
     """Detail of ``Tenant Signup Rejected``."""
 
+    DETAIL_TYPE: ClassVar[str] = "Tenant Signup Rejected"
+
     schema_version: Literal["1"] = "1"
     signup_id: str | None = None
     tenant_id: str | None = None
@@ -196,6 +200,8 @@ class SignupRejected(ContractModel):
 
 class OnboardingStarted(ContractModel):
     """Detail of ``Tenant Onboarding Started``."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Onboarding Started"
 
     schema_version: Literal["1"] = "1"
     tenant_id: str
@@ -209,6 +215,8 @@ class OnboardingStarted(ContractModel):
 
 class TenantOnboarded(ContractModel):
     """Detail of ``Tenant Onboarded``."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Onboarded"
 
     schema_version: Literal["1"] = "1"
     tenant_id: str
@@ -227,6 +235,8 @@ class TenantOnboarded(ContractModel):
 
 class OnboardingFailed(ContractModel):
     """Detail of ``Tenant Onboarding Failed``."""
+
+    DETAIL_TYPE: ClassVar[str] = "Tenant Onboarding Failed"
 
     schema_version: Literal["1"] = "1"
     tenant_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onboarding.contract import TenantOnboarded
+from onboarding.contract.signup import TenantOnboarded
 from onboarding.payloads import ActivateInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry, TenantStatus

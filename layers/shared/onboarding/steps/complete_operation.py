@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.contract import ContractModel, Operation
+from onboarding.contract.common import ContractModel
+from onboarding.contract.lifecycle import Operation
 from onboarding.identity import name_key
 from onboarding.outcomes import operation_outcome
 from onboarding.payloads import CompleteOperationInput

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.contract import OperationFailed
+from onboarding.contract.lifecycle import OperationFailed
 from onboarding.failures import failure_reason, not_undone, operation_completed, timed_out_reason
 from onboarding.outcomes import operation_outcome
 from onboarding.payloads import LifecycleFailureInput

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from onboarding.contract import DeploymentModel
+from onboarding.contract.common import DeploymentModel
 from onboarding.errors import OnboardingError, TransientError
 from onboarding.observability import logger
 from onboarding.ports import Clock, ReconcileStore, TaskCallbacks, TenantStore

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from onboarding.cidrs import cluster_conflicts
-from onboarding.contract import FieldError, SignupRejected, SignupRequested
+from onboarding.contract.common import FieldError
+from onboarding.contract.signup import SignupRejected, SignupRequested
 from onboarding.identity import derive_tenant_id, execution_name
 from onboarding.observability import logger
 from onboarding.payloads import OnboardingRequest

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from onboarding.contract import LIFECYCLE_OPERATIONS, OperationRejectedEvent, TierChangeRequested
+from onboarding.contract.lifecycle import LIFECYCLE_OPERATIONS, OperationRejectedEvent, TierChangeRequested
 from onboarding.identity import operation_execution_name
 from onboarding.observability import logger
 from onboarding.payloads import LifecycleRequestInput

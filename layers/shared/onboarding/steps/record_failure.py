@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onboarding.contract import OnboardingFailed, TenantOnboarded
+from onboarding.contract.signup import OnboardingFailed, TenantOnboarded
 from onboarding.errors import TenantConflict
 from onboarding.failures import failure_reason, not_undone, timed_out_reason
 from onboarding.payloads import RecordFailureInput

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onboarding.cidrs import claims_of, tenant_conflicts
-from onboarding.contract import OnboardingStarted
+from onboarding.contract.signup import OnboardingStarted
 from onboarding.errors import CidrConflict, TenantConflict
 from onboarding.payloads import Registration, StepInput
 from onboarding.ports import Clock, EventPublisher, TenantStore

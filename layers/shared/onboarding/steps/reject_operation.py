@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from onboarding.contract import FieldError, OperationRejectedEvent
+from onboarding.contract.common import FieldError
+from onboarding.contract.lifecycle import OperationRejectedEvent
 from onboarding.failures import failure_reason
 from onboarding.payloads import LifecycleRejectInput
 from onboarding.ports import EventPublisher

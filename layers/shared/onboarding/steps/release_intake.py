@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from onboarding.contract import FieldError
+from onboarding.contract.common import FieldError
 from onboarding.contract.release import (
     FailedTenant,
     FleetReleaseAborted,

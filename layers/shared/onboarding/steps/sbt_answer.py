@@ -12,18 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from onboarding.contract import (
-    OUTBOUND_DETAIL_TYPES,
-    ContractModel,
-    OnboardingFailed,
+from onboarding.contract.common import ContractModel
+from onboarding.contract.lifecycle import (
     OperationFailed,
     OperationRejectedEvent,
-    SignupRejected,
     TenantOffboarded,
-    TenantOnboarded,
     TenantResumed,
     TenantSuspended,
 )
+from onboarding.contract.signup import OnboardingFailed, SignupRejected, TenantOnboarded
 from onboarding.identity import derive_tenant_id
 from onboarding.observability import logger
 from onboarding.records import TenantStatus
@@ -39,7 +36,7 @@ ANSWERED = (
     OperationFailed,
     OperationRejectedEvent,
 )
-_MODELS: dict[str, type[ContractModel]] = {OUTBOUND_DETAIL_TYPES[model]: model for model in ANSWERED}
+_MODELS: dict[str, type[ContractModel]] = {model.DETAIL_TYPE: model for model in ANSWERED}
 # The tenant's status here once a lifecycle operation SBT asked for succeeded.
 _STATUS_AFTER = {
     TenantOffboarded: TenantStatus.OFFBOARDED,

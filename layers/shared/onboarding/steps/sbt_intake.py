@@ -15,8 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from onboarding.contract import INBOUND_DETAIL_TYPES, LIFECYCLE_OPERATIONS, FieldError, Operation, SignupRequested
+from onboarding.contract.common import FieldError
+from onboarding.contract.lifecycle import LIFECYCLE_OPERATIONS, Operation
 from onboarding.contract.sbt import SBT_REQUESTS, SbtAccepted, SbtAction, SbtOnboardingRequest, SbtRequest
+from onboarding.contract.signup import SignupRequested
 from onboarding.identity import derive_tenant_id
 from onboarding.observability import logger
 from onboarding.sbt import (
@@ -104,7 +106,7 @@ def handle_sbt_request(
     )
     if isinstance(request, SbtOnboardingRequest):
         links.put(link)  # before the signup goes on: its outcome finds the link
-        sender.send(signup_source, INBOUND_DETAIL_TYPES[SignupRequested], request.signup_detail())
+        sender.send(signup_source, SignupRequested.DETAIL_TYPE, request.signup_detail())
         logger.info("SBT onboarding forwarded as a signup", extra={"signupId": request.tenant_id})
         return SbtIntakeResult(outcome="forwarded", action=action, tenant_id=tenant_id)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from onboarding.contract import DEFAULT_MODEL_BY_TIER, DeploymentModel, Operation, Tier
+from onboarding.contract.common import DEFAULT_MODEL_BY_TIER, DeploymentModel, Tier
+from onboarding.contract.lifecycle import Operation
 from onboarding.errors import OperationRejected, TenantNotFound
 from onboarding.payloads import LifecycleRequestInput, OperationPlan
 from onboarding.ports import Clock, TenantStore

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from onboarding.adapters.aws import error_code, translated
 from onboarding.adapters.dynamodb.codec import CONDITION_FAILED, TenantTables, history, serialize
-from onboarding.contract import DeploymentModel, Tier
+from onboarding.contract.common import DeploymentModel, Tier
 from onboarding.errors import TenantBusy, TenantConflict
 from onboarding.records import HistoryEntry, OperationLock, TenantRecord, TenantStatus
 
