@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from onboarding.bootstrap_options import (
     CHART_REGISTRY_PROVIDERS as CHART_REGISTRY_PROVIDERS,
 )
@@ -249,6 +247,8 @@ def bootstrap_documents(options: BootstrapOptions) -> dict[str, list[dict[str, A
 
 def dump_documents(documents: list[dict[str, Any]]) -> str:
     """Objects as one YAML stream (PyYAML's safe dumper), after a fixed comment line."""
+    import yaml  # with the first stream written, not at a cold start (see manifests._plain_dumper)
+
     return _HEADER + yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
 
 

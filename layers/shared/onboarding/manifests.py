@@ -19,9 +19,9 @@ default migrates tenant by tenant as they are written (docs/production-path.md Â
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from onboarding.bootstrap import tenant_alert
@@ -258,16 +258,27 @@ def render_tenant(spec: TenantSpec, layout: GitOpsLayout) -> list[dict[str, Any]
     raise InvalidSignup(f"no GitOps rendering for deployment model {spec.deployment_model.value!r}")
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """Safe dumping without anchors and aliases: every manifest reads on its own."""
+@cache
+def _plain_dumper() -> type[Any]:
+    """PyYAML's safe dumper without anchors and aliases: every manifest reads on its own.
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    PyYAML is imported with the first manifest written, not with this module: a function that only reads
+    tenant paths or settings' layouts does not pay its import (about 0.1x ``import boto3``) at a cold start.
+    """
+    import yaml
+
+    class PlainDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return PlainDumper
 
 
 def tenant_files(spec: TenantSpec, layout: GitOpsLayout) -> dict[str, bytes]:
+    import yaml
+
     documents = render_tenant(spec, layout)
-    text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, explicit_start=True)
+    text = yaml.dump_all(documents, Dumper=_plain_dumper(), sort_keys=False, allow_unicode=True, explicit_start=True)
     remote = spec.deployment_model is DeploymentModel.REMOTE
     path = remote_path(spec.tenant_id) if remote else tenant_path(spec.tenant_id, layout)
     return {path: text.encode("utf-8")}
