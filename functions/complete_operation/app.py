@@ -6,8 +6,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from onboarding.lifecycle_payloads import CompleteOperationInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
-from onboarding.payloads import CompleteOperationInput
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import CompleteOperationSettings
 from onboarding.steps.complete_operation import complete_operation

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.failures import execution_error
+from onboarding.lifecycle_payloads import LifecycleFailureInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
-from onboarding.payloads import LifecycleFailureInput
 from onboarding.runtime import event_publisher, tenant_store, utcnow
 from onboarding.settings import CompleteOperationSettings
 from onboarding.steps.fail_operation import fail_operation

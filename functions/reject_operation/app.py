@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from onboarding.lifecycle_payloads import LifecycleRejectInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
-from onboarding.payloads import LifecycleRejectInput
 from onboarding.runtime import event_publisher
 from onboarding.settings import EventSettings
 from onboarding.steps.reject_operation import reject_operation

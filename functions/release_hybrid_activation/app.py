@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from onboarding.lifecycle_payloads import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
-from onboarding.payloads import LifecycleStepInput
 from onboarding.runtime import hybrid_adapters, tenant_store
 from onboarding.settings import ReleaseHybridSettings
 from onboarding.steps.release_hybrid_activation import release_hybrid_activation

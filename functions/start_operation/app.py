@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from onboarding.lifecycle_payloads import LifecycleRequestInput
 from onboarding.observability import logger, metrics, tracer
-from onboarding.payloads import LifecycleRequestInput
 from onboarding.runtime import tenant_store, utcnow
 from onboarding.settings import TenantStoreSettings
 from onboarding.steps.start_operation import start_operation

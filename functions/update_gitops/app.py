@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from onboarding.lifecycle_payloads import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
-from onboarding.payloads import LifecycleStepInput
 from onboarding.runtime import gitops_writer, tenant_artifacts
 from onboarding.settings import UpdateGitOpsSettings
 from onboarding.steps.update_gitops import update_gitops

@@ -21,8 +21,9 @@ from onboarding.contract.lifecycle import (
 from onboarding.contract.signup import HybridSpec
 from onboarding.errors import OperationRejected, TenantBusy, TenantNotFound
 from onboarding.identity import derive_tenant_id, name_key, operation_execution_name
+from onboarding.lifecycle_payloads import CompleteOperationInput, LifecycleFailureInput, LifecycleRequestInput
 from onboarding.manifests import GitOpsLayout, tenant_files
-from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput, LifecycleRequestInput, StepInput
+from onboarding.payloads import StepInput
 from onboarding.records import TenantSpec, TenantStatus
 from onboarding.steps.complete_operation import complete_operation
 from onboarding.steps.fail_operation import fail_operation

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from onboarding.contract.lifecycle import Operation, TenantOffboarded
-from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput
+from onboarding.lifecycle_payloads import CompleteOperationInput, LifecycleFailureInput
 from onboarding.schemas import contract_schemas
 from onboarding.steps.complete_operation import complete_operation
 from onboarding.steps.fail_operation import fail_operation

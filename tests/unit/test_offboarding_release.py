@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from onboarding.contract.lifecycle import Operation, OperationFailed, TenantOffboarded
+from onboarding.lifecycle_payloads import CompleteOperationInput, LifecycleFailureInput
 from onboarding.manifests import GitOpsLayout
-from onboarding.payloads import CompleteOperationInput, LifecycleFailureInput
 from onboarding.records import TenantStatus
 from onboarding.steps.complete_operation import complete_operation
 from onboarding.steps.fail_operation import fail_operation

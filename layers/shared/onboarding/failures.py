@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from onboarding.payloads import GitOpsChange, LifecycleFailureInput, StepError, TenantCommit
+from onboarding.payloads import GitOpsChange, StepError, TenantCommit
 from onboarding.records import TenantRecord
+
+if TYPE_CHECKING:
+    from onboarding.lifecycle_payloads import LifecycleFailureInput
 
 
 def execution_error(error: str) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from onboarding.contract.common import ContractModel
 from onboarding.contract.lifecycle import Operation, TenantOffboarded, TenantResumed, TenantSuspended, TenantTierChanged
-from onboarding.payloads import OperationPlan
+from onboarding.lifecycle_payloads import OperationPlan
 
 
 def operation_outcome(

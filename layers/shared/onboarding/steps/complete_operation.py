@@ -7,8 +7,8 @@ from datetime import timedelta
 from onboarding.contract.common import ContractModel
 from onboarding.contract.lifecycle import Operation
 from onboarding.identity import name_key
+from onboarding.lifecycle_payloads import CompleteOperationInput
 from onboarding.outcomes import operation_outcome
-from onboarding.payloads import CompleteOperationInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
 

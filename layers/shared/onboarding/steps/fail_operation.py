@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from onboarding.contract.lifecycle import OperationFailed
 from onboarding.failures import failure_reason, not_undone, operation_completed, timed_out_reason
+from onboarding.lifecycle_payloads import LifecycleFailureInput
 from onboarding.outcomes import operation_outcome
-from onboarding.payloads import LifecycleFailureInput
 from onboarding.ports import Clock, EventPublisher, TenantStore
 from onboarding.records import HistoryEntry
 

@@ -8,8 +8,8 @@ from pydantic import ValidationError
 
 from onboarding.contract.lifecycle import LIFECYCLE_OPERATIONS, OperationRejectedEvent, TierChangeRequested
 from onboarding.identity import operation_execution_name
+from onboarding.lifecycle_payloads import LifecycleRequestInput
 from onboarding.observability import logger
-from onboarding.payloads import LifecycleRequestInput
 from onboarding.ports import EventPublisher, ExecutionStarter
 from onboarding.validation import IntakeResult, bounded, echoed, field_errors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from onboarding.contract.common import FieldError
 from onboarding.contract.lifecycle import OperationRejectedEvent
 from onboarding.failures import failure_reason
-from onboarding.payloads import LifecycleRejectInput
+from onboarding.lifecycle_payloads import LifecycleRejectInput
 from onboarding.ports import EventPublisher
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from onboarding.hybrid import handover_key, release_activation
-from onboarding.payloads import Compensation, LifecycleStepInput
+from onboarding.lifecycle_payloads import LifecycleStepInput
+from onboarding.payloads import Compensation
 from onboarding.ports import DocumentStore, HybridActivations, SecretStore, TenantStore
 
 

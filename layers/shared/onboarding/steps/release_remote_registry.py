@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from onboarding.delivery import chart_repository, manifests_repository
 from onboarding.errors import InvalidSignup
-from onboarding.payloads import Compensation, LifecycleStepInput
+from onboarding.lifecycle_payloads import LifecycleStepInput
+from onboarding.payloads import Compensation
 from onboarding.ports import TenantAccounts
 from onboarding.remote import RegistryFactory, repository_name, role_arn
 

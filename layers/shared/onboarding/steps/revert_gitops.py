@@ -6,8 +6,9 @@ from onboarding.delivery import deliver
 from onboarding.errors import TRANSIENT_ERRORS, OnboardingError
 from onboarding.failures import operation_completed
 from onboarding.gitops import apply_files, desired_files
+from onboarding.lifecycle_payloads import LifecycleFailureInput
 from onboarding.manifests import GitOpsLayout, remote_path
-from onboarding.payloads import Compensation, LifecycleFailureInput
+from onboarding.payloads import Compensation
 from onboarding.ports import ArtifactRegistry, GitOpsRepository, TenantStore
 
 

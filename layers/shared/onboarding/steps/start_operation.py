@@ -7,7 +7,7 @@ from datetime import timedelta
 from onboarding.contract.common import DEFAULT_MODEL_BY_TIER, DeploymentModel, Tier
 from onboarding.contract.lifecycle import Operation
 from onboarding.errors import OperationRejected, TenantNotFound
-from onboarding.payloads import LifecycleRequestInput, OperationPlan
+from onboarding.lifecycle_payloads import LifecycleRequestInput, OperationPlan
 from onboarding.ports import Clock, TenantStore
 from onboarding.records import OperationLock, TenantRecord, TenantStatus
 

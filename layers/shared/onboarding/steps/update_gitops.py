@@ -9,8 +9,9 @@ from __future__ import annotations
 from onboarding.batch_queue import GitOpsWriter, ticket
 from onboarding.delivery import deliver
 from onboarding.gitops import apply_files, desired_files
+from onboarding.lifecycle_payloads import LifecycleStepInput, OperationPlan
 from onboarding.manifests import GitOpsLayout, remote_path
-from onboarding.payloads import GitOpsChange, LifecycleStepInput, OperationPlan
+from onboarding.payloads import GitOpsChange
 from onboarding.ports import ArtifactRegistry, GitOpsRepository
 
 
