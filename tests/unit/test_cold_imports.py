@@ -1,0 +1,67 @@
+"""What a function's cold start builds: only the contract, payloads and libraries that function uses.
+
+Each function's ``app.py`` is imported in a fresh interpreter, as Lambda's init does, and the modules it
+loaded are compared with what it speaks. A module that comes back here costs every cold start of that
+function (docs/benchmarks.md measures how much); the timing itself lives in ``make bench``, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WATCHED = (
+    "onboarding.contract.catalog",
+    "onboarding.contract.lifecycle",
+    "onboarding.contract.release",
+    "onboarding.contract.sbt",
+    "onboarding.contract.signup",
+    "onboarding.lifecycle_payloads",
+    "yaml",
+)
+# What each function loads of WATCHED at its import, and no more. One function of each kind: the signup and
+# onboarding steps, a step that writes GitOps, the lifecycle steps, the release steps, SBT's intake.
+EXPECTED = {
+    "intake": {"onboarding.contract.signup"},
+    "register_tenant": {"onboarding.contract.signup"},
+    "record_failure": {"onboarding.contract.signup"},
+    "commit_gitops": {"onboarding.contract.signup"},
+    "create_hybrid_activation": {"onboarding.contract.signup"},
+    "fail_operation": {"onboarding.contract.signup", "onboarding.contract.lifecycle", "onboarding.lifecycle_payloads"},
+    "finish_wave": {"onboarding.contract.signup", "onboarding.contract.release"},
+    "fail_release": {"onboarding.contract.signup", "onboarding.contract.release"},
+    "sbt_intake": {"onboarding.contract.signup", "onboarding.contract.lifecycle", "onboarding.contract.sbt"},
+}
+PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("app", f"functions/{sys.argv[1]}/app.py")
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def loaded_by(function: str) -> set[str]:
+    """The watched modules in ``sys.modules`` after a fresh interpreter imported ``function``'s app.py."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "shared"), "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": function}  # tracing on, as on AWS
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, function], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout)) & set(WATCHED)
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_a_cold_start_loads_only_the_contract_and_libraries_its_function_uses(function: str) -> None:
+    assert loaded_by(function) == EXPECTED[function]
+
+
+def test_the_contract_package_loads_none_of_its_modules() -> None:
+    code = "import json, sys, onboarding.contract; print(json.dumps(sorted(sys.modules)))"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "shared")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert not [m for m in json.loads(out.stdout) if m.startswith("onboarding.contract.")]
