@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import event_publisher, release_store
-from onboarding.settings import ReleaseSettings
+from onboarding.settings.release import ReleaseSettings
 from onboarding.steps.await_approval import await_approval
 
 

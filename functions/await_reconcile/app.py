@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import reconcile_store, task_callbacks
-from onboarding.settings import ReconcileSettings
+from onboarding.settings.reconcile import ReconcileSettings
 from onboarding.steps.await_reconcile import AwaitInput, await_reconcile
 
 

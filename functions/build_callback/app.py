@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.codebuild_events import BuildStateChangeEvent
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import pending_builds, task_callbacks
-from onboarding.settings import BuildCallbackSettings
+from onboarding.settings.remote import BuildCallbackSettings
 from onboarding.steps.build_callback import handle_build_state_change
 
 

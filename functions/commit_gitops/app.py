@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import gitops_writer, release, tenant_artifacts
-from onboarding.settings import CommitGitOpsSettings
+from onboarding.settings.gitops import CommitGitOpsSettings
 from onboarding.steps.commit_gitops import commit_gitops
 
 

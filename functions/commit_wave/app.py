@@ -15,7 +15,7 @@ from onboarding.runtime import (
     tenant_store,
     utcnow,
 )
-from onboarding.settings import ReleaseSettings
+from onboarding.settings.release import ReleaseSettings
 from onboarding.steps.commit_wave import commit_wave
 
 

@@ -17,7 +17,7 @@ from onboarding.runtime import (
     tenant_registry,
     tenant_store,
 )
-from onboarding.settings import HybridCompensateSettings
+from onboarding.settings.compensate import HybridCompensateSettings
 from onboarding.steps.compensate import HybridCleanup, RemoteCleanup, compensate
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.lifecycle_payloads import CompleteOperationInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import event_publisher, tenant_store, utcnow
-from onboarding.settings import CompleteOperationSettings
+from onboarding.settings.lifecycle import CompleteOperationSettings
 from onboarding.steps.complete_operation import complete_operation
 
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import artifact_builds, release_store, tenant_store, utcnow
-from onboarding.settings import ReleaseCopySettings
+from onboarding.settings.release import ReleaseCopySettings
 from onboarding.steps.copy_wave_images import copy_wave_images
 
 

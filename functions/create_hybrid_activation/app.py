@@ -10,7 +10,7 @@ from onboarding.hybrid import HybridConfig
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import hybrid_adapters, utcnow
-from onboarding.settings import CreateHybridActivationSettings
+from onboarding.settings.hybrid import CreateHybridActivationSettings
 from onboarding.steps.create_hybrid_activation import create_hybrid_activation
 
 

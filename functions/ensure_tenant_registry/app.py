@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import release, remote_accounts, tenant_registry
-from onboarding.settings import EnsureRegistrySettings
+from onboarding.settings.remote import EnsureRegistrySettings
 from onboarding.steps.ensure_tenant_registry import ensure_tenant_registry
 
 

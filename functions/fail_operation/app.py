@@ -10,7 +10,7 @@ from onboarding.failures import execution_error
 from onboarding.lifecycle_payloads import LifecycleFailureInput
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import event_publisher, tenant_store, utcnow
-from onboarding.settings import CompleteOperationSettings
+from onboarding.settings.lifecycle import CompleteOperationSettings
 from onboarding.steps.fail_operation import fail_operation
 
 

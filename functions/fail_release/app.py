@@ -16,7 +16,7 @@ from onboarding.runtime import (
     tenant_store,
     utcnow,
 )
-from onboarding.settings import ReleaseSettings
+from onboarding.settings.release import ReleaseSettings
 from onboarding.steps.fail_release import fail_release
 
 

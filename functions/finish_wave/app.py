@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import event_publisher, gitops_repository, release_store, tenant_store, utcnow
-from onboarding.settings import ReleaseSettings
+from onboarding.settings.release import ReleaseSettings
 from onboarding.steps.finish_wave import finish_wave
 
 

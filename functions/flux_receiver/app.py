@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import reconcile_store, secret_value, task_callbacks, tenant_store, utcnow
-from onboarding.settings import FluxReceiverSettings
+from onboarding.settings.reconcile import FluxReceiverSettings
 from onboarding.steps.flux_receiver import receive_flux_event
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.ports import EventPublisher, ExecutionStarter, TenantStore
 from onboarding.runtime import event_publisher, execution_starter, idempotency_store, tenant_store
-from onboarding.settings import SignupIntakeSettings
+from onboarding.settings.signup import SignupIntakeSettings
 from onboarding.steps.intake import handle_signup
 
 if TYPE_CHECKING:

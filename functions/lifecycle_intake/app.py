@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import event_publisher, execution_starter
-from onboarding.settings import LifecycleIntakeSettings
+from onboarding.settings.lifecycle import LifecycleIntakeSettings
 from onboarding.steps.lifecycle_intake import handle_lifecycle_request
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import event_publisher, tenant_store, utcnow
-from onboarding.settings import RegisterSettings
+from onboarding.settings.hybrid import RegisterSettings
 from onboarding.steps.register_tenant import register_tenant
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.lifecycle_payloads import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import hybrid_adapters, tenant_store
-from onboarding.settings import ReleaseHybridSettings
+from onboarding.settings.hybrid import ReleaseHybridSettings
 from onboarding.steps.release_hybrid_activation import release_hybrid_activation
 
 

@@ -19,7 +19,7 @@ from onboarding.runtime import (
     tenant_store,
     utcnow,
 )
-from onboarding.settings import ReleaseIntakeSettings
+from onboarding.settings.release import ReleaseIntakeSettings
 from onboarding.steps.release_intake import Takeover, handle_release_event
 
 

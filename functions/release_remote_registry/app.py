@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.lifecycle_payloads import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import remote_accounts, tenant_registry
-from onboarding.settings import RetentionSettings
+from onboarding.settings.remote import RetentionSettings
 from onboarding.steps.release_remote_registry import release_remote_registry
 
 

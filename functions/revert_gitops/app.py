@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.lifecycle_payloads import LifecycleFailureInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import gitops_repository, tenant_artifacts, tenant_store
-from onboarding.settings import RevertSettings
+from onboarding.settings.gitops import RevertSettings
 from onboarding.steps.revert_gitops import revert_gitops
 
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import gitops_repository, release_store, tenant_artifacts, tenant_store, utcnow
-from onboarding.settings import ReleaseSettings
+from onboarding.settings.release import ReleaseSettings
 from onboarding.steps.rollback_wave import rollback_wave
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import event_publisher, sbt_links
 from onboarding.sbt import AnswerSources
-from onboarding.settings import SbtAnswerSettings
+from onboarding.settings.sbt import SbtAnswerSettings
 from onboarding.steps.sbt_answer import answer_outcome
 
 

@@ -11,7 +11,7 @@ from onboarding.contract.sbt import SbtAccepted
 from onboarding.observability import MetricUnit, logger, metrics, tracer
 from onboarding.runtime import event_publisher, sbt_links
 from onboarding.sbt import AnswerSources
-from onboarding.settings import SbtIntakeSettings
+from onboarding.settings.sbt import SbtIntakeSettings
 from onboarding.steps.sbt_intake import handle_sbt_request
 
 

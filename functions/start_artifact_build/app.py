@@ -9,7 +9,7 @@ from pydantic import Field
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import artifact_builds, pending_builds
-from onboarding.settings import StartBuildSettings
+from onboarding.settings.remote import StartBuildSettings
 from onboarding.steps.start_artifact_build import start_artifact_build
 
 

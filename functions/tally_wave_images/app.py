@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.fleet import WaveInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import build_results, release_store, utcnow
-from onboarding.settings import ReleaseCopySettings
+from onboarding.settings.release import ReleaseCopySettings
 from onboarding.steps.tally_wave_images import tally_wave_images
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.lifecycle_payloads import LifecycleStepInput
 from onboarding.observability import logger, metrics, tracer
 from onboarding.runtime import gitops_writer, tenant_artifacts
-from onboarding.settings import UpdateGitOpsSettings
+from onboarding.settings.gitops import UpdateGitOpsSettings
 from onboarding.steps.update_gitops import update_gitops
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from onboarding.observability import logger, metrics, tracer
 from onboarding.payloads import StepInput
 from onboarding.runtime import remote_accounts
-from onboarding.settings import RemoteSettings
+from onboarding.settings.remote import RemoteSettings
 from onboarding.steps.verify_tenant_access import verify_tenant_access
 
 

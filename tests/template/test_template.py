@@ -469,12 +469,11 @@ LAMBDA_PROVIDED = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME
 @pytest.mark.parametrize("logical", sorted(of_type("AWS::Serverless::Function")))
 def test_every_function_gets_the_configuration_its_settings_require(logical: str) -> None:
     """What a handler's settings require must be in that function's own environment on AWS."""
-    from onboarding import settings as settings_module
-
     code_uri = RESOURCES[logical]["Properties"]["CodeUri"].rstrip("/")
     source = (REPO / code_uri / "app.py").read_text()
     (name,) = set(re.findall(r"(\w+Settings)\(\)", source))
-    cls = getattr(settings_module, name)
+    (module,) = re.findall(rf"^from (onboarding\.settings[.\w]*) import .*\b{name}\b", source, re.MULTILINE)
+    cls = getattr(importlib.import_module(module), name)
     glob = TEMPLATE.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     own = RESOURCES[logical]["Properties"].get("Environment", {}).get("Variables", {})
     provided = {k.upper() for k in {**glob, **own}} | LAMBDA_PROVIDED

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = ("compensate", "gitops", "hybrid", "lifecycle", "reconcile", "release", "remote", "sbt", "signup")
 WATCHED = (
     "onboarding.contract.catalog",
     "onboarding.contract.lifecycle",
@@ -23,19 +24,26 @@ WATCHED = (
     "onboarding.contract.signup",
     "onboarding.lifecycle_payloads",
     "yaml",
+    *(f"onboarding.settings.{area}" for area in SETTINGS),
 )
+SIGNUP = "onboarding.contract.signup"  # the tenant record's, which every function but SBT's answers reads
 # What each function loads of WATCHED at its import, and no more. One function of each kind: the signup and
 # onboarding steps, a step that writes GitOps, the lifecycle steps, the release steps, SBT's intake.
 EXPECTED = {
-    "intake": {"onboarding.contract.signup"},
-    "register_tenant": {"onboarding.contract.signup"},
-    "record_failure": {"onboarding.contract.signup"},
-    "commit_gitops": {"onboarding.contract.signup"},
-    "create_hybrid_activation": {"onboarding.contract.signup"},
-    "fail_operation": {"onboarding.contract.signup", "onboarding.contract.lifecycle", "onboarding.lifecycle_payloads"},
-    "finish_wave": {"onboarding.contract.signup", "onboarding.contract.release"},
-    "fail_release": {"onboarding.contract.signup", "onboarding.contract.release"},
-    "sbt_intake": {"onboarding.contract.signup", "onboarding.contract.lifecycle", "onboarding.contract.sbt"},
+    "intake": {SIGNUP, "onboarding.settings.signup"},
+    "register_tenant": {SIGNUP, "onboarding.settings.hybrid"},
+    "record_failure": {SIGNUP},
+    "commit_gitops": {SIGNUP, "onboarding.settings.gitops"},
+    "create_hybrid_activation": {SIGNUP, "onboarding.settings.hybrid"},
+    "fail_operation": {
+        SIGNUP,
+        "onboarding.contract.lifecycle",
+        "onboarding.lifecycle_payloads",
+        "onboarding.settings.lifecycle",
+    },
+    "finish_wave": {SIGNUP, "onboarding.contract.release", "onboarding.settings.release"},
+    "fail_release": {SIGNUP, "onboarding.contract.release", "onboarding.settings.release"},
+    "sbt_intake": {SIGNUP, "onboarding.contract.lifecycle", "onboarding.contract.sbt", "onboarding.settings.sbt"},
 }
 PROBE = """
 import importlib.util, json, sys

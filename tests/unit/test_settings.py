@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from onboarding.manifests import GitOpsLayout, SharedEndpoint
-from onboarding.settings import CreateHybridActivationSettings, GitOpsSettings, SignupIntakeSettings
+from onboarding.settings import GitOpsSettings
+from onboarding.settings.hybrid import CreateHybridActivationSettings
+from onboarding.settings.signup import SignupIntakeSettings
 
 SIGNUP = {
     "TENANTS_TABLE": "TenantsTable",

@@ -27,13 +27,9 @@ if TYPE_CHECKING:
     from onboarding.adapters.sts import StsTenantAccounts
     from onboarding.batching import GroupCommitWriter
     from onboarding.records import Release
-    from onboarding.settings import (
-        EventSettings,
-        GitOpsBatchSettings,
-        GitOpsSettings,
-        HybridSettings,
-        TenantStoreSettings,
-    )
+    from onboarding.settings import EventSettings, GitOpsSettings, TenantStoreSettings
+    from onboarding.settings.gitops import GitOpsBatchSettings
+    from onboarding.settings.hybrid import HybridSettings
 
 DEADLINE_MARGIN_SECONDS = 5.0  # a waiting GitOps writer gives up this long before its invocation times out
 
