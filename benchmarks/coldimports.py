@@ -18,6 +18,11 @@ does before its first call: ``import boto3`` and one client (DynamoDB, the store
 against ``import boto3`` plus that client alone. The functions import boto3 with their first client, not at
 init; with tracing on, the botocore patching imports much of botocore during init instead. This is the sum that
 does not change when work only moves between init and the first invocation.
+
+``--instructions`` counts, instead of timing, the instructions each import executes (valgrind's cachegrind, no
+cache simulation; the empty interpreter's start subtracted), once per function. On this shared virtual machine
+two timings of one import differ by 30 % and more; the count moves by well under 1 %, so it shows a change of a
+few milliseconds that medians of timings cannot. It needs ``valgrind`` (``make bench`` installs it).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +192,100 @@ def _row(wall: list[float], cpu: list[float], boto3_wall: float, boto3_cpu: floa
     }
 
 
+Run = tuple[str, str, list[str], Path, Path]  # name ("before:" prefixed for --against), code, args, root, python
+
+
+def import_runs(
+    import_snippet: str, boto3_snippet: str, against: str | None, only: Sequence[str]
+) -> tuple[list[Path], list[Run], dict[str, Any]]:
+    """The functions' app.py files, what to run for boto3 and each of them (and each of ``against``'s), and
+    ``against``'s commit and environment."""
+    python = clean_python()
+    apps = [app for app in sorted((REPO_ROOT / "functions").glob("*/app.py")) if not only or app.parent.name in only]
+    if not apps:
+        raise ValueError(f"no function named {', '.join(only)}")
+    trees: dict[str, tuple[Path, Path]] = {"": (REPO_ROOT, python)}
+    before: dict[str, Any] = {}
+    if against:
+        commit, tree = export(against)
+        trees["before:"] = (tree, clean_python(tree))
+        before = {"commit": commit, "environment": f"clean virtualenv: {' '.join(runtime_requirements(tree))}"}
+    runs: list[Run] = [("boto3", boto3_snippet, [], REPO_ROOT, python)]
+    for app in apps:
+        for prefix, (root, interpreter) in trees.items():
+            path = root / "functions" / app.parent.name / "app.py"
+            if path.exists():
+                runs.append((prefix + app.parent.name, import_snippet, [str(path)], root, interpreter))
+    return apps, runs, before
+
+
+def instructions(code: str, args: Sequence[str], python: Path, root: Path, in_lambda: bool, timeout: float) -> int:
+    """The instructions a fresh interpreter executes to run ``code`` (valgrind's cachegrind, no cache model)."""
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    result = subprocess.run(
+        [*valgrind, str(python), "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=import_env(root, in_lambda),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    counted = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    if result.returncode != 0 or counted is None:
+        raise RuntimeError(f"count failed ({' '.join(args) or 'boto3'}):\n{result.stderr[-2000:]}")
+    return int(counted.group(1).replace(",", ""))
+
+
+def count_imports(
+    against: str | None = None, in_lambda: bool = False, only: Sequence[str] = (), timeout: float = 600
+) -> dict[str, Any]:
+    """Instructions of ``import boto3`` and of each function's import, once each (the count does not depend on
+    the machine's load), less those of an empty interpreter's start; both cores count at once."""
+    if shutil.which("valgrind") is None:
+        raise RuntimeError("--instructions needs valgrind (Debian package valgrind; make bench installs it)")
+    apps, runs, before = import_runs(IMPORT_SNIPPET, BOTO3_SNIPPET, against, only)
+    python = clean_python()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        empty = pool.submit(instructions, "pass", [], python, REPO_ROOT, in_lambda, timeout)
+        futures = {
+            name: pool.submit(instructions, code, args, python_, root, in_lambda, timeout)
+            for name, code, args, root, python_ in runs
+        }
+        counts = {name: future.result() for name, future in futures.items()}
+    start = empty.result()
+    boto3 = counts["boto3"] - start
+
+    def rows(prefix: str) -> dict[str, Any]:
+        names = [a.parent.name for a in apps if prefix + a.parent.name in counts]
+        return {
+            name: {
+                "instructions": counts[prefix + name] - start,
+                "ratioToBoto3": round((counts[prefix + name] - start) / boto3, 3),
+            }
+            for name in names
+        }
+
+    functions = rows("")
+    ratios = sorted(row["ratioToBoto3"] for row in functions.values())
+    result: dict[str, Any] = {
+        "environment": f"clean virtualenv: {' '.join(runtime_requirements())}",
+        "inLambda": in_lambda,
+        "interpreterStart": start,
+        "boto3": {"instructions": boto3},
+        "functions": functions,
+        "summary": {
+            "minRatio": ratios[0],
+            "medianRatio": round(statistics.median(ratios), 3),
+            "maxRatio": ratios[-1],
+            "within2x": sum(r <= MAX_RATIO for r in ratios),
+            "of": len(ratios),
+        },
+    }
+    if against:
+        result["before"] = {**before, "functions": rows("before:")}
+    return result
+
+
 def measure_imports(
     repeats: int,
     timeout: float,
@@ -202,22 +303,7 @@ def measure_imports(
     import_snippet, boto3_snippet = IMPORT_SNIPPET, BOTO3_SNIPPET
     if first_client:
         import_snippet, boto3_snippet = with_first_client(IMPORT_SNIPPET), with_first_client(BOTO3_SNIPPET)
-    python = clean_python()
-    apps = [app for app in sorted((REPO_ROOT / "functions").glob("*/app.py")) if not only or app.parent.name in only]
-    if not apps:
-        raise ValueError(f"no function named {', '.join(only)}")
-    trees: dict[str, tuple[Path, Path]] = {"": (REPO_ROOT, python)}
-    before: dict[str, Any] = {}
-    if against:
-        commit, tree = export(against)
-        trees["before:"] = (tree, clean_python(tree))
-        before = {"commit": commit, "environment": f"clean virtualenv: {' '.join(runtime_requirements(tree))}"}
-    runs: list[tuple[str, str, list[str], Path, Path]] = [("boto3", boto3_snippet, [], REPO_ROOT, python)]
-    for app in apps:
-        for prefix, (root, interpreter) in trees.items():
-            path = root / "functions" / app.parent.name / "app.py"
-            if path.exists():
-                runs.append((prefix + app.parent.name, import_snippet, [str(path)], root, interpreter))
+    apps, runs, before = import_runs(import_snippet, boto3_snippet, against, only)
     wall: dict[str, list[float]] = {name: [] for name, *_ in runs}
     cpu: dict[str, list[float]] = {name: [] for name in wall}
     load = [load_average()]
@@ -261,6 +347,24 @@ def measure_imports(
     return result
 
 
+def print_counts(result: dict[str, Any], out: Path | None) -> None:
+    print(result["environment"] + (" (with Lambda's variables: tracing on)" if result["inLambda"] else ""))
+    print(f"import boto3: {result['boto3']['instructions'] / 1e6:.1f} M instructions")
+    before = result.get("before", {}).get("functions", {})
+    for name, row in result["functions"].items():
+        line = f"{name:28} {row['instructions'] / 1e6:8.1f} M {row['ratioToBoto3']:6.3f}x boto3"
+        if name in before:
+            line += f"   before: {before[name]['instructions'] / 1e6:8.1f} M {before[name]['ratioToBoto3']:6.3f}x"
+        print(line)
+    summary = result["summary"]
+    print(
+        f"ratio to boto3: min {summary['minRatio']}, median {summary['medianRatio']}, max {summary['maxRatio']}; "
+        f"{summary['within2x']} of {summary['of']} within {MAX_RATIO}x"
+    )
+    if out:
+        out.write_text(json.dumps(result, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repeats", nargs="?", type=int, default=5, help="measured rounds (after one warm-up)")
@@ -274,15 +378,22 @@ def main() -> None:
         help="also time the first invocation's `import boto3` and first client (boto3's row too)",
     )
     parser.add_argument("--only", metavar="NAME,...", default="", help="just these functions (comma-separated)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (valgrind), once each, instead of timing"
+    )
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
+    only = [name for name in args.only.split(",") if name]
+    if args.instructions:
+        print_counts(count_imports(against=args.against, in_lambda=args.in_lambda, only=only), args.out)
+        return
     result = measure_imports(
         repeats=args.repeats,
         timeout=120,
         against=args.against,
         in_lambda=args.in_lambda,
         first_client=args.first_client,
-        only=[name for name in args.only.split(",") if name],
+        only=only,
     )
     print(
         result["environment"]

@@ -70,6 +70,8 @@ def render(report: dict[str, Any]) -> str:
         out += render_imports(report["imports"])
     if "importsTraced" in report:
         out += render_imports(report["importsTraced"], "with tracing on (Lambda's variables set)")
+    if "importsInstructions" in report:
+        out += render_import_counts(report["importsInstructions"])
     return "\n".join(out)
 
 
@@ -181,6 +183,19 @@ def render_imports(imp: dict[str, Any], mode: str = "tracing off") -> list[str]:
         "",
         f"3. cold import in a fresh interpreter, {mode}, median of {imp['repeats']} (ms)",
         table(["module", "median ms", "x boto3"], rows),
+    ]
+
+
+def render_import_counts(imp: dict[str, Any]) -> list[str]:
+    """Section 3, counted: each function's cold import in instructions (tracing on), against boto3's."""
+    rows = [["boto3 (reference)", f"{imp['boto3']['instructions'] / 1e6:.1f}", "1.00"]]
+    rows += [
+        [name, f"{f['instructions'] / 1e6:.1f}", f"{f['ratioToBoto3']:.2f}"] for name, f in imp["functions"].items()
+    ]
+    return [
+        "",
+        "3. cold import in a fresh interpreter, tracing on, counted (millions of instructions, valgrind)",
+        table(["module", "M instructions", "x boto3"], rows),
     ]
 
 

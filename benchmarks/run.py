@@ -45,7 +45,7 @@ if __package__ in (None, ""):  # run as a script (make bench): the benchmarks pa
 from benchmarks import BENCH_DIR
 from benchmarks.burst import measure_burst
 from benchmarks.chaos import chaos_problems, measure_chaos, render_chaos
-from benchmarks.coldimports import measure_imports
+from benchmarks.coldimports import count_imports, measure_imports
 from benchmarks.gitops import gitops_problems, render_gitops
 from benchmarks.latency import measure_latency
 from benchmarks.machine import machine, revision
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         report["imports"] = measure_imports(args.repeats, args.timeout)
         # with Lambda's own variables as well: the Tracer on, as the template's `Tracing: Active` has it on AWS
         report["importsTraced"] = measure_imports(args.repeats, args.timeout, in_lambda=True)
+        # and counted: instructions, which the machine's load does not move (needs valgrind; make bench has it)
+        report["importsInstructions"] = count_imports(in_lambda=True)
     if sections & {"latency", "burst"}:
         run_on_stack(report, sections, counts, args)
     if "properties" in sections:
