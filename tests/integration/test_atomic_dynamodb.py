@@ -15,29 +15,26 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb import models
 from moto.dynamodb.models import table as table_module
 
 from onboarding_local import atomic
+from tests.utils.moto_aws import mocked_aws
 
 TABLE = "Names"
 
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
-            mp.setenv(key, value)
-        with mock_aws():
-            made = boto3.client("dynamodb", region_name="us-east-1")
-            made.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            yield made
+    with mocked_aws():
+        made = boto3.client("dynamodb", region_name="us-east-1")
+        made.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield made
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from onboarding.adapters.dynamodb import DynamoTenantStore
 from onboarding.adapters.dynamodb.cidr_cells import LEGACY_SCOPE
@@ -23,10 +22,9 @@ from onboarding.payloads import StepInput
 from onboarding.records import TenantRecord
 from onboarding.steps.register_tenant import register_tenant
 from onboarding_local import transactions
-from onboarding_local.stack import REPO_ROOT
-from onboarding_local.template import Template
 from tests.utils.cidr_seed import fleet_claims, seed
 from tests.utils.fakes import RecordingPublisher
+from tests.utils.moto_aws import create_template_table, mocked_aws
 
 # the 10,000-tenant fleet is seeded once per module fixture: keep the module on one xdist worker
 pytestmark = pytest.mark.xdist_group("cidr_registry")
@@ -36,28 +34,14 @@ TABLES = ("TenantsTable", "TenantNamesTable", "NetworkClaimsTable")
 
 
 def _tables(client: Any) -> None:
-    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
     for logical in TABLES:
-        props = template.resolve(template.resources[logical]["Properties"])
-        indexes = {k: props[k] for k in ("GlobalSecondaryIndexes",) if k in props}
-        client.create_table(
-            TableName=logical,
-            KeySchema=props["KeySchema"],
-            AttributeDefinitions=props["AttributeDefinitions"],
-            BillingMode=props["BillingMode"],
-            **indexes,
-        )
-
-
-ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+        create_template_table(client, logical)
 
 
 @contextmanager
 def registry(region: str) -> Iterator[tuple[Any, DynamoTenantStore]]:
     """Tables in ``region`` (the module's seeded fleet lives in another region than each test's own tables)."""
-    with pytest.MonkeyPatch.context() as env, mock_aws(), transactions.installed():
-        for key, value in ENVIRONMENT.items():
-            env.setenv(key, value)
+    with mocked_aws("us-east-1"), transactions.installed():
         dynamodb = boto3.client("dynamodb", region_name=region)
         _tables(dynamodb)
         try:

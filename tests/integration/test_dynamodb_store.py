@@ -8,39 +8,22 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from onboarding.adapters.dynamodb import DynamoTenantStore
 from onboarding.errors import TenantConflict, TenantNameTaken
 from onboarding.identity import name_key
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
-from onboarding_local.stack import REPO_ROOT
-from onboarding_local.template import Template
+from tests.utils.moto_aws import create_template_table, mocked_aws
 
 AT = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
-    with mock_aws():
+def store() -> Iterator[DynamoTenantStore]:
+    with mocked_aws("us-east-1"):
         client = boto3.client("dynamodb", region_name="us-east-1")
         for logical in ("TenantsTable", "TenantNamesTable"):
-            props = template.resolve(template.resources[logical]["Properties"])
-            indexes = {k: props[k] for k in ("GlobalSecondaryIndexes",) if k in props}
-            client.create_table(
-                TableName=logical,
-                KeySchema=props["KeySchema"],
-                AttributeDefinitions=props["AttributeDefinitions"],
-                BillingMode=props["BillingMode"],
-                **indexes,
-            )
+            create_template_table(client, logical)
         yield DynamoTenantStore("TenantsTable", "TenantNamesTable", client=client)
 
 

@@ -9,39 +9,22 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from onboarding.adapters.dynamodb import DynamoTenantStore
 from onboarding.cli import main
 from onboarding.identity import name_key
 from onboarding.records import HistoryEntry, TenantRecord, TenantStatus
-from onboarding_local.stack import REPO_ROOT
-from onboarding_local.template import Template
+from tests.utils.moto_aws import create_template_table, mocked_aws
 
 AT = datetime(2026, 11, 27, tzinfo=UTC)
 STACK = {"Resources": {"Nothing": {"Type": "AWS::SQS::Queue"}}, "Outputs": {"TenantsTableName": {"Value": "Tenants"}}}
 
 
 @pytest.fixture
-def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoTenantStore]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
-    props = template.resolve(template.resources["TenantsTable"]["Properties"])
-    with mock_aws():
+def fleet() -> Iterator[DynamoTenantStore]:
+    with mocked_aws("us-east-1"):
         ddb = boto3.client("dynamodb")
-        ddb.create_table(
-            TableName="Tenants",
-            KeySchema=props["KeySchema"],
-            AttributeDefinitions=props["AttributeDefinitions"],
-            GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_template_table(ddb, "TenantsTable", "Tenants")
         boto3.client("cloudformation").create_stack(StackName="saas", TemplateBody=json.dumps(STACK))
         store = DynamoTenantStore("Tenants", "Names", client=ddb)
         for i, status in enumerate([TenantStatus.ACTIVE, TenantStatus.FAILED, TenantStatus.ACTIVE]):

@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from onboarding.adapters.dynamodb.gitops_queue import DynamoGitOpsQueue
 from onboarding.adapters.git import DulwichGitOpsRepository
@@ -21,29 +20,14 @@ from onboarding.errors import GitOpsChangeTooLarge
 from onboarding.gitops import apply_files
 from onboarding.payloads import GitOpsChange
 from onboarding_local.gitserver import GitServer
-from onboarding_local.stack import REPO_ROOT
-from onboarding_local.template import Template
+from tests.utils.moto_aws import create_template_table, mocked_aws
 
 
 @pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoGitOpsQueue]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
-    props = template.resolve(template.resources["GitOpsQueueTable"]["Properties"])
-    with mock_aws():
+def queue() -> Iterator[DynamoGitOpsQueue]:
+    with mocked_aws("us-east-1"):
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="GitOpsQueueTable",
-            KeySchema=props["KeySchema"],
-            AttributeDefinitions=props["AttributeDefinitions"],
-            BillingMode=props["BillingMode"],
-            GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-        )
+        create_template_table(client, "GitOpsQueueTable")
         yield DynamoGitOpsQueue("GitOpsQueueTable", client)
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from onboarding_local import queries
+from tests.utils.moto_aws import mocked_aws
 
 MOTO_REGION, PARTITION_REGION = "us-east-1", "eu-west-1"
 PARTITIONS = ["a", "b", "c", "d", "missing"]
@@ -96,14 +96,11 @@ def _create(client: Any, rng: random.Random) -> None:
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
-            mp.setenv(key, value)
-        with mock_aws():
-            made = {region: boto3.client("dynamodb", region_name=region) for region in (MOTO_REGION, PARTITION_REGION)}
-            for client in made.values():
-                _create(client, random.Random(5))
-            yield made
+    with mocked_aws():
+        made = {region: boto3.client("dynamodb", region_name=region) for region in (MOTO_REGION, PARTITION_REGION)}
+        for client in made.values():
+            _create(client, random.Random(5))
+        yield made
 
 
 def _query(rng: random.Random) -> dict[str, Any]:

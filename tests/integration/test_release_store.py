@@ -8,29 +8,18 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
 from onboarding.contract.release import REASON_LIMIT, FailedTenant, FleetReleaseRequested
 from onboarding.fleet import ReleaseState, ReleaseStatus, WaveState
-from onboarding_local.stack import REPO_ROOT
-from onboarding_local.template import Template
+from tests.utils.moto_aws import create_template_table, mocked_aws
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoReleaseStore]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    template = Template(REPO_ROOT / "template.yaml", parameters={"GitOpsRepoUrl": "git://x/y.git"})
-    props = template.resolve(template.resources["ReleasesTable"]["Properties"])
-    with mock_aws():
+def store() -> Iterator[DynamoReleaseStore]:
+    with mocked_aws("us-east-1"):
         client = boto3.client("dynamodb", region_name="us-east-1")
-        keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
-        client.create_table(TableName="ReleasesTable", **keys)
+        create_template_table(client, "ReleasesTable")
         yield DynamoReleaseStore("ReleasesTable", client=client)
 
 

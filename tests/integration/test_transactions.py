@@ -16,11 +16,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from onboarding_local import transactions
+from tests.utils.moto_aws import mocked_aws
 
 HASH_TABLE, RANGE_TABLE = "Tenants", "Queue"
 MOTO_REGION, JOURNAL_REGION = "us-east-1", "eu-west-1"
@@ -50,14 +50,11 @@ def _create(client: Any) -> None:
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
-            mp.setenv(key, value)
-        with mock_aws():
-            made = {region: boto3.client("dynamodb", region_name=region) for region in (MOTO_REGION, JOURNAL_REGION)}
-            for client in made.values():
-                _create(client)
-            yield made
+    with mocked_aws():
+        made = {region: boto3.client("dynamodb", region_name=region) for region in (MOTO_REGION, JOURNAL_REGION)}
+        for client in made.values():
+            _create(client)
+        yield made
 
 
 def _key(rng: random.Random, table: str) -> dict[str, Any]:
