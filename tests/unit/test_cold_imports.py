@@ -26,7 +26,7 @@ WATCHED = (
     "yaml",
     *(f"onboarding.settings.{area}" for area in SETTINGS),
 )
-SIGNUP = "onboarding.contract.signup"  # the tenant record's, which every function but SBT's answers reads
+SIGNUP = "onboarding.contract.signup"  # the tenant record's: every function here reads tenant records
 # What each function loads of WATCHED at its import, and no more. One function of each kind: the signup and
 # onboarding steps, a step that writes GitOps, the lifecycle steps, the release steps, SBT's intake.
 EXPECTED = {
@@ -54,10 +54,17 @@ import boto3, aws_lambda_powertools.utilities.parser, onboarding.observability
 assert not [m for m in sys.modules if m.startswith(("onboarding.contract.", "onboarding.settings"))], "probe's base"
 for function in sys.argv[1:]:
     read, write = os.pipe()
+    sys.stdout.flush()  # a child must not print what the parent buffered
     if os.fork() == 0:
-        spec = importlib.util.spec_from_file_location("app", f"functions/{function}/app.py")
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        os.write(write, json.dumps(sorted(sys.modules)).encode())
+        try:
+            spec = importlib.util.spec_from_file_location("app", f"functions/{function}/app.py")
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+            os.write(write, json.dumps(sorted(sys.modules)).encode())
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
         os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as answer:

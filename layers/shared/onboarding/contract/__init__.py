@@ -7,5 +7,5 @@ One module a conversation: ``common`` (tiers, deployment models, field errors), 
 ``schemas/v1``; a contract test fails when the two drift).
 
 This package imports none of its modules: a function imports the ones it speaks, so its cold start builds
-only those models. Records and step payloads live in ``records`` and ``payloads``.
+only those models. Records and step payloads live in ``records``, ``payloads`` and ``lifecycle_payloads``.
 """
