@@ -472,7 +472,11 @@ def test_every_function_gets_the_configuration_its_settings_require(logical: str
     code_uri = RESOURCES[logical]["Properties"]["CodeUri"].rstrip("/")
     source = (REPO / code_uri / "app.py").read_text()
     (name,) = set(re.findall(r"(\w+Settings)\(\)", source))
-    (module,) = re.findall(rf"^from (onboarding\.settings[.\w]*) import .*\b{name}\b", source, re.MULTILINE)
+    (module,) = [
+        node.module
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ImportFrom) and node.module and any(alias.name == name for alias in node.names)
+    ]
     cls = getattr(importlib.import_module(module), name)
     glob = TEMPLATE.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     own = RESOURCES[logical]["Properties"].get("Environment", {}).get("Variables", {})
