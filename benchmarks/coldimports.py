@@ -62,6 +62,16 @@ BOTO3_SNIPPET = (
     "import time\nt,c=time.perf_counter(),time.process_time()\nimport boto3\n"
     "print(time.perf_counter()-t, time.process_time()-c)\n"
 )
+# --instructions: the same imports, counted from the same start (the modules the timed snippets load before their
+# clock starts), and ended by os._exit, since the timings do not include the interpreter's shutdown either.
+COUNT_START = "import os,sys,time,importlib.util\n"
+COUNT_END = "os._exit(0)\n"
+COUNTED_START = COUNT_START + COUNT_END
+COUNTED_BOTO3 = COUNT_START + "import boto3\n" + COUNT_END
+COUNTED_IMPORT = (
+    COUNT_START + "spec=importlib.util.spec_from_file_location('app', sys.argv[1])\n"
+    "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n" + COUNT_END
+)
 # --first-client: the first invocation's boto3 import and first client, timed with the import before it.
 FIRST_CLIENT = "import boto3\nboto3.client('dynamodb')\n"
 
@@ -219,6 +229,16 @@ def import_runs(
     return apps, runs, before
 
 
+def warm(code: str, args: Sequence[str], python: Path, root: Path, in_lambda: bool, timeout: float) -> None:
+    """Runs ``code`` once, uncounted: it fills the bytecode cache (.bench/pycache) for the count after it."""
+    env = import_env(root, in_lambda)
+    result = subprocess.run(
+        [str(python), "-c", code, *args], cwd=REPO_ROOT, env=env, capture_output=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed ({' '.join(args) or 'boto3'}):\n{result.stderr.decode()[-2000:]}")
+
+
 def instructions(code: str, args: Sequence[str], python: Path, root: Path, in_lambda: bool, timeout: float) -> int:
     """The instructions a fresh interpreter executes to run ``code`` (valgrind's cachegrind, no cache model)."""
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
@@ -240,13 +260,18 @@ def count_imports(
     against: str | None = None, in_lambda: bool = False, only: Sequence[str] = (), timeout: float = 600
 ) -> dict[str, Any]:
     """Instructions of ``import boto3`` and of each function's import, once each (the count does not depend on
-    the machine's load), less those of an empty interpreter's start; both cores count at once."""
+    the machine's load), less those of the interpreter's start (COUNTED_START); both cores count at once.
+
+    Each snippet first runs once uncounted, so that the bytecode cache is filled: a count with a cold cache
+    includes compiling every module (``import boto3`` then costs about 7 times as much)."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("--instructions needs valgrind (Debian package valgrind; make bench installs it)")
-    apps, runs, before = import_runs(IMPORT_SNIPPET, BOTO3_SNIPPET, against, only)
+    apps, runs, before = import_runs(COUNTED_IMPORT, COUNTED_BOTO3, against, only)
     python = clean_python()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        empty = pool.submit(instructions, "pass", [], python, REPO_ROOT, in_lambda, timeout)
+        for warmed in [pool.submit(warm, code, args, py, root, in_lambda, timeout) for _, code, args, root, py in runs]:
+            warmed.result()
+        empty = pool.submit(instructions, COUNTED_START, [], python, REPO_ROOT, in_lambda, timeout)
         futures = {
             name: pool.submit(instructions, code, args, python_, root, in_lambda, timeout)
             for name, code, args, root, python_ in runs
@@ -379,11 +404,15 @@ def main() -> None:
     )
     parser.add_argument("--only", metavar="NAME,...", default="", help="just these functions (comma-separated)")
     parser.add_argument(
-        "--instructions", action="store_true", help="count instructions (valgrind), once each, instead of timing"
+        "--instructions",
+        action="store_true",
+        help="count instructions (valgrind) instead of timing: once each, so REPEATS does not apply",
     )
     parser.add_argument("--out", type=Path, help="write the JSON result here")
     args = parser.parse_args()
     only = [name for name in args.only.split(",") if name]
+    if args.instructions and args.first_client:
+        parser.error("--instructions counts the import alone: it does not take --first-client")
     if args.instructions:
         print_counts(count_imports(against=args.against, in_lambda=args.in_lambda, only=only), args.out)
         return

@@ -187,15 +187,20 @@ def render_imports(imp: dict[str, Any], mode: str = "tracing off") -> list[str]:
 
 
 def render_import_counts(imp: dict[str, Any]) -> list[str]:
-    """Section 3, counted: each function's cold import in instructions (tracing on), against boto3's."""
+    """Section 3, counted: each function's cold import in instructions, against boto3's."""
     rows = [["boto3 (reference)", f"{imp['boto3']['instructions'] / 1e6:.1f}", "1.00"]]
     rows += [
         [name, f"{f['instructions'] / 1e6:.1f}", f"{f['ratioToBoto3']:.2f}"] for name, f in imp["functions"].items()
     ]
+    mode = "tracing on" if imp["inLambda"] else "tracing off"
+    summary = imp["summary"]
     return [
         "",
-        "3. cold import in a fresh interpreter, tracing on, counted (millions of instructions, valgrind)",
+        f"3. cold import in a fresh interpreter, {mode}, counted (millions of instructions, valgrind; the"
+        f" interpreter's start, {imp['interpreterStart'] / 1e6:.1f} M, subtracted)",
         table(["module", "M instructions", "x boto3"], rows),
+        f"ratio to boto3: min {summary['minRatio']}, median {summary['medianRatio']}, max {summary['maxRatio']};"
+        f" {summary['within2x']} of {summary['of']} within 2x",
     ]
 
 
