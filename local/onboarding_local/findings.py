@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from onboarding.contract.lifecycle import OperationRejectedEvent
+from onboarding.contract.signup import OnboardingFailed, SignupRejected
 from onboarding_local import releases_view
 
 if TYPE_CHECKING:
     from onboarding_local.stack import LocalStack
 
-REJECTIONS = ("Tenant Signup Rejected", "Tenant Operation Rejected")
+REJECTIONS = (SignupRejected.DETAIL_TYPE, OperationRejectedEvent.DETAIL_TYPE)
 
 
 def unmatched(stack: LocalStack, events: list[dict[str, Any]]) -> list[int]:
@@ -69,7 +71,7 @@ def event_lines(detail_type: str, detail: dict[str, Any]) -> tuple[str, list[str
     if detail_type in REJECTIONS:
         operation = detail.get("operation")
         return (f"{operation} rejected" if operation else "rejected"), reasons(detail)
-    if detail_type == "Tenant Onboarding Failed":
+    if detail_type == OnboardingFailed.DETAIL_TYPE:
         return f"failed at {detail.get('failedStep')}: {detail.get('error')}", []
     return releases_view.describe_event(detail_type, detail), []
 

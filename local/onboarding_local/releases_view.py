@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from boto3.dynamodb.types import TypeDeserializer
 
+from onboarding.contract.release import (
+    FleetReleaseAwaitingApproval,
+    FleetReleaseCompleted,
+    FleetReleaseHalted,
+    FleetReleaseRejected,
+    FleetReleaseStarted,
+    FleetReleaseWaveCompleted,
+)
 from onboarding_local.charts import publish_charts
 from onboarding_local.observe import plain
 from onboarding_local.provision import REPO_ROOT
@@ -130,19 +138,19 @@ def release_timeline(release: dict[str, Any], out: Print = print) -> None:
 
 def describe_event(detail_type: str, detail: dict[str, Any]) -> str:
     """A release outcome event in one line (the run's event list)."""
-    if detail_type == "Fleet Release Started":
+    if detail_type == FleetReleaseStarted.DETAIL_TYPE:
         waves = ", ".join(f"{w['name']} ({w['tenants']})" for w in detail.get("waves") or [])
         return f"chart {detail.get('chartVersion')}, waves {waves}"
-    if detail_type == "Fleet Release Wave Completed":
+    if detail_type == FleetReleaseWaveCompleted.DETAIL_TYPE:
         return f"wave {detail.get('wave')}: {detail.get('succeeded')} succeeded, {detail.get('failed')} failed"
-    if detail_type == "Fleet Release Awaiting Approval":
+    if detail_type == FleetReleaseAwaitingApproval.DETAIL_TYPE:
         return f"after wave {detail.get('wave')}"
-    if detail_type == "Fleet Release Completed":
+    if detail_type == FleetReleaseCompleted.DETAIL_TYPE:
         return f"chart {detail.get('chartVersion')} on {detail.get('tenants')} tenants"
-    if detail_type == "Fleet Release Halted":
+    if detail_type == FleetReleaseHalted.DETAIL_TYPE:
         failed = ", ".join(f"{f['tenantId']} ({f['reason']})" for f in detail.get("failed") or [])
         return f"wave {detail.get('wave')}: failed {failed or '-'}; rolled back {len(detail.get('rolledBack') or [])}"
-    if detail_type == "Fleet Release Rejected":
+    if detail_type == FleetReleaseRejected.DETAIL_TYPE:
         return "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail.get("errors") or [])
     return ""
 
