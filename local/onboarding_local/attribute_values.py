@@ -17,6 +17,7 @@ operations that return items.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -83,3 +84,10 @@ def install(changes: ProcessChanges) -> None:
         walk(self, out, value, shape, key)
 
     changes.patch(BaseJSONSerializer, "_serialize_type_structure", serialize_structure)
+
+
+def installed() -> AbstractContextManager[None]:
+    """For code on plain moto (tests, benchmarks): the direct serialization, undone on exit."""
+    from onboarding_local.processwide import applied
+
+    return applied(install)

@@ -12,12 +12,13 @@ import pytest
 from onboarding.adapters.dynamodb.releases import DynamoReleaseStore
 from onboarding.contract.release import REASON_LIMIT, FailedTenant, FleetReleaseRequested
 from onboarding.fleet import ReleaseState, ReleaseStatus, WaveState
+from onboarding_local import attribute_values
 from tests.utils.moto_aws import create_template_table, mocked_aws
 
 
 @pytest.fixture
 def store() -> Iterator[DynamoReleaseStore]:
-    with mocked_aws("us-east-1"):
+    with mocked_aws("us-east-1"), attribute_values.installed():  # moto's serializer, as the local stack runs it
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_template_table(client, "ReleasesTable")
         yield DynamoReleaseStore("ReleasesTable", client=client)
