@@ -20,9 +20,10 @@ init; with tracing on, the botocore patching imports much of botocore during ini
 does not change when work only moves between init and the first invocation.
 
 ``--instructions`` counts, instead of timing, the instructions each import executes (valgrind's cachegrind, no
-cache simulation; the empty interpreter's start subtracted), once per function. On this shared virtual machine
-two timings of one import differ by 30 % and more; the count moves by well under 1 %, so it shows a change of a
-few milliseconds that medians of timings cannot. It needs ``valgrind`` (``make bench`` installs it).
+cache simulation), once per function after an uncounted run, from where the timings start to where they stop
+(``COUNTED_START`` subtracted, no interpreter shutdown). On this shared virtual machine two timings of one import
+differ by 30 % and more; two counts by 0.05 %, so a count shows a change of a few milliseconds that medians of
+timings cannot. It needs ``valgrind`` (``make bench`` installs it).
 """
 
 from __future__ import annotations
@@ -168,8 +169,23 @@ def run_once(
     in_lambda: bool = False,
 ) -> tuple[float, float]:
     """(wall ms, CPU ms) of ``code`` in a fresh interpreter."""
+    result = interpret(code, args, python or Path(sys.executable), root, in_lambda, timeout)
+    wall, cpu = result.stdout.strip().splitlines()[-1].split()
+    return float(wall) * 1000, float(cpu) * 1000
+
+
+def interpret(
+    code: str,
+    args: Sequence[str],
+    python: Path,
+    root: Path,
+    in_lambda: bool,
+    timeout: float,
+    wrapper: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` (under ``wrapper``, such as valgrind) in the import environment; an error if it fails."""
     result = subprocess.run(
-        [str(python or sys.executable), "-c", code, *args],
+        [*wrapper, str(python), "-c", code, *args],
         cwd=REPO_ROOT,
         env=import_env(root, in_lambda),
         capture_output=True,
@@ -178,8 +194,7 @@ def run_once(
     )
     if result.returncode != 0:
         raise RuntimeError(f"import failed ({' '.join(args) or 'boto3'}):\n{result.stderr[-2000:]}")
-    wall, cpu = result.stdout.strip().splitlines()[-1].split()
-    return float(wall) * 1000, float(cpu) * 1000
+    return result
 
 
 def time_fresh_process(
@@ -231,28 +246,16 @@ def import_runs(
 
 def warm(code: str, args: Sequence[str], python: Path, root: Path, in_lambda: bool, timeout: float) -> None:
     """Runs ``code`` once, uncounted: it fills the bytecode cache (.bench/pycache) for the count after it."""
-    env = import_env(root, in_lambda)
-    result = subprocess.run(
-        [str(python), "-c", code, *args], cwd=REPO_ROOT, env=env, capture_output=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"import failed ({' '.join(args) or 'boto3'}):\n{result.stderr.decode()[-2000:]}")
+    interpret(code, args, python, root, in_lambda, timeout)
 
 
 def instructions(code: str, args: Sequence[str], python: Path, root: Path, in_lambda: bool, timeout: float) -> int:
     """The instructions a fresh interpreter executes to run ``code`` (valgrind's cachegrind, no cache model)."""
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    result = subprocess.run(
-        [*valgrind, str(python), "-c", code, *args],
-        cwd=REPO_ROOT,
-        env=import_env(root, in_lambda),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    valgrind = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+    result = interpret(code, args, python, root, in_lambda, timeout, wrapper=valgrind)
     counted = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
-    if result.returncode != 0 or counted is None:
-        raise RuntimeError(f"count failed ({' '.join(args) or 'boto3'}):\n{result.stderr[-2000:]}")
+    if counted is None:
+        raise RuntimeError(f"no count from valgrind ({' '.join(args) or 'boto3'}):\n{result.stderr[-2000:]}")
     return int(counted.group(1).replace(",", ""))
 
 

@@ -263,7 +263,7 @@ def _plain_dumper() -> type[Any]:
     """PyYAML's safe dumper without anchors and aliases: every manifest reads on its own.
 
     PyYAML is imported with the first manifest written, not with this module: a function that only reads
-    tenant paths or settings' layouts does not pay its import (about 0.1x ``import boto3``) at a cold start.
+    tenant paths or settings' layouts does not pay its import (about 0.15x ``import boto3``) at a cold start.
     """
     import yaml
 
